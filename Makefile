@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0
+# Everything generated lives under build/; `make clean` is rm -rf build.
+
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+BUILD   := build
+PREFIX  ?= /usr/local
+
+CFLAGS  ?= -O2 -g
+XS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+	     -Iinclude -Iuser -I$(BUILD)
+XS_LDLIBS := -lxdp -lbpf -lelf -lz -lpcap -ljansson -lhttp_parser -lcap -lseccomp
+
+# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer everywhere
+ifeq ($(SANITIZE),1)
+XS_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+XS_LDFLAGS += -fsanitize=address,undefined
+endif
+
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
+	      -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+HDRS      := $(wildcard include/xdp_sniff/*.h user/*.h)
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
+
+.PHONY: all check check-unit check-bpf check-e2e check-fuzz fuzz bench demo deps install clean tests
+
+all: $(BUILD)/xdp-sniff
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/user/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XS_CFLAGS) -c $< -o $@
+
+$(BUILD)/xdp-sniff: $(USER_OBJS)
+	$(CC) $(XS_LDFLAGS) $(LDFLAGS) -o $@ $^ $(XS_LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XS_CFLAGS) $(XS_LDFLAGS) -o $@ $< $(LIB_OBJS) $(XS_LDLIBS) -lcmocka
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XS_CFLAGS) $(XS_LDFLAGS) -o $@ $< $(LIB_OBJS) $(XS_LDLIBS) -lcmocka
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+tests: $(BUILD)/xdp-sniff $(UNIT_BINS) $(BPFT_BINS)
+
+check: tests
+	tests/run.sh all
+
+check-unit: tests
+	tests/run.sh unit
+
+check-bpf: tests
+	tests/run.sh bpf
+
+check-e2e: tests
+	tests/run.sh e2e
+
+check-fuzz:
+	tests/run.sh fuzz
+
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} tests/fuzz/run.sh
+
+bench: $(BUILD)/xdp-sniff $(BPFT_BINS)
+	bench/run.sh
+
+demo: deps $(BUILD)/xdp-sniff
+	scripts/demo.sh
+
+deps:
+	scripts/deps.sh
+
+install: $(BUILD)/xdp-sniff
+	install -D -m 0755 $(BUILD)/xdp-sniff $(DESTDIR)$(PREFIX)/sbin/xdp-sniff
+	install -D -m 0644 man/xdp-sniff.8 $(DESTDIR)$(PREFIX)/share/man/man8/xdp-sniff.8
+
+clean:
+	rm -rf $(BUILD)

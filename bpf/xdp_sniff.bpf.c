@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel side of xdp-sniff: an XDP program for ingress and a tc (clsact)
+ * program for egress. Both parse the frame with the shared parser, apply the
+ * filter before any copy, and put a record sized to the packet on the ring
+ * buffer. They never drop or modify traffic: XDP_PASS and TC_ACT_OK always.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <stdbool.h>
+#include <bpf/bpf_helpers.h>
+
+#include "xdp_sniff/counters.h"
+#include "xdp_sniff/event.h"
+#include "xdp_sniff/filter.h"
+#include "xdp_sniff/parse.h"
+
+/* The ring's size is set by userspace before load (--ring-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XS_DIR_MAX);
+	__type(key, __u32);
+	__type(value, struct xs_counters);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XS_FILTER_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xs_lpm4_key);
+	__type(value, __u8);
+} filter_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XS_FILTER_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xs_lpm6_key);
+	__type(value, __u8);
+} filter_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xs_filter_cfg);
+} filter_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xs_ports);
+} filter_ports SEC(".maps");
+
+/* Fixed at load time: bytes of each frame to copy, 0 for all of it. */
+const volatile __u32 snaplen = 0;
+
+/* Written by `replay` before each test run of a frame that its capture file cut short: the
+ * frame's length on the wire. Always 0 on a live interface. */
+__u32 replay_wire_len = 0;
+
+/* Filled by the filter lookups of the packet being judged. */
+static struct xs_ports *cur_ports;
+
+static __always_inline bool xs_port_in(__u16 port)
+{
+	/* the mask keeps the index provably inside the 8 KiB bitmap */
+	return cur_ports && (cur_ports->bits[(port >> 3) & 0x1fff] & (1 << (port & 7)));
+}
+
+static __always_inline bool xs_addr_in(__u8 family, const __u8 *addr)
+{
+	if (family == 4) {
+		struct xs_lpm4_key k = { .prefixlen = 32 };
+
+		__builtin_memcpy(k.addr, addr, 4);
+		return bpf_map_lookup_elem(&filter_v4, &k) != NULL;
+	} else {
+		struct xs_lpm6_key k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, addr, 16);
+		return bpf_map_lookup_elem(&filter_v6, &k) != NULL;
+	}
+}
+
+#include "xdp_sniff/filter_match.h"
+
+#define XS_HDR_LEN sizeof(struct xs_event)
+/* The largest frame copied: a 64 KiB GSO super-packet and its headers. */
+#define XS_MAX_CAP (65536 + 256)
+
+/*
+ * Reserves a record of a constant size class and copies len bytes of the
+ * frame into it. Always inlined, so that SIZE reaches bpf_ringbuf_reserve()
+ * as the constant the verifier wants.
+ */
+static __always_inline int xs_emit_class(void *ctx, bool xdp, const struct xs_event *tmpl,
+					 __u64 len, const __u32 size)
+{
+	struct xs_event *e;
+	__u64 n = len;
+	long err;
+
+	e = bpf_ringbuf_reserve(&ring, XS_HDR_LEN + size, 0);
+	if (!e)
+		return -1;
+	*e = *tmpl;
+	/* keep the bound check on the very register passed to the helper: clang 14 otherwise
+	 * checks a copy and the verifier sees an unbounded length */
+	asm volatile("" : "+r"(n));
+	if (n == 0 || n > size) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return -1;
+	}
+	if (xdp)
+		err = bpf_xdp_load_bytes(ctx, 0, (void *)(e + 1), n);
+	else
+		err = bpf_skb_load_bytes(ctx, 0, (void *)(e + 1), n);
+	if (err) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return -1;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int xs_emit(void *ctx, bool xdp, const struct xs_event *tmpl, __u32 len)
+{
+	if (len <= 128)
+		return xs_emit_class(ctx, xdp, tmpl, len, 128);
+	if (len <= 256)
+		return xs_emit_class(ctx, xdp, tmpl, len, 256);
+	if (len <= 512)
+		return xs_emit_class(ctx, xdp, tmpl, len, 512);
+	if (len <= 1024)
+		return xs_emit_class(ctx, xdp, tmpl, len, 1024);
+	if (len <= 1536)
+		return xs_emit_class(ctx, xdp, tmpl, len, 1536);
+	if (len <= 2048)
+		return xs_emit_class(ctx, xdp, tmpl, len, 2048);
+	if (len <= 4096)
+		return xs_emit_class(ctx, xdp, tmpl, len, 4096);
+	if (len <= 9216)
+		return xs_emit_class(ctx, xdp, tmpl, len, 9216);
+	if (len <= 16384)
+		return xs_emit_class(ctx, xdp, tmpl, len, 16384);
+	if (len <= 32768)
+		return xs_emit_class(ctx, xdp, tmpl, len, 32768);
+	return xs_emit_class(ctx, xdp, tmpl, len, XS_MAX_CAP);
+}
+
+/*
+ * The path both programs share once they know where the frame is: parse,
+ * filter, count, copy. data/data_end cover the linear part; frame_len is
+ * the whole frame.
+ */
+static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *data_end,
+				      __u32 frame_len, __u32 ifindex, __u32 dir)
+{
+	struct xs_counters *cnt;
+	struct xs_filter_cfg *cfg;
+	struct xs_event tmpl = {};
+	struct xs_pkt pkt;
+	__u32 zero = 0, wire = frame_len, cap;
+	int r;
+
+	cnt = bpf_map_lookup_elem(&counters, &dir);
+	if (!cnt)
+		return;
+	cnt->c[XS_C_SEEN]++;
+
+	if (replay_wire_len > frame_len)
+		wire = replay_wire_len;
+	r = xs_parse(data, data_end, wire, &pkt);
+	switch (r) {
+	case XS_P_TCP:
+		break;
+	case XS_P_NOT_IP:
+		cnt->c[XS_C_NOT_IP]++;
+		return;
+	case XS_P_NOT_TCP:
+		cnt->c[XS_C_NOT_TCP]++;
+		return;
+	case XS_P_FRAGMENT:
+		cnt->c[XS_C_FRAGMENT]++;
+		return;
+	default:
+		cnt->c[XS_C_MALFORMED]++;
+		return;
+	}
+
+	cfg = bpf_map_lookup_elem(&filter_cfg, &zero);
+	cur_ports = bpf_map_lookup_elem(&filter_ports, &zero);
+	if (!cfg || !xs_filter_match(&pkt, cfg->flags)) {
+		cnt->c[XS_C_FILTERED]++;
+		return;
+	}
+	cnt->c[XS_C_MATCHED]++;
+
+	cap = frame_len;
+	if (snaplen && cap > snaplen)
+		cap = snaplen;
+	if (cap > XS_MAX_CAP)
+		cap = XS_MAX_CAP;
+
+	tmpl.version = XS_EVENT_VERSION;
+	tmpl.hdr_len = XS_HDR_LEN;
+	tmpl.ifindex = ifindex;
+	tmpl.ts_ns = bpf_ktime_get_ns();
+	tmpl.cap_len = cap;
+	tmpl.wire_len = wire;
+	tmpl.l3_off = pkt.l3_off;
+	tmpl.l4_off = pkt.l4_off;
+	tmpl.dir = dir;
+	if (cap < wire)
+		tmpl.flags |= XS_EVF_SNAPPED;
+	if (wire > frame_len)
+		tmpl.flags |= XS_EVF_IP_TRUNC;
+
+	if (xs_emit(ctx, xdp, &tmpl, cap)) {
+		cnt->c[XS_C_RING_FULL]++;
+		return;
+	}
+	cnt->c[XS_C_DELIVERED]++;
+	cnt->c[XS_C_BYTES] += cap;
+	if (cap < wire)
+		cnt->c[XS_C_SNAPPED]++;
+}
+
+SEC("xdp.frags")
+int xdp_sniff(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	xs_handle(ctx, true, data, data_end, bpf_xdp_get_buff_len(ctx), ctx->ingress_ifindex,
+		  XS_DIR_INGRESS);
+	return XDP_PASS;
+}
+
+/* Headers of a frame are read in place; pull at most this much into the linear part when
+ * they are not there yet (pulling copies, it does not change the packet). */
+#define XS_PULL_LEN 256
+
+SEC("tc")
+int tc_sniff(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 linear = data_end - data;
+
+	if (linear < skb->len && linear < XS_PULL_LEN) {
+		bpf_skb_pull_data(skb, skb->len < XS_PULL_LEN ? skb->len : XS_PULL_LEN);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	xs_handle(skb, false, data, data_end, skb->len, skb->ifindex, XS_DIR_EGRESS);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "GPL";

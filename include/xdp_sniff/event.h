@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The record the kernel programs put on the ring buffer for every matching
+ * packet: this fixed header, then cap_len bytes of the frame starting at its
+ * Ethernet header. Shared by bpf/ and user/; fixed-width types only.
+ */
+#ifndef XDP_SNIFF_EVENT_H
+#define XDP_SNIFF_EVENT_H
+
+#include <linux/types.h>
+
+#define XS_EVENT_VERSION 1
+
+enum xs_dir {
+	XS_DIR_INGRESS = 0,
+	XS_DIR_EGRESS = 1,
+	XS_DIR_MAX = 2,
+};
+
+enum xs_event_flags {
+	/* cap_len < wire_len: cut by --snaplen or by a size class limit */
+	XS_EVF_SNAPPED = 1 << 0,
+	/* the IP header claims more bytes than the frame held (replay of a
+	 * capture truncated by its own snaplen) */
+	XS_EVF_IP_TRUNC = 1 << 1,
+	/* payload withheld by a per-flow budget: only headers are here */
+	XS_EVF_HDRONLY = 1 << 2,
+};
+
+struct xs_event {
+	__u16 version;		/* XS_EVENT_VERSION */
+	__u16 hdr_len;		/* sizeof(struct xs_event): bytes before the frame */
+	__u32 ifindex;
+	__u64 ts_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 cap_len;		/* frame bytes that follow this header */
+	__u32 wire_len;		/* frame length on the wire */
+	__u16 l3_off;		/* offset of the IP header in the frame */
+	__u16 l4_off;		/* offset of the TCP header in the frame */
+	__u8 dir;		/* enum xs_dir */
+	__u8 flags;		/* enum xs_event_flags */
+	__u16 pad;
+};
+
+_Static_assert(sizeof(struct xs_event) == 32, "xs_event layout is ABI");
+
+#endif

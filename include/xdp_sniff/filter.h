@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The capture filter as the kernel holds it. Seed semantics, generalised to
+ * sets: with addresses A and ports P a packet matches when (saddr in A and
+ * sport in P) or (daddr in A and dport in P); addresses only: saddr or daddr
+ * in A; ports only: sport or dport in P; neither: every TCP packet.
+ */
+#ifndef XDP_SNIFF_FILTER_H
+#define XDP_SNIFF_FILTER_H
+
+#include <linux/types.h>
+
+#define XS_FILTER_MAX_PREFIXES 1024
+
+/* Keys of the LPM tries "filter_v4" and "filter_v6" (BPF_F_NO_PREALLOC) */
+struct xs_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct xs_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+_Static_assert(sizeof(struct xs_lpm4_key) == 8, "lpm4 key layout");
+_Static_assert(sizeof(struct xs_lpm6_key) == 20, "lpm6 key layout");
+
+/* One bit per TCP port, bit (port & 7) of byte (port >> 3) */
+struct xs_ports {
+	__u8 bits[65536 / 8];
+};
+
+enum xs_filter_flags {
+	XS_FILT_ADDR = 1 << 0,	/* the address set is in force */
+	XS_FILT_PORT = 1 << 1,	/* the port set is in force */
+};
+
+/* The single entry of the "filter_cfg" array */
+struct xs_filter_cfg {
+	__u32 flags;		/* enum xs_filter_flags */
+	__u32 n_prefixes;	/* for status only */
+};
+
+_Static_assert(sizeof(struct xs_filter_cfg) == 8, "filter_cfg layout");
+
+#endif

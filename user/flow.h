@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * flow: the table of TCP connections, keyed by the normalised 4-tuple. It
+ * finds or creates the stream of each segment, drives the connection state
+ * (conn) and the reassembly of both directions (reasm), and hands what comes
+ * out to the sinks. Time is the packets' time: replay is deterministic.
+ */
+#ifndef XS_FLOW_H
+#define XS_FLOW_H
+
+#include <linux/types.h>
+
+#include "decode.h"
+#include "memcap.h"
+#include "sink.h"
+#include "stream.h"
+
+enum overlap_policy {
+	OVERLAP_LAST = 0,	/* later bytes replace buffered ones (the seed's rule, default) */
+	OVERLAP_FIRST,		/* bytes already buffered stay (tshark's rule) */
+};
+
+struct flow_opts {
+	__u64 idle_timeout_ns;	/* 0: never */
+	__u32 max_streams;	/* 0: no limit; past it the least recently active is evicted */
+	__u64 max_ooo_bytes;	/* out-of-order bytes buffered per stream direction */
+	enum overlap_policy overlap;
+};
+
+struct flow_stats {
+	__u64 segments;		/* segments taken in */
+	__u64 streams_opened;
+	__u64 streams_closed;	/* FIN both ways */
+	__u64 streams_reset;
+	__u64 streams_timeout;
+	__u64 streams_evicted;	/* by --max-streams */
+	__u64 streams_evicted_mem; /* by --memcap */
+	__u64 streams_open;	/* open now */
+	__u64 streams_midstream;
+	__u64 bytes_delivered;	/* payload bytes passed to sinks */
+	__u64 gap_bytes;	/* bytes recorded as missing */
+	__u64 retrans_bytes;	/* duplicates dropped */
+	__u64 overlap_bytes;	/* conflicting bytes resolved by the overlap policy */
+	__u64 ooo_dropped_bytes;/* out-of-order bytes given up to a cap (become gaps) */
+	__u64 late_segments;	/* segments for a stream that already ended (no SYN) */
+	__u64 ignored_segments; /* e.g. pure ACKs of nothing, segments after RST */
+};
+
+struct flow_table;
+
+/* The table charges buffered bytes to mc and calls sinks; both outlive it. */
+struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set *sinks,
+				  struct memcap *mc);
+/* Takes one segment in (seg->ts_ns is the clock). Returns 0 or -errno (-ENOMEM). */
+int flow_table_input(struct flow_table *ft, const struct xs_segment *seg);
+/* Ends the streams idle since before now_ns - idle_timeout (state timeout). */
+void flow_table_expire(struct flow_table *ft, __u64 now_ns);
+/* End of capture: every stream still open is flushed and closed with state open. */
+void flow_table_finish(struct flow_table *ft);
+const struct flow_stats *flow_table_stats(const struct flow_table *ft);
+void flow_table_free(struct flow_table *ft);
+
+#endif

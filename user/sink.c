@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sink.h"
+
+const char *stream_state_name(enum stream_state s)
+{
+	switch (s) {
+	case STREAM_OPEN:
+		return "open";
+	case STREAM_CLOSED:
+		return "closed";
+	case STREAM_RESET:
+		return "reset";
+	case STREAM_TIMEOUT:
+		return "timeout";
+	case STREAM_EVICTED:
+		return "evicted";
+	}
+	return "unknown";
+}
+
+int sinks_add(struct sink_set *set, struct sink *s)
+{
+	if (set->n >= SINK_MAX)
+		return -ENOSPC;
+	s->idx = set->n;
+	s->failed = 0;
+	set->v[set->n++] = s;
+	return 0;
+}
+
+int sinks_have_stream_sinks(const struct sink_set *set)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i]->ops->stream_open || set->v[i]->ops->stream_data ||
+		    set->v[i]->ops->stream_close)
+			return 1;
+	return 0;
+}
+
+/* A failing sink is reported once, then left alone: the other outputs go on. */
+static void sink_fail(struct sink *s, int err)
+{
+	s->failed = err ? err : -EIO;
+	pr_warn("output %s failed: %s; it is switched off, the other outputs go on\n",
+		s->ops->name, strerror(-s->failed));
+}
+
+#define SINKS_EACH(set, call)                                                                  \
+	({                                                                                     \
+		int __live = 0, __i;                                                           \
+		for (__i = 0; __i < (set)->n; __i++) {                                         \
+			struct sink *s = (set)->v[__i];                                        \
+			int __err;                                                             \
+			if (s->failed)                                                         \
+				continue;                                                      \
+			__err = (call);                                                        \
+			if (__err < 0)                                                         \
+				sink_fail(s, __err);                                           \
+			else                                                                   \
+				__live++;                                                      \
+		}                                                                              \
+		__live;                                                                        \
+	})
+
+int sinks_packet(struct sink_set *set, const struct xs_segment *seg)
+{
+	return SINKS_EACH(set, s->ops->packet ? s->ops->packet(s, seg) : 0);
+}
+
+int sinks_stream_open(struct sink_set *set, struct stream *st)
+{
+	return SINKS_EACH(set, s->ops->stream_open ? s->ops->stream_open(s, st) : 0);
+}
+
+int sinks_stream_data(struct sink_set *set, struct stream *st, int dir, __u64 off,
+		      const __u8 *buf, size_t len)
+{
+	return SINKS_EACH(set, s->ops->stream_data ? s->ops->stream_data(s, st, dir, off, buf, len)
+						   : 0);
+}
+
+int sinks_stream_gap(struct sink_set *set, struct stream *st, int dir, __u64 off, __u64 len)
+{
+	return SINKS_EACH(set, s->ops->stream_gap ? s->ops->stream_gap(s, st, dir, off, len) : 0);
+}
+
+/* Called for failed sinks too, so that they can free what they hold for the stream. */
+int sinks_stream_close(struct sink_set *set, struct stream *st)
+{
+	int live = 0, i;
+
+	for (i = 0; i < set->n; i++) {
+		struct sink *s = set->v[i];
+		int err;
+
+		if (!s->ops->stream_close)
+			continue;
+		err = s->ops->stream_close(s, st);
+		if (s->failed)
+			continue;
+		if (err < 0)
+			sink_fail(s, err);
+		else
+			live++;
+	}
+	return live;
+}
+
+void sinks_destroy(struct sink_set *set)
+{
+	int i;
+
+	for (i = 0; i < set->n; i++) {
+		if (set->v[i]->ops->destroy)
+			set->v[i]->ops->destroy(set->v[i]);
+		else
+			free(set->v[i]);
+		set->v[i] = NULL;
+	}
+	set->n = 0;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sink: an output. Packet sinks see every captured segment (pcap writer,
+ * per-packet lines); stream sinks see reassembled streams (files, JSON,
+ * summary lines, HTTP). A sink that fails (disk full, closed pipe) is
+ * reported once and switched off; the others go on.
+ */
+#ifndef XS_SINK_H
+#define XS_SINK_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "decode.h"
+#include "memcap.h"
+#include "stream.h"
+
+struct sink;
+
+struct sink_ops {
+	const char *name;
+	/* every captured segment, before reassembly */
+	int (*packet)(struct sink *s, const struct xs_segment *seg);
+	/* a new stream, before any of its data */
+	int (*stream_open)(struct sink *s, struct stream *st);
+	/* len contiguous bytes of direction dir (STREAM_IN/OUT) at stream offset off */
+	int (*stream_data)(struct sink *s, struct stream *st, int dir, __u64 off, const __u8 *buf,
+			   size_t len);
+	/* len bytes of direction dir at offset off that will never come */
+	int (*stream_gap)(struct sink *s, struct stream *st, int dir, __u64 off, __u64 len);
+	/* the stream ended; st->state says how. Last call for st. */
+	int (*stream_close)(struct sink *s, struct stream *st);
+	/* end of capture: flush and free everything (accepts a sink that failed) */
+	void (*destroy)(struct sink *s);
+};
+
+struct sink {
+	const struct sink_ops *ops;
+	void *priv;
+	int idx;		/* index into stream->sink_priv */
+	int failed;		/* -errno of the first failure; no calls after it */
+};
+
+struct sink_set {
+	struct sink *v[SINK_MAX];
+	int n;
+};
+
+/* Adds a sink (taking ownership); -ENOSPC past SINK_MAX. */
+int sinks_add(struct sink_set *set, struct sink *s);
+int sinks_have_stream_sinks(const struct sink_set *set);
+
+/* Dispatch to every live sink; a sink that returns an error is reported once and switched
+ * off. These return the number of sinks that are still live. */
+int sinks_packet(struct sink_set *set, const struct xs_segment *seg);
+int sinks_stream_open(struct sink_set *set, struct stream *st);
+int sinks_stream_data(struct sink_set *set, struct stream *st, int dir, __u64 off,
+		      const __u8 *buf, size_t len);
+int sinks_stream_gap(struct sink_set *set, struct stream *st, int dir, __u64 off, __u64 len);
+int sinks_stream_close(struct sink_set *set, struct stream *st);
+void sinks_destroy(struct sink_set *set);
+
+/* Constructors; each returns NULL with errno set. */
+struct sink *sink_pcap_new(const char *path, __u32 snaplen);
+struct sink *sink_text_new(int packets, int streams);
+struct sink *sink_files_new(const char *dir, int max_open);
+struct sink *sink_json_new(__u64 max_payload, struct memcap *mc);
+
+#endif

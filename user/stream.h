@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * stream: one TCP connection as the sinks see it. The flow table owns it;
+ * sinks read it and keep their own state in sink_priv[their index].
+ */
+#ifndef XS_STREAM_H
+#define XS_STREAM_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#define SINK_MAX 8
+
+enum stream_state {
+	STREAM_OPEN = 0,	/* still open when the capture ended */
+	STREAM_CLOSED,		/* FIN on both sides */
+	STREAM_RESET,		/* RST */
+	STREAM_TIMEOUT,		/* idle longer than --idle-timeout */
+	STREAM_EVICTED,		/* pushed out by --max-streams or --memcap */
+};
+
+const char *stream_state_name(enum stream_state s);
+
+/* Directions of a stream: STREAM_IN is what the side that opened the connection sent (the
+ * seed's "inbound"), STREAM_OUT what the other side sent. */
+enum {
+	STREAM_IN = 0,
+	STREAM_OUT = 1,
+};
+
+struct stream_gap {
+	__u64 offset;		/* stream offset where bytes are missing */
+	__u64 len;
+};
+
+/* Gaps past this many per direction are counted in gap_bytes/n_gaps but not listed. */
+#define STREAM_MAX_GAPS_LISTED 64
+
+struct stream_half {
+	__u64 bytes;		/* stream bytes passed to the sinks, gaps included as offsets */
+	__u64 data_bytes;	/* payload bytes actually delivered (bytes - gap bytes) */
+	__u64 packets;		/* segments seen in this direction */
+	__u64 gap_bytes;	/* bytes given up as missing */
+	__u64 retrans_bytes;	/* bytes seen again that were already delivered */
+	__u64 overlap_bytes;	/* buffered bytes replaced or ignored by --overlap */
+	__u64 first_ts, last_ts;
+	__u32 isn;		/* sequence number of stream offset 0, minus one when SYN seen */
+	__u32 n_gaps;		/* all gaps, listed or not */
+	struct stream_gap gaps[STREAM_MAX_GAPS_LISTED];
+	bool syn;		/* SYN seen */
+	bool fin;		/* FIN seen */
+	bool rst;		/* RST sent by this side */
+	bool cut;		/* some payload withheld (snaplen, budget) */
+};
+
+struct stream {
+	__u64 id;		/* 1, 2, ... in order of creation */
+	__u8 family;		/* 4 or 6 */
+	__u8 saddr[16];		/* the side that opened the connection (first SYN, or first seen) */
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 reuse;		/* streams on this 4-tuple that ended before this one: c1, c2, ... */
+	__u64 first_ts;		/* ns since the epoch */
+	__u64 last_ts;
+	enum stream_state state;
+	bool midstream;		/* picked up without its SYN */
+	struct stream_half half[2];
+	void *sink_priv[SINK_MAX];
+};
+
+#endif
