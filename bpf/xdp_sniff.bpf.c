@@ -13,6 +13,7 @@
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
 #include "xdp_sniff/filter.h"
+#include "xdp_sniff/instance.h"
 #include "xdp_sniff/parse.h"
 
 /* The ring's size is set by userspace before load (--ring-size). */
@@ -58,6 +59,14 @@ struct {
 	__type(value, struct xs_ports);
 } filter_ports SEC(".maps");
 
+/* Written by userspace only: who runs this capture, for `status` (pinned). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xs_instance);
+} instance SEC(".maps");
+
 /* Fixed at load time: bytes of each frame to copy, 0 for all of it. */
 const volatile __u32 snaplen = 0;
 
@@ -65,16 +74,16 @@ const volatile __u32 snaplen = 0;
  * frame's length on the wire. Always 0 on a live interface. */
 __u32 replay_wire_len = 0;
 
-/* Filled by the filter lookups of the packet being judged. */
-static struct xs_ports *cur_ports;
-
-static __always_inline bool xs_port_in(__u16 port)
+/* ctx is the port bitmap (the map value) */
+static __always_inline bool xs_port_in(const void *ctx, __u16 port)
 {
+	const struct xs_ports *ports = ctx;
+
 	/* the mask keeps the index provably inside the 8 KiB bitmap */
-	return cur_ports && (cur_ports->bits[(port >> 3) & 0x1fff] & (1 << (port & 7)));
+	return ports->bits[(port >> 3) & 0x1fff] & (1 << (port & 7));
 }
 
-static __always_inline bool xs_addr_in(__u8 family, const __u8 *addr)
+static __always_inline bool xs_addr_in(const void *ctx, __u8 family, const __u8 *addr)
 {
 	if (family == 4) {
 		struct xs_lpm4_key k = { .prefixlen = 32 };
@@ -165,6 +174,7 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 {
 	struct xs_counters *cnt;
 	struct xs_filter_cfg *cfg;
+	struct xs_ports *ports;
 	struct xs_event tmpl = {};
 	struct xs_pkt pkt;
 	__u32 zero = 0, wire = frame_len, cap;
@@ -196,8 +206,8 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	}
 
 	cfg = bpf_map_lookup_elem(&filter_cfg, &zero);
-	cur_ports = bpf_map_lookup_elem(&filter_ports, &zero);
-	if (!cfg || !xs_filter_match(&pkt, cfg->flags)) {
+	ports = bpf_map_lookup_elem(&filter_ports, &zero);
+	if (!cfg || !ports || !xs_filter_match(ports, &pkt, cfg->flags)) {
 		cnt->c[XS_C_FILTERED]++;
 		return;
 	}

@@ -9,6 +9,7 @@
 #define XS_SINK_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <linux/types.h>
 
 #include "decode.h"
@@ -62,8 +63,15 @@ void sinks_destroy(struct sink_set *set);
 
 /* Constructors; each returns NULL with errno set. */
 struct sink *sink_pcap_new(const char *path, __u32 snaplen);
+/* Pushes what the pcap sink holds to its file. */
+int sink_pcap_flush(struct sink *s);
 struct sink *sink_text_new(int packets, int streams);
 struct sink *sink_files_new(const char *dir, int max_open);
 struct sink *sink_json_new(__u64 max_payload, struct memcap *mc);
+
+/* The text and JSON sinks writing to f instead of stdout (tests, a file); f stays the caller's
+ * and is not closed by destroy. */
+struct sink *sink_text_new_file(FILE *f, int packets, int streams);
+struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc);
 
 #endif

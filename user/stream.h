@@ -41,12 +41,15 @@ struct stream_half {
 	__u64 data_bytes;	/* payload bytes actually delivered (bytes - gap bytes) */
 	__u64 packets;		/* segments seen in this direction */
 	__u64 gap_bytes;	/* bytes given up as missing */
-	__u64 retrans_bytes;	/* bytes seen again that were already delivered */
-	__u64 overlap_bytes;	/* buffered bytes replaced or ignored by --overlap */
+	__u64 retrans_bytes;	/* bytes seen again: already delivered, or buffered alike */
+	__u64 overlap_bytes;	/* buffered bytes a later segment contradicted (--overlap) */
 	__u64 first_ts, last_ts;
 	__u32 isn;		/* sequence number of stream offset 0, minus one when SYN seen */
 	__u32 n_gaps;		/* all gaps, listed or not */
-	struct stream_gap gaps[STREAM_MAX_GAPS_LISTED];
+	__u32 n_gaps_listed;	/* entries in gaps[], at most STREAM_MAX_GAPS_LISTED */
+	/* the first n_gaps_listed gaps in offset order; grown on demand (NULL while there
+	 * are none), owned and freed by the flow table after stream_close */
+	struct stream_gap *gaps;
 	bool syn;		/* SYN seen */
 	bool fin;		/* FIN seen */
 	bool rst;		/* RST sent by this side */

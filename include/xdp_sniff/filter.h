@@ -34,6 +34,9 @@ struct xs_ports {
 enum xs_filter_flags {
 	XS_FILT_ADDR = 1 << 0,	/* the address set is in force */
 	XS_FILT_PORT = 1 << 1,	/* the port set is in force */
+	/* a filter has been installed; until then nothing matches, so that the
+	 * programs can be attached before userspace has written the sets */
+	XS_FILT_ON = 1 << 2,
 };
 
 /* The single entry of the "filter_cfg" array */

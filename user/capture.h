@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * capture: the kernel programs and the transport. For `load` it loads them,
+ * attaches XDP (libxdp) and tc egress, pins what `status` and `unload` need,
+ * and drains the ring buffer. For `replay` it runs each frame of a file
+ * through the same XDP program with BPF_PROG_TEST_RUN and the same ring, or,
+ * without privileges, through the same parser and filter built for the host.
+ * Either way every record reaches the callback as a decoded segment.
+ */
+#ifndef XS_CAPTURE_H
+#define XS_CAPTURE_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include <xdp/libxdp.h>
+
+#include "decode.h"
+#include "filter.h"
+#include "xdp_sniff/counters.h"
+#include "xdp_sniff/event.h"
+#include "xdp_sniff/instance.h"
+
+enum capture_dirs {
+	CAPTURE_IN = 1 << 0,
+	CAPTURE_OUT = 1 << 1,
+	CAPTURE_BOTH = CAPTURE_IN | CAPTURE_OUT,
+};
+
+struct capture_opts {
+	const char *ifname;		/* load only */
+	enum xdp_attach_mode xdp_mode;	/* XDP_MODE_NATIVE, _SKB or _UNSPEC (auto) */
+	int dirs;			/* enum capture_dirs */
+	__u32 snaplen;			/* 0: whole frames */
+	__u32 ring_size;		/* bytes, a power of two */
+	const struct xs_filter *filter;
+};
+
+/*
+ * Called for every record. r is 0 for a TCP segment (seg is filled), a
+ * positive xs_parse_result when the frame is not one (seg->frame and lengths
+ * only). Return a negative errno to stop the capture.
+ */
+typedef int (*capture_cb)(void *ctx, const struct xs_segment *seg, int r);
+
+struct capture;
+
+struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb, void *ctx);
+/* Waits up to timeout_ms for records and hands them to the callback. Returns the number of
+ * records, or -errno (-EINTR when a signal came). */
+int capture_live_poll(struct capture *c, int timeout_ms);
+/* Is the capture still attached? -ENODEV when the interface went away. */
+int capture_live_check(struct capture *c);
+
+/* use_kernel: run the BPF program (needs CAP_BPF); otherwise the host build. */
+struct capture *capture_replay_open(const struct capture_opts *opts, bool use_kernel,
+				    capture_cb cb, void *ctx);
+/* One frame of a file; ts_ns is its time in the file. Returns 0 or a negative errno. */
+int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __u32 wire_len,
+			 __u64 ts_ns);
+
+/* Sums the kernel's per-CPU counters (or the host path's). */
+int capture_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX]);
+/* Records the user side could not decode (never expected: a bug or a version mismatch). */
+__u64 capture_bad_records(const struct capture *c);
+/* "native mode, single program (...)": how XDP is attached, or "host parser". */
+const char *capture_describe(const struct capture *c);
+/* Live: detaches the programs and delivers what is left on the ring; the counters stay
+ * readable until capture_close. */
+void capture_detach(struct capture *c);
+/* Detaches (live) and frees. */
+void capture_close(struct capture *c);
+
+/* Pinned instances, for status/unload. */
+struct instance_view {
+	struct xs_instance inst;
+	struct xs_filter filter;
+	struct xs_counters counters[XS_DIR_MAX];
+	bool pid_alive;		/* the load that pinned it still runs */
+	bool xdp_attached;	/* its XDP program is still on the interface */
+	bool tc_attached;	/* its tc filter is still on the egress hook */
+};
+
+/* Reads the pinned instance of ifname. -ENOENT when there is none. */
+int instance_read(const char *ifname, struct instance_view *v);
+/* Names of interfaces with a pinned instance; returns how many (at most max). */
+int instance_list(char names[][16], int max);
+/* Detaches the programs of a pinned instance and removes its pins. */
+int instance_remove(const char *ifname);
+/* Makes sure bpffs is mounted at /sys/fs/bpf (mounts it when root may). */
+int instance_ensure_bpffs(void);
+
+#endif

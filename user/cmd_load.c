@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/* xdp-sniff load IFACE: attach, capture until SIGINT/SIGTERM, detach. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "privs.h"
+#include "session.h"
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stats_wanted;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static void on_usr1(int sig)
+{
+	stats_wanted = 1;
+}
+
+static void load_usage(FILE *f)
+{
+	fprintf(f, "usage: xdp-sniff load IFACE [filter] [output] [options]\n\n"
+		   "Attaches to IFACE (XDP on ingress, tc on egress) and captures until SIGINT or\n"
+		   "SIGTERM. SIGUSR1 prints the counters.\n\n%s"
+		   "      --xdp-mode native|skb|auto  how XDP attaches (default auto)\n"
+		   "      --direction in|out|both     which traffic to capture (default both)\n"
+		   "      --ring-size BYTES          ring buffer size, a power of two (default 64M)\n"
+		   "  -Z, --user USER                run as USER after attaching\n",
+		session_help);
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int cmd_load(int argc, char **argv)
+{
+	struct capture_opts copts = {};
+	struct session_opts o;
+	struct session s;
+	const char *user = NULL;
+	struct sigaction sa = {};
+	__u64 last_tick = 0, v;
+	int opt, r, err, status = 0;
+
+	session_opts_init(&o);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, SESSION_SHORTOPTS, session_longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			load_usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("xdp-sniff %s\n", XS_VERSION);
+			return 0;
+		case 'q':
+			log_level = LOG_WARN;
+			continue;
+		case 'v':
+			log_level = LOG_DEBUG;
+			continue;
+		case 'Z':
+			user = optarg;
+			continue;
+		case OPT_XDP_MODE:
+			if (!strcmp(optarg, "native"))
+				o.xdp_mode = XDP_MODE_NATIVE;
+			else if (!strcmp(optarg, "skb"))
+				o.xdp_mode = XDP_MODE_SKB;
+			else if (!strcmp(optarg, "auto"))
+				o.xdp_mode = XDP_MODE_UNSPEC;
+			else
+				goto bad;
+			continue;
+		case OPT_DIRECTION:
+			if (!strcmp(optarg, "in"))
+				o.dirs = CAPTURE_IN;
+			else if (!strcmp(optarg, "out"))
+				o.dirs = CAPTURE_OUT;
+			else if (!strcmp(optarg, "both"))
+				o.dirs = CAPTURE_BOTH;
+			else
+				goto bad;
+			continue;
+		case OPT_RING_SIZE:
+			if (parse_size(optarg, 1ULL << 30, &v) || v < 4096 || (v & (v - 1)))
+				goto bad;
+			o.ring_size = v;
+			continue;
+		case OPT_NO_KERNEL:
+			goto bad_opt;
+		case '?':
+			fprintf(stderr, "see xdp-sniff load --help\n");
+			return 2;
+		}
+		r = session_parse_opt(&o, opt, optarg, "load");
+		if (r == 2)
+			return 2;
+		if (r == 1)
+			goto bad_opt;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "xdp-sniff load: %s (see xdp-sniff load --help)\n",
+			optind >= argc ? "name the interface to capture on"
+				       : "one interface only, options before or after it");
+		return 2;
+	}
+
+	copts.ifname = argv[optind];
+	copts.xdp_mode = o.xdp_mode;
+	copts.dirs = o.dirs;
+	copts.snaplen = o.snaplen;
+	copts.ring_size = o.ring_size;
+	copts.filter = &o.filter;
+
+	if (geteuid() != 0 && !privs_have_bpf()) {
+		pr_warn("load on %s needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (run as root)\n",
+			copts.ifname);
+		return 1;
+	}
+
+	err = session_open(&s, &o);
+	if (err)
+		return 1;
+	s.cap = capture_live_open(&copts, session_segment, &s);
+	if (!s.cap) {
+		session_close(&s);
+		return 1;
+	}
+	pr_info("capturing on %s: %s\n", copts.ifname, capture_describe(s.cap));
+
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = privs_drop(user);
+	if (err) {
+		status = 1;
+		goto out;
+	}
+
+	while (!stop_signal) {
+		__u64 now;
+
+		err = capture_live_poll(s.cap, 100);
+		if (err < 0 && err != -EINTR) {
+			pr_warn("reading the ring buffer failed: %s\n", strerror(-err));
+			status = 1;
+			break;
+		}
+		if (stats_wanted) {
+			stats_wanted = 0;
+			session_print_stats(&s, stderr);
+		}
+		now = now_ns();
+		if (now - last_tick >= 1000000000ULL) {
+			last_tick = now;
+			if (s.flows)
+				flow_table_expire(s.flows, now);
+			if (s.pcap && !s.pcap->failed)
+				sink_pcap_flush(s.pcap);
+			if (capture_live_check(s.cap) == -ENODEV) {
+				pr_warn("interface %s went away; stopping\n", copts.ifname);
+				status = 1;
+				break;
+			}
+		}
+	}
+out:
+	/* detach first, drain what is left on the ring, then end the streams */
+	privs_raise();
+	capture_detach(s.cap);
+	session_finish(&s);
+	if (log_level >= LOG_WARN)
+		session_print_stats(&s, stderr);
+	capture_close(s.cap);
+	s.cap = NULL;
+	session_close(&s);
+	return status;
+
+bad:
+	fprintf(stderr, "xdp-sniff load: bad value '%s' for %s (see xdp-sniff load --help)\n",
+		optarg, argv[optind - 1]);
+	return 2;
+bad_opt:
+	fprintf(stderr, "xdp-sniff load: option not for load (see xdp-sniff load --help)\n");
+	return 2;
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/* xdp-sniff replay FILE: a capture file through the same program, ring and reassembly. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/if_ether.h>
+/* libpcap's classic-BPF header clashes with linux/bpf.h: take only the link types */
+#define PCAP_DONT_INCLUDE_PCAP_BPF_H
+#include <pcap/dlt.h>
+#include <pcap/pcap.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "privs.h"
+#include "session.h"
+
+/* Link types whose frames become Ethernet frames before the XDP program sees them. */
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
+
+/* room for a synthesised Ethernet header in front of the largest frame */
+#define FRAME_MAX (262144 + ETH_HLEN)
+
+static void replay_usage(FILE *f)
+{
+	fprintf(f, "usage: xdp-sniff replay FILE [filter] [output] [options]\n\n"
+		   "Runs every frame of a pcap or pcapng FILE through the XDP program with\n"
+		   "BPF_PROG_TEST_RUN, then the same ring buffer and reassembly as load. Without\n"
+		   "privileges, the same parser and filter compiled for the host.\n\n%s"
+		   "      --no-kernel          use the host build even with privileges\n",
+		session_help);
+}
+
+/*
+ * The ethertype of a frame of link type dlt, and how many bytes of link header
+ * precede the network header. Returns -1 for a frame this link type cannot carry
+ * TCP/IP in (counted as not IP by the caller).
+ */
+static int link_header(int dlt, const __u8 *p, __u32 len, __u16 *ethertype, __u32 *hlen)
+{
+	__u32 fam;
+
+	switch (dlt) {
+	case DLT_LINUX_SLL:
+		if (len < 16)
+			return -1;
+		*ethertype = (p[14] << 8) | p[15];
+		*hlen = 16;
+		return 0;
+	case DLT_LINUX_SLL2:
+		if (len < 20)
+			return -1;
+		*ethertype = (p[0] << 8) | p[1];
+		*hlen = 20;
+		return 0;
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		if (len < 1)
+			return -1;
+		*hlen = 0;
+		if ((p[0] >> 4) == 4)
+			*ethertype = ETH_P_IP;
+		else if ((p[0] >> 4) == 6)
+			*ethertype = ETH_P_IPV6;
+		else
+			return -1;
+		return 0;
+	case DLT_NULL:
+	case DLT_LOOP:
+		if (len < 4)
+			return -1;
+		/* DLT_NULL: the writer's byte order; DLT_LOOP: network order */
+		fam = dlt == DLT_LOOP ? (__u32)(p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3])
+				      : *(const __u32 *)p;
+		if (fam > 0xffff)
+			fam = __builtin_bswap32(fam);
+		*hlen = 4;
+		if (fam == 2)
+			*ethertype = ETH_P_IP;
+		else if (fam == 10 || fam == 24 || fam == 28 || fam == 30)
+			*ethertype = ETH_P_IPV6;
+		else
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+static bool link_supported(int dlt)
+{
+	return dlt == DLT_EN10MB || dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2 ||
+	       dlt == DLT_RAW || dlt == DLT_IPV4 || dlt == DLT_IPV6 || dlt == DLT_NULL ||
+	       dlt == DLT_LOOP;
+}
+
+static int replay_file(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
+{
+	int dlt = pcap_datalink(pc);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	__u8 *buf;
+	int r, err = 0;
+
+	buf = malloc(FRAME_MAX);
+	if (!buf)
+		return -ENOMEM;
+	while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
+		__u64 ts = (__u64)h->ts.tv_sec * 1000000000ULL + h->ts.tv_usec;
+		__u32 cap = h->caplen, wire = h->len, hlen;
+		const __u8 *frame = data;
+		__u16 et;
+
+		(*frames)++;
+		if (dlt != DLT_EN10MB) {
+			if (link_header(dlt, data, cap, &et, &hlen) || cap - hlen + ETH_HLEN > FRAME_MAX) {
+				/* an Ethernet frame of type 0 reaches the program as "not IP" */
+				et = 0;
+				hlen = cap < FRAME_MAX - ETH_HLEN ? 0 : cap;
+			}
+			memset(buf, 0, ETH_HLEN);
+			buf[12] = et >> 8;
+			buf[13] = et & 0xff;
+			memcpy(buf + ETH_HLEN, data + hlen, cap - hlen);
+			frame = buf;
+			cap = cap - hlen + ETH_HLEN;
+			wire = wire >= hlen ? wire - hlen + ETH_HLEN : cap;
+		}
+		if (wire < cap)
+			wire = cap;
+		err = capture_replay_frame(s->cap, frame, cap, wire, ts);
+		if (err)
+			break;
+	}
+	free(buf);
+	if (!err && r == PCAP_ERROR) {
+		pr_warn("%s: %s (after %llu frames; everything before was processed)\n", path,
+			pcap_geterr(pc), (unsigned long long)*frames);
+		return -EIO;
+	}
+	return err;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	struct capture_opts copts = {};
+	struct session_opts o;
+	struct session s;
+	const char *path;
+	__u64 frames = 0;
+	bool kernel;
+	pcap_t *pc;
+	int opt, r, err, status = 0;
+
+	session_opts_init(&o);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, SESSION_SHORTOPTS, session_longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			replay_usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("xdp-sniff %s\n", XS_VERSION);
+			return 0;
+		case 'q':
+			log_level = LOG_WARN;
+			continue;
+		case 'v':
+			log_level = LOG_DEBUG;
+			continue;
+		case OPT_NO_KERNEL:
+			o.no_kernel = true;
+			continue;
+		case '?':
+			fprintf(stderr, "see xdp-sniff replay --help\n");
+			return 2;
+		}
+		r = session_parse_opt(&o, opt, optarg, "replay");
+		if (r == 2)
+			return 2;
+		if (r == 1) {
+			fprintf(stderr, "xdp-sniff replay: %s is for load only (see xdp-sniff replay "
+					"--help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "xdp-sniff replay: %s (see xdp-sniff replay --help)\n",
+			optind >= argc ? "name the capture file to replay" : "one file only");
+		return 2;
+	}
+	path = argv[optind];
+
+	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!pc) {
+		pr_warn("cannot read %s: %s\n", path, errbuf);
+		return 1;
+	}
+	if (!link_supported(pcap_datalink(pc))) {
+		pr_warn("%s: link type %s (%d) carries no TCP/IP that replay knows; supported: "
+			"EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP\n",
+			path, pcap_datalink_val_to_name(pcap_datalink(pc)) ?: "?",
+			pcap_datalink(pc));
+		pcap_close(pc);
+		return 1;
+	}
+
+	copts.snaplen = o.snaplen;
+	copts.filter = &o.filter;
+	copts.dirs = CAPTURE_IN;
+	kernel = !o.no_kernel && (geteuid() == 0 || privs_have_bpf());
+
+	err = session_open(&s, &o);
+	if (err) {
+		pcap_close(pc);
+		return 1;
+	}
+	s.cap = capture_replay_open(&copts, kernel, session_segment, &s);
+	if (!s.cap && kernel) {
+		pr_warn("falling back to the host build of the parser\n");
+		s.cap = capture_replay_open(&copts, false, session_segment, &s);
+	}
+	if (!s.cap) {
+		status = 1;
+		goto out;
+	}
+	pr_debug("replaying %s through the %s\n", path, capture_describe(s.cap));
+	err = replay_file(&s, pc, path, &frames);
+	if (err)
+		status = 1;
+	session_finish(&s);
+	if (log_level >= LOG_INFO)
+		session_print_stats(&s, stderr);
+out:
+	capture_close(s.cap);
+	session_close(&s);
+	pcap_close(pc);
+	return status;
+}

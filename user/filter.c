@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "filter.h"
+
+void filter_init(struct xs_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->flags = XS_FILT_ON;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+static void prefix_mask(__u8 *addr, unsigned int bytes, unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < bytes; i++) {
+		if (len >= 8) {
+			len -= 8;
+			continue;
+		}
+		addr[i] &= (__u8)(0xff << (8 - len));
+		len = 0;
+	}
+}
+
+int filter_add_addr(struct xs_filter *f, const char *arg)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct xs_prefix p = {};
+	unsigned long len;
+	char *slash;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, p.addr) == 1)
+		p.family = 4;
+	else if (inet_pton(AF_INET6, buf, p.addr) == 1)
+		p.family = 6;
+	else
+		return -EINVAL;
+	len = p.family == 4 ? 32 : 128;
+	if (slash && parse_uint(slash, len, &len))
+		return -EINVAL;
+	p.len = len;
+	prefix_mask(p.addr, p.family == 4 ? 4 : 16, p.len);
+	if (f->n_prefixes >= XS_FILTER_MAX_PREFIXES)
+		return -E2BIG;
+	f->prefixes[f->n_prefixes++] = p;
+	f->flags |= XS_FILT_ADDR;
+	return 0;
+}
+
+int filter_add_port(struct xs_filter *f, const char *arg)
+{
+	char buf[16];
+	unsigned long lo, hi, p;
+	char *dash;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash++ = '\0';
+	if (parse_uint(buf, 65535, &lo))
+		return -EINVAL;
+	hi = lo;
+	if (dash && parse_uint(dash, 65535, &hi))
+		return -EINVAL;
+	if (hi < lo)
+		return -EINVAL;
+	for (p = lo; p <= hi; p++)
+		f->ports.bits[p >> 3] |= 1 << (p & 7);
+	f->flags |= XS_FILT_PORT;
+	return 0;
+}
+
+static bool prefix_contains(const struct xs_prefix *p, __u8 family, const __u8 *addr)
+{
+	unsigned int full = p->len / 8, rem = p->len % 8;
+
+	if (p->family != family)
+		return false;
+	if (memcmp(p->addr, addr, full))
+		return false;
+	return !rem || ((addr[full] ^ p->addr[full]) & (__u8)(0xff << (8 - rem))) == 0;
+}
+
+/* The host side of the lookups filter_match.h asks for; ctx is the struct xs_filter. */
+static bool xs_port_in(const void *ctx, __u16 port)
+{
+	const struct xs_filter *f = ctx;
+
+	return f->ports.bits[port >> 3] & (1 << (port & 7));
+}
+
+static bool xs_addr_in(const void *ctx, __u8 family, const __u8 *addr)
+{
+	const struct xs_filter *f = ctx;
+	__u32 i;
+
+	for (i = 0; i < f->n_prefixes; i++)
+		if (prefix_contains(&f->prefixes[i], family, addr))
+			return true;
+	return false;
+}
+
+#include "xdp_sniff/filter_match.h"
+
+bool filter_match(const struct xs_filter *f, const struct xs_pkt *p)
+{
+	return xs_filter_match(f, p, f->flags);
+}
+
+static int clear_trie(int fd, size_t key_size)
+{
+	__u8 key[32], next[32];
+
+	/* deleting while walking restarts the walk: take the first key each time */
+	while (!bpf_map_get_next_key(fd, NULL, next)) {
+		memcpy(key, next, key_size);
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	}
+	return 0;
+}
+
+int filter_apply(const struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports)
+{
+	struct xs_filter_cfg cfg = { .flags = f->flags, .n_prefixes = f->n_prefixes };
+	__u32 zero = 0, i;
+	__u8 one = 1;
+	int err;
+
+	err = clear_trie(fd_v4, sizeof(struct xs_lpm4_key));
+	if (!err)
+		err = clear_trie(fd_v6, sizeof(struct xs_lpm6_key));
+	if (err)
+		return err;
+	for (i = 0; i < f->n_prefixes; i++) {
+		const struct xs_prefix *p = &f->prefixes[i];
+
+		if (p->family == 4) {
+			struct xs_lpm4_key k = { .prefixlen = p->len };
+
+			memcpy(k.addr, p->addr, 4);
+			err = bpf_map_update_elem(fd_v4, &k, &one, BPF_ANY);
+		} else {
+			struct xs_lpm6_key k = { .prefixlen = p->len };
+
+			memcpy(k.addr, p->addr, 16);
+			err = bpf_map_update_elem(fd_v6, &k, &one, BPF_ANY);
+		}
+		if (err)
+			return -errno;
+	}
+	if (bpf_map_update_elem(fd_ports, &zero, &f->ports, BPF_ANY))
+		return -errno;
+	/* the flags last: the sets are complete before they are in force */
+	if (bpf_map_update_elem(fd_cfg, &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int filter_read(struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports)
+{
+	struct xs_filter_cfg cfg;
+	struct xs_lpm4_key k4, *p4 = NULL;
+	struct xs_lpm6_key k6, *p6 = NULL;
+	__u32 zero = 0;
+
+	filter_init(f);
+	if (bpf_map_lookup_elem(fd_cfg, &zero, &cfg) ||
+	    bpf_map_lookup_elem(fd_ports, &zero, &f->ports))
+		return -errno;
+	f->flags = cfg.flags;
+	while (f->n_prefixes < XS_FILTER_MAX_PREFIXES && !bpf_map_get_next_key(fd_v4, p4, &k4)) {
+		struct xs_prefix *p = &f->prefixes[f->n_prefixes++];
+
+		p->family = 4;
+		p->len = k4.prefixlen;
+		memcpy(p->addr, k4.addr, 4);
+		p4 = &k4;
+	}
+	while (f->n_prefixes < XS_FILTER_MAX_PREFIXES && !bpf_map_get_next_key(fd_v6, p6, &k6)) {
+		struct xs_prefix *p = &f->prefixes[f->n_prefixes++];
+
+		p->family = 6;
+		p->len = k6.prefixlen;
+		memcpy(p->addr, k6.addr, 16);
+		p6 = &k6;
+	}
+	return 0;
+}
+
+static bool port_set(const struct xs_filter *f, unsigned int p)
+{
+	return f->ports.bits[p >> 3] & (1 << (p & 7));
+}
+
+void filter_format(const struct xs_filter *f, char *buf, size_t size)
+{
+	size_t n = 0;
+	unsigned int p, lo;
+	const char *sep = "";
+	__u32 i;
+
+#define APPEND(...)                                                                            \
+	do {                                                                                   \
+		if (n < size)                                                                  \
+			n += snprintf(buf + n, size - n, __VA_ARGS__);                         \
+	} while (0)
+
+	buf[0] = '\0';
+	if (!(f->flags & (XS_FILT_ADDR | XS_FILT_PORT))) {
+		APPEND("all tcp");
+		return;
+	}
+	if (f->flags & XS_FILT_ADDR) {
+		APPEND("addr ");
+		for (i = 0; i < f->n_prefixes; i++) {
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(f->prefixes[i].family == 4 ? AF_INET : AF_INET6,
+				  f->prefixes[i].addr, a, sizeof(a));
+			APPEND("%s%s/%u", i ? "," : "", a, f->prefixes[i].len);
+		}
+	}
+	if (f->flags & XS_FILT_PORT) {
+		APPEND("%sport ", f->flags & XS_FILT_ADDR ? " " : "");
+		for (p = 0; p <= 65535; p++) {
+			if (!port_set(f, p))
+				continue;
+			lo = p;
+			while (p < 65535 && port_set(f, p + 1))
+				p++;
+			if (lo == p)
+				APPEND("%s%u", sep, lo);
+			else
+				APPEND("%s%u-%u", sep, lo, p);
+			sep = ",";
+		}
+	}
+#undef APPEND
+}

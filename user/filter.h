@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * filter: the capture filter as the user gives it (-a, -p), written into the
+ * kernel's maps, read back from them for `status`, and matched on the host
+ * for replay without privileges (with the very decision code the kernel
+ * runs, include/xdp_sniff/filter_match.h).
+ */
+#ifndef XS_FILTER_H
+#define XS_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "xdp_sniff/filter.h"
+#include "xdp_sniff/parse.h"
+
+struct xs_prefix {
+	__u8 family;		/* 4 or 6 */
+	__u8 len;		/* prefix length in bits */
+	__u8 addr[16];		/* host bits cleared */
+};
+
+struct xs_filter {
+	__u32 flags;		/* enum xs_filter_flags */
+	__u32 n_prefixes;
+	struct xs_prefix prefixes[XS_FILTER_MAX_PREFIXES];
+	struct xs_ports ports;
+};
+
+void filter_init(struct xs_filter *f);
+/* ADDR[/LEN], IPv4 or IPv6. Returns 0, -EINVAL for bad syntax, -E2BIG past the limit. */
+int filter_add_addr(struct xs_filter *f, const char *arg);
+/* PORT or PORT-PORT, 0..65535. Returns 0 or -EINVAL. */
+int filter_add_port(struct xs_filter *f, const char *arg);
+/* Does the packet match? The same decision as the kernel's. */
+bool filter_match(const struct xs_filter *f, const struct xs_pkt *p);
+/* Writes the filter to the kernel's maps (every entry replaced). */
+int filter_apply(const struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports);
+/* Reads a filter back from the kernel's maps. */
+int filter_read(struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports);
+/* "addr 198.18.0.0/15 port 80,8000-8080", or "all tcp". Truncates to fit. */
+void filter_format(const struct xs_filter *f, char *buf, size_t size);
+
+#endif

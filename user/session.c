@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "session.h"
+
+const struct option session_longopts[] = {
+	{ "addr", required_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "write", required_argument, NULL, 'w' },
+	{ "output-dir", required_argument, NULL, 'o' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "user", required_argument, NULL, 'Z' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
+	{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+	{ "direction", required_argument, NULL, OPT_DIRECTION },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-streams", required_argument, NULL, OPT_MAX_STREAMS },
+	{ "memcap", required_argument, NULL, OPT_MEMCAP },
+	{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
+	{ "max-ooo-bytes", required_argument, NULL, OPT_MAX_OOO },
+	{ "max-open-files", required_argument, NULL, OPT_MAX_OPEN },
+	{ "overlap", required_argument, NULL, OPT_OVERLAP },
+	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
+	{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
+	{ "packets", no_argument, NULL, OPT_PACKETS },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+const char session_help[] =
+	"Filter (runs in the kernel; a packet matches when (saddr in A and sport in P) or\n"
+	"(daddr in A and dport in P); with only addresses or only ports, either side):\n"
+	"  -a, --addr ADDR[/LEN]    IPv4 or IPv6 address or prefix (repeatable)\n"
+	"  -p, --port PORT[-PORT]   port or range (repeatable)\n"
+	"Output (any combination; default: one line per packet and per finished stream):\n"
+	"  -w, --write FILE         matching packets as a pcap file ('-' for stdout)\n"
+	"  -o, --output-dir DIR     one file per stream direction, tcpflow's names\n"
+	"  -j, --json               one JSON line per finished stream on stdout\n"
+	"      --packets            one line per packet on stdout, with other outputs too\n"
+	"Streams:\n"
+	"      --overlap last|first which bytes win where segments overlap (default last)\n"
+	"      --idle-timeout SEC   end streams idle this long (default 300, 0: never)\n"
+	"      --max-streams N      streams tracked at once (default 1000000)\n"
+	"      --memcap BYTES       all buffered bytes (default 1G; K/M/G suffixes)\n"
+	"      --max-ooo-bytes B    out-of-order bytes buffered per direction (default 4M)\n"
+	"      --max-payload BYTES  payload -j keeps per direction (default 16M)\n"
+	"      --max-open-files N   files -o keeps open at once (default 256)\n"
+	"Capture:\n"
+	"      --snaplen BYTES      bytes of each packet copied (default: all; minimum 128)\n"
+	"Other:\n"
+	"  -q, --quiet              fewer messages\n"
+	"  -v, --verbose            libbpf, libxdp and verifier messages\n"
+	"  -h, --help               this text\n";
+
+int parse_size(const char *s, __u64 max, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'K':
+	case 'k':
+		v <<= 10, end++;
+		break;
+	case 'M':
+	case 'm':
+		v <<= 20, end++;
+		break;
+	case 'G':
+	case 'g':
+		v <<= 30, end++;
+		break;
+	}
+	if (*end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+void session_opts_init(struct session_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	filter_init(&o->filter);
+	o->memcap = 1ULL << 30;
+	o->max_payload = 16ULL << 20;
+	o->max_open_files = 256;
+	o->flow.idle_timeout_ns = 300ULL * 1000000000ULL;
+	o->flow.max_streams = 1000000;
+	o->flow.max_ooo_bytes = 4ULL << 20;
+	o->flow.overlap = OVERLAP_LAST;
+	o->xdp_mode = XDP_MODE_UNSPEC;
+	o->dirs = CAPTURE_BOTH;
+	o->ring_size = 64U << 20;
+}
+
+static int usage_err(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "xdp-sniff %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see xdp-sniff %s --help)\n", cmd);
+	return 2;
+}
+
+int session_parse_opt(struct session_opts *o, int opt, const char *arg, const char *cmd)
+{
+	__u64 v;
+	int err;
+
+	switch (opt) {
+	case 'a':
+		err = filter_add_addr(&o->filter, arg);
+		if (err == -E2BIG)
+			return usage_err(cmd, "too many addresses at -a %s", arg);
+		if (err)
+			return usage_err(cmd, "bad address '%s' (want ADDR or ADDR/LEN, IPv4 or IPv6)",
+					 arg);
+		return 0;
+	case 'p':
+		if (filter_add_port(&o->filter, arg))
+			return usage_err(cmd, "bad port '%s' (want PORT or PORT-PORT, 0-65535)", arg);
+		return 0;
+	case 'w':
+		o->pcap_path = arg;
+		return 0;
+	case 'o':
+		o->out_dir = arg;
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	case OPT_PACKETS:
+		o->packets = true;
+		return 0;
+	case OPT_SNAPLEN:
+		if (parse_size(arg, 1 << 20, &v) || (v && v < 128))
+			return usage_err(cmd, "bad --snaplen '%s' (0 for whole packets, or 128 and up)",
+					 arg);
+		o->snaplen = v;
+		return 0;
+	case OPT_IDLE_TIMEOUT:
+		if (parse_size(arg, 365ULL * 86400, &v))
+			return usage_err(cmd, "bad --idle-timeout '%s' (seconds)", arg);
+		o->flow.idle_timeout_ns = v * 1000000000ULL;
+		return 0;
+	case OPT_MAX_STREAMS:
+		if (parse_size(arg, 100000000, &v) || !v)
+			return usage_err(cmd, "bad --max-streams '%s' (1 to 100M)", arg);
+		o->flow.max_streams = v;
+		return 0;
+	case OPT_MEMCAP:
+		if (parse_size(arg, 1ULL << 40, &v) || v < (1 << 16))
+			return usage_err(cmd, "bad --memcap '%s' (64K to 1T)", arg);
+		o->memcap = v;
+		return 0;
+	case OPT_MAX_PAYLOAD:
+		if (parse_size(arg, 1ULL << 40, &v))
+			return usage_err(cmd, "bad --max-payload '%s'", arg);
+		o->max_payload = v;
+		return 0;
+	case OPT_MAX_OOO:
+		if (parse_size(arg, 1ULL << 40, &v))
+			return usage_err(cmd, "bad --max-ooo-bytes '%s'", arg);
+		o->flow.max_ooo_bytes = v;
+		return 0;
+	case OPT_MAX_OPEN:
+		if (parse_size(arg, 65536, &v) || !v)
+			return usage_err(cmd, "bad --max-open-files '%s' (1 to 65536)", arg);
+		o->max_open_files = v;
+		return 0;
+	case OPT_OVERLAP:
+		if (!strcmp(arg, "last"))
+			o->flow.overlap = OVERLAP_LAST;
+		else if (!strcmp(arg, "first"))
+			o->flow.overlap = OVERLAP_FIRST;
+		else
+			return usage_err(cmd, "bad --overlap '%s' (last or first)", arg);
+		return 0;
+	}
+	return 1;
+}
+
+static int add_sink(struct session *s, struct sink *k, const char *what)
+{
+	if (!k) {
+		int err = -errno;
+
+		pr_warn("cannot set up %s: %s\n", what, strerror(-err));
+		return err;
+	}
+	return sinks_add(&s->sinks, k);
+}
+
+int session_open(struct session *s, struct session_opts *o)
+{
+	bool any = o->pcap_path || o->out_dir || o->json;
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->opts = o;
+	s->mem.limit = o->memcap;
+	if (o->pcap_path) {
+		s->pcap = sink_pcap_new(o->pcap_path, o->snaplen);
+		err = add_sink(s, s->pcap, o->pcap_path);
+	}
+	if (!err && o->out_dir)
+		err = add_sink(s, sink_files_new(o->out_dir, o->max_open_files), o->out_dir);
+	if (!err && o->json)
+		err = add_sink(s, sink_json_new(o->max_payload, &s->mem), "JSON output");
+	if (!err && (!any || o->packets)) {
+		/* stdout carries the pcap with -w -: no text there */
+		if (o->pcap_path && !strcmp(o->pcap_path, "-")) {
+			if (o->packets) {
+				pr_warn("--packets and -w - both want stdout\n");
+				err = -EINVAL;
+			}
+		} else {
+			err = add_sink(s, sink_text_new(1, !any), "text output");
+		}
+	}
+	if (err)
+		goto err;
+	if (sinks_have_stream_sinks(&s->sinks)) {
+		s->flows = flow_table_new(&o->flow, &s->sinks, &s->mem);
+		if (!s->flows) {
+			err = -errno;
+			goto err;
+		}
+	}
+	return 0;
+err:
+	sinks_destroy(&s->sinks);
+	return err;
+}
+
+int session_segment(void *ctx, const struct xs_segment *seg, int r)
+{
+	struct session *s = ctx;
+	int err;
+
+	if (r)
+		return 0;
+	s->segments++;
+	sinks_packet(&s->sinks, seg);
+	if (s->flows) {
+		err = flow_table_input(s->flows, seg);
+		if (err && !s->err) {
+			s->err = err;
+			pr_warn("reassembly failed: %s\n", strerror(-err));
+		}
+	}
+	return 0;
+}
+
+void session_print_stats(struct session *s, FILE *f)
+{
+	struct xs_counters c[XS_DIR_MAX], t = {};
+	int d, k;
+
+	if (s->cap && !capture_counters(s->cap, c)) {
+		for (d = 0; d < XS_DIR_MAX; d++)
+			for (k = 0; k < XS_C_MAX; k++)
+				t.c[k] += c[d].c[k];
+		fprintf(f, "%llu packets seen by the kernel program (%llu in, %llu out)\n",
+			(unsigned long long)t.c[XS_C_SEEN],
+			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_SEEN],
+			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_SEEN]);
+		fprintf(f, "%llu packets matched the filter, %llu delivered, %llu snapped\n",
+			(unsigned long long)t.c[XS_C_MATCHED],
+			(unsigned long long)t.c[XS_C_DELIVERED],
+			(unsigned long long)t.c[XS_C_SNAPPED]);
+		fprintf(f, "%llu packets dropped because the ring was full (%llu in, %llu out)\n",
+			(unsigned long long)t.c[XS_C_RING_FULL],
+			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_RING_FULL],
+			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_RING_FULL]);
+		fprintf(f,
+			"%llu not matched, %llu not TCP, %llu not IP, %llu malformed, "
+			"%llu IP fragments (all passed on)\n",
+			(unsigned long long)t.c[XS_C_FILTERED], (unsigned long long)t.c[XS_C_NOT_TCP],
+			(unsigned long long)t.c[XS_C_NOT_IP], (unsigned long long)t.c[XS_C_MALFORMED],
+			(unsigned long long)t.c[XS_C_FRAGMENT]);
+		if (capture_bad_records(s->cap))
+			fprintf(f, "%llu records could not be decoded\n",
+				(unsigned long long)capture_bad_records(s->cap));
+	}
+	if (s->flows) {
+		const struct flow_stats *fs = flow_table_stats(s->flows);
+
+		fprintf(f,
+			"streams: %llu opened, %llu closed, %llu reset, %llu timed out, "
+			"%llu evicted (%llu for memory), %llu open, %llu midstream\n",
+			(unsigned long long)fs->streams_opened, (unsigned long long)fs->streams_closed,
+			(unsigned long long)fs->streams_reset, (unsigned long long)fs->streams_timeout,
+			(unsigned long long)(fs->streams_evicted + fs->streams_evicted_mem),
+			(unsigned long long)fs->streams_evicted_mem,
+			(unsigned long long)fs->streams_open,
+			(unsigned long long)fs->streams_midstream);
+		fprintf(f,
+			"bytes: %llu delivered, %llu missing (gaps), %llu given up to caps, "
+			"%llu retransmitted, %llu overlapping; memory peak %llu of %llu\n",
+			(unsigned long long)fs->bytes_delivered, (unsigned long long)fs->gap_bytes,
+			(unsigned long long)fs->ooo_dropped_bytes,
+			(unsigned long long)fs->retrans_bytes, (unsigned long long)fs->overlap_bytes,
+			(unsigned long long)s->mem.peak, (unsigned long long)s->mem.limit);
+	}
+	fflush(f);
+}
+
+void session_finish(struct session *s)
+{
+	if (s->flows)
+		flow_table_finish(s->flows);
+}
+
+void session_close(struct session *s)
+{
+	sinks_destroy(&s->sinks);
+	if (s->flows)
+		flow_table_free(s->flows);
+	s->flows = NULL;
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sink_pcap: -w FILE, the matching packets as a pcap file (libpcap's writer, Ethernet). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#include "log.h"
+#include "sink.h"
+
+#define PCAP_SNAPLEN 262144
+
+struct pcap_sink {
+	struct sink sink;
+	pcap_t *dead;
+	pcap_dumper_t *dumper;
+	__u64 packets;
+};
+
+static int pcap_packet(struct sink *s, const struct xs_segment *seg)
+{
+	struct pcap_sink *ps = s->priv;
+	struct pcap_pkthdr h = {
+		.ts.tv_sec = seg->ts_ns / 1000000000ULL,
+		.ts.tv_usec = (seg->ts_ns % 1000000000ULL) / 1000,
+		.caplen = seg->cap_len,
+		.len = seg->wire_len,
+	};
+
+	pcap_dump((u_char *)ps->dumper, &h, seg->frame);
+	ps->packets++;
+	if (ferror(pcap_dump_file(ps->dumper)))
+		return -EIO;
+	return 0;
+}
+
+/* Called between batches: what is written can be read while the capture runs. */
+static void pcap_destroy(struct sink *s)
+{
+	struct pcap_sink *ps = s->priv;
+
+	if (ps->dumper)
+		pcap_dump_close(ps->dumper);
+	if (ps->dead)
+		pcap_close(ps->dead);
+	free(ps);
+}
+
+static const struct sink_ops pcap_ops = {
+	.name = "pcap",
+	.packet = pcap_packet,
+	.destroy = pcap_destroy,
+};
+
+int sink_pcap_flush(struct sink *s)
+{
+	struct pcap_sink *ps = s->priv;
+
+	if (s->failed)
+		return s->failed;
+	return pcap_dump_flush(ps->dumper) ? -EIO : 0;
+}
+
+struct sink *sink_pcap_new(const char *path, __u32 snaplen)
+{
+	struct pcap_sink *ps;
+	FILE *f;
+	int fd, err;
+
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	if (!strcmp(path, "-")) {
+		fd = dup(STDOUT_FILENO);
+	} else {
+		/* never follow a symlink planted where the output goes */
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	}
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("cannot create %s: %s%s\n", path, strerror(-err),
+			err == -ELOOP ? " (it is a symlink; refusing to follow it)" : "");
+		goto err_free;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		goto err_free;
+	}
+	ps->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB,
+							snaplen ? (int)snaplen : PCAP_SNAPLEN,
+							PCAP_TSTAMP_PRECISION_MICRO);
+	if (!ps->dead) {
+		err = -ENOMEM;
+		fclose(f);
+		goto err_free;
+	}
+	ps->dumper = pcap_dump_fopen(ps->dead, f);
+	if (!ps->dumper) {
+		err = -EIO;
+		pr_warn("cannot write a pcap header to %s: %s\n", path, pcap_geterr(ps->dead));
+		fclose(f);
+		goto err_close;
+	}
+	ps->sink.ops = &pcap_ops;
+	ps->sink.priv = ps;
+	return &ps->sink;
+
+err_close:
+	pcap_close(ps->dead);
+err_free:
+	free(ps);
+	errno = -err;
+	return NULL;
+}
