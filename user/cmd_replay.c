@@ -2,6 +2,7 @@
 /* xdp-sniff replay FILE: a capture file through the same program, ring and reassembly. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,8 @@ int cmd_replay(int argc, char **argv)
 		return 1;
 	}
 
+	/* a closed stdout is an output error (reported, that output switched off), not death */
+	signal(SIGPIPE, SIG_IGN);
 	copts.snaplen = o.snaplen;
 	copts.filter = &o.filter;
 	copts.dirs = CAPTURE_IN;

@@ -28,10 +28,14 @@ int decode_frame(const __u8 *frame, __u32 cap_len, __u32 wire_len, struct xs_seg
 
 int decode_event(const void *rec, size_t size, __s64 mono_to_wall_ns, struct xs_segment *seg)
 {
-	const struct xs_event *e = rec;
+	struct xs_event hdr, *e = &hdr;
 	int r;
 
-	if (size < sizeof(*e) || e->version != XS_EVENT_VERSION || e->hdr_len < sizeof(*e) ||
+	if (size < sizeof(*e))
+		return -EPROTO;
+	/* a copy: the caller's buffer need not be aligned */
+	memcpy(e, rec, sizeof(*e));
+	if (e->version != XS_EVENT_VERSION || e->hdr_len < sizeof(*e) ||
 	    e->hdr_len > size || e->cap_len > size - e->hdr_len || e->dir >= XS_DIR_MAX)
 		return -EPROTO;
 	r = decode_frame((const __u8 *)rec + e->hdr_len, e->cap_len, e->wire_len, seg);

@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sink_json: JSON Lines on stdout, one object per finished stream, flushed
+ * line by line. The seed's keys are there with their meaning; the rest adds
+ * what the seed could not know. Keys come in this order, always all of them:
+ *
+ *   id                 1, 2, ... in order of creation
+ *   family             4 or 6
+ *   source_address     the side that opened the connection (inet_ntop form)
+ *   destination_address
+ *   source_port, destination_port
+ *   state              "closed", "reset", "timeout", "evicted", or "open" at exit
+ *   midstream          true when picked up without its SYN
+ *   reuse              streams on this 4-tuple that ended before this one
+ *   start, end         first and last packet, ISO 8601 UTC with microseconds
+ *                      ("2023-11-14T22:13:20.000123Z")
+ *   start_ns, end_ns   the same, exact, as integer nanoseconds since the epoch
+ *                      (note that jq 1.6 reads numbers as doubles and rounds these)
+ *   inbound_info       about STREAM_IN, what the side that opened the connection sent:
+ *                      {bytes, data_bytes, packets, gap_bytes, retrans_bytes, overlap_bytes,
+ *                       n_gaps, gaps: [[offset, len], ...], syn, fin, rst, cut,
+ *                       payload_bytes, payload_truncated}
+ *   outbound_info      the same for STREAM_OUT
+ *   inbound, outbound  base64 (RFC 4648, padded) of the reassembled bytes of STREAM_IN and
+ *                      STREAM_OUT from stream offset 0
+ *
+ * Payload: bytes that never came (gaps) are NUL bytes, as the seed pads them;
+ * the payload ends with the last byte that did come, so a gap at the very end
+ * shows in "gaps" only. gaps lists the first STREAM_MAX_GAPS_LISTED gaps;
+ * n_gaps counts them all. payload_bytes is the length of the decoded payload.
+ *
+ * Each direction keeps at most max_payload bytes (0: no limit), and every byte
+ * it holds is charged to the memcap first. Past max_payload, or once the
+ * memcap refuses a charge, the direction keeps no more and says
+ * "payload_truncated": true; what it had is still written. The memory is
+ * released when the stream is written. "cut" is the stream's own flag:
+ * payload withheld before reassembly (snaplen, a kernel budget).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "sink.h"
+
+/* the smallest buffer a direction grows to, so that small streams do not realloc per segment */
+#define JSON_MIN_ALLOC 4096
+
+#define json_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct json_link {
+	struct json_link *prev, *next;
+};
+
+struct json_half {
+	__u8 *buf;
+	__u64 len;	/* payload kept: end of the furthest byte kept */
+	__u64 cap;	/* bytes allocated, all charged to the memcap */
+	bool truncated; /* some payload was not kept */
+	bool stopped;	/* the memcap refused: keep nothing more */
+};
+
+/* Per stream, allocated at its first byte of data. */
+struct json_stream {
+	struct json_link live; /* in json_priv.live until the stream is written */
+	struct json_half h[2];
+};
+
+struct json_priv {
+	FILE *f;
+	__u64 max_payload; /* per direction, 0: no limit */
+	struct memcap *mc; /* may be NULL: no budget */
+	struct json_link live;
+	__u64 truncated; /* directions with payload_truncated */
+	__u64 refused;	 /* of those, by the memcap */
+};
+
+static void json_link_del(struct json_link *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	l->prev = l->next = l;
+}
+
+static void json_link_add(struct json_link *head, struct json_link *l)
+{
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+}
+
+static bool json_charge(struct memcap *mc, __u64 n)
+{
+	return !mc || memcap_charge(mc, n);
+}
+
+static void json_release(struct memcap *mc, __u64 n)
+{
+	if (mc)
+		memcap_release(mc, n);
+}
+
+/* Standard base64 with padding; returns a malloc'd NUL-terminated string of *out_len chars. */
+static char *json_base64(const __u8 *in, size_t len, size_t *out_len)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0;
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 2) {
+		errno = EOVERFLOW;
+		return NULL;
+	}
+	out = malloc((len + 2) / 3 * 4 + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		__u32 v = (__u32)in[i] << 16 | (__u32)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (i < len) {
+		__u32 v = (__u32)in[i] << 16 | (i + 1 < len ? (__u32)in[i + 1] << 8 : 0);
+
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
+}
+
+static void json_time(char *buf, size_t size, __u64 ns)
+{
+	time_t sec = (time_t)(ns / 1000000000ULL);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm))
+		memset(&tm, 0, sizeof(tm));
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned int)(ns % 1000000000ULL / 1000));
+}
+
+static json_int_t json_u64(__u64 v)
+{
+	return v > (__u64)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)v;
+}
+
+/* Gaps with an entry in half->gaps. */
+static __u32 json_gaps_listed(const struct stream_half *half)
+{
+	if (!half->gaps)
+		return 0;
+	return half->n_gaps < half->n_gaps_listed ? half->n_gaps : half->n_gaps_listed;
+}
+
+static json_t *json_half_info(const struct stream_half *half, const struct json_half *h)
+{
+	json_t *gaps = json_array();
+	__u32 i;
+
+	if (!gaps)
+		return NULL;
+	for (i = 0; i < json_gaps_listed(half); i++) {
+		json_t *g =
+		    json_pack("[II]", json_u64(half->gaps[i].offset), json_u64(half->gaps[i].len));
+
+		if (json_array_append_new(gaps, g)) {
+			json_decref(gaps);
+			return NULL;
+		}
+	}
+	/* "o" steals gaps, also when packing fails */
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:b,s:b,s:b,s:I,s:b}", "bytes",
+			 json_u64(half->bytes), "data_bytes", json_u64(half->data_bytes), "packets",
+			 json_u64(half->packets), "gap_bytes", json_u64(half->gap_bytes),
+			 "retrans_bytes", json_u64(half->retrans_bytes), "overlap_bytes",
+			 json_u64(half->overlap_bytes), "n_gaps", (json_int_t)half->n_gaps, "gaps",
+			 gaps, "syn", half->syn, "fin", half->fin, "rst", half->rst, "cut",
+			 half->cut, "payload_bytes", json_u64(h ? h->len : 0), "payload_truncated",
+			 h ? h->truncated : false);
+}
+
+static json_t *json_payload(const struct json_half *h)
+{
+	size_t n = 0;
+	json_t *js;
+	char *b64;
+
+	if (!h || !h->len)
+		return json_string("");
+	b64 = json_base64(h->buf, h->len, &n);
+	if (!b64)
+		return NULL;
+	js = json_stringn_nocheck(b64, n);
+	free(b64);
+	return js;
+}
+
+static json_t *json_stream_object(const struct stream *st, const struct json_stream *js)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], start[40], end[40];
+	int af = st->family == 6 ? AF_INET6 : AF_INET;
+	const struct json_half *in = js ? &js->h[STREAM_IN] : NULL;
+	const struct json_half *out = js ? &js->h[STREAM_OUT] : NULL;
+
+	if (!inet_ntop(af, st->saddr, src, sizeof(src)) ||
+	    !inet_ntop(af, st->daddr, dst, sizeof(dst)))
+		return NULL;
+	json_time(start, sizeof(start), st->first_ts);
+	json_time(end, sizeof(end), st->last_ts);
+
+	/* "o" steals its value, also when packing fails; a NULL value fails the pack */
+	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
+			 "id", json_u64(st->id), "family", (int)st->family, "source_address", src,
+			 "destination_address", dst, "source_port", (int)st->sport,
+			 "destination_port", (int)st->dport, "state", stream_state_name(st->state),
+			 "midstream", st->midstream, "reuse", (json_int_t)st->reuse, "start", start,
+			 "end", end, "start_ns", json_u64(st->first_ts), "end_ns",
+			 json_u64(st->last_ts), "inbound_info",
+			 json_half_info(&st->half[STREAM_IN], in), "outbound_info",
+			 json_half_info(&st->half[STREAM_OUT], out), "inbound", json_payload(in),
+			 "outbound", json_payload(out));
+}
+
+static struct json_stream *json_stream_get(struct json_priv *p, struct sink *s, struct stream *st)
+{
+	struct json_stream *js = st->sink_priv[s->idx];
+
+	if (js)
+		return js;
+	js = calloc(1, sizeof(*js));
+	if (!js)
+		return NULL;
+	json_link_add(&p->live, &js->live);
+	st->sink_priv[s->idx] = js;
+	return js;
+}
+
+static void json_truncate(struct json_priv *p, struct json_half *h, bool refused)
+{
+	if (!h->truncated)
+		p->truncated++;
+	if (refused && !h->stopped)
+		p->refused++;
+	h->truncated = true;
+	h->stopped |= refused;
+}
+
+/* Makes room for end bytes in h, charged to the memcap. Returns 0, 1 when the memcap refuses,
+ * or -errno. */
+static int json_reserve(struct json_priv *p, struct json_half *h, __u64 end, __u64 limit)
+{
+	__u64 cap = h->cap * 2;
+	__u8 *buf;
+
+	if (cap < JSON_MIN_ALLOC)
+		cap = JSON_MIN_ALLOC;
+	if (cap < end)
+		cap = end;
+	if (cap > limit)
+		cap = limit;
+	/* the generous size only when the budget has room for it, so as not to count a refusal */
+	if (p->mc && p->mc->limit && p->mc->used + (cap - h->cap) > p->mc->limit)
+		cap = end;
+	if (cap > SIZE_MAX)
+		return -ENOMEM;
+	if (!json_charge(p->mc, cap - h->cap))
+		return 1;
+	buf = realloc(h->buf, (size_t)cap);
+	if (!buf) {
+		json_release(p->mc, cap - h->cap);
+		return -ENOMEM;
+	}
+	memset(buf + h->cap, 0, (size_t)(cap - h->cap));
+	h->buf = buf;
+	h->cap = cap;
+	return 0;
+}
+
+static int json_stream_data(struct sink *s, struct stream *st, int dir, __u64 off, const __u8 *buf,
+			    size_t len)
+{
+	struct json_priv *p = s->priv;
+	__u64 limit = p->max_payload ? p->max_payload : UINT64_MAX;
+	struct json_stream *js;
+	struct json_half *h;
+	__u64 n, end;
+	int err;
+
+	if (!len || (dir != STREAM_IN && dir != STREAM_OUT))
+		return 0;
+	js = json_stream_get(p, s, st);
+	if (!js)
+		return -ENOMEM;
+	h = &js->h[dir];
+	if (h->stopped)
+		return 0;
+	if (off >= limit) {
+		json_truncate(p, h, false);
+		return 0;
+	}
+	n = len < limit - off ? len : limit - off;
+	end = off + n;
+	if (end > h->cap) {
+		err = json_reserve(p, h, end, limit);
+		if (err < 0)
+			return err;
+		if (err > 0) {
+			json_truncate(p, h, true);
+			return 0;
+		}
+	}
+	memcpy(h->buf + off, buf, (size_t)n);
+	if (end > h->len)
+		h->len = end;
+	if (n < len)
+		json_truncate(p, h, false);
+	return 0;
+}
+
+static void json_stream_free(struct json_priv *p, struct json_stream *js)
+{
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		json_release(p->mc, js->h[d].cap);
+		free(js->h[d].buf);
+	}
+	json_link_del(&js->live);
+	free(js);
+}
+
+static int json_write(FILE *f, json_t *obj)
+{
+	errno = 0;
+	if (json_dumpf(obj, f, JSON_COMPACT | JSON_PRESERVE_ORDER) || fputc('\n', f) == EOF ||
+	    fflush(f) == EOF || ferror(f))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+static int json_stream_close(struct sink *s, struct stream *st)
+{
+	struct json_priv *p = s->priv;
+	struct json_stream *js = st->sink_priv[s->idx];
+	json_t *obj;
+	int err = 0;
+
+	if (!s->failed) {
+		obj = json_stream_object(st, js);
+		if (obj)
+			err = json_write(p->f, obj);
+		else
+			err = -ENOMEM;
+		json_decref(obj);
+	}
+	if (js) {
+		json_stream_free(p, js);
+		st->sink_priv[s->idx] = NULL;
+	}
+	return err;
+}
+
+static void json_destroy(struct sink *s)
+{
+	struct json_priv *p;
+
+	if (!s)
+		return;
+	p = s->priv;
+	if (p) {
+		while (p->live.next != &p->live)
+			json_stream_free(p,
+					 json_container_of(p->live.next, struct json_stream, live));
+		if (p->truncated)
+			pr_info("json: payload of %llu stream directions truncated (%llu by "
+				"--memcap)\n",
+				(unsigned long long)p->truncated, (unsigned long long)p->refused);
+		fflush(p->f);
+		free(p);
+	}
+	free(s);
+}
+
+static const struct sink_ops json_ops = {
+    .name = "json",
+    .stream_data = json_stream_data,
+    .stream_close = json_stream_close,
+    .destroy = json_destroy,
+};
+
+struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc)
+{
+	struct json_priv *p;
+	struct sink *s;
+
+	if (!f) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto err;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto err_free_sink;
+	p->f = f;
+	p->max_payload = max_payload;
+	p->mc = mc;
+	p->live.prev = p->live.next = &p->live;
+	s->ops = &json_ops;
+	s->priv = p;
+	return s;
+
+err_free_sink:
+	free(s);
+err:
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct sink *sink_json_new(__u64 max_payload, struct memcap *mc)
+{
+	return sink_json_new_file(stdout, max_payload, mc);
+}
