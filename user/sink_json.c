@@ -147,12 +147,12 @@ static void json_time(char *buf, size_t size, __u64 ns)
 {
 	time_t sec = (time_t)(ns / 1000000000ULL);
 	struct tm tm;
+	size_t n;
 
 	if (!gmtime_r(&sec, &tm))
 		memset(&tm, 0, sizeof(tm));
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned int)(ns % 1000000000ULL / 1000));
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%06uZ", (unsigned int)(ns % 1000000000ULL / 1000));
 }
 
 static json_int_t json_u64(__u64 v)
