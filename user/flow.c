@@ -1,0 +1,663 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The flow table: a chained hash table of nodes keyed by the normalised 4-tuple. A node is
+ * either a live stream (flow_entry) or a tombstone (flow_tomb) that remembers, for a 4-tuple
+ * whose stream ended, how many streams it has carried and how the last one ended: a new SYN
+ * there starts stream cN+1, stragglers of a closed or reset stream (the last ACK, a late RST)
+ * are counted as late and start nothing.
+ *
+ * Live streams are also on two lists: by creation (flow_table_finish closes them in id
+ * order) and by last activity (the least recently active is evicted first and expired
+ * first). Tombstones sit on a list of their own, oldest first, bounded in number.
+ *
+ * The hash is SipHash-1-3 under a random key, so that crafted 4-tuples cannot pile up in one
+ * bucket; nothing that comes out depends on the key, only the lists order output.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "flow.h"
+#include "reasm.h"
+
+#define NS_PER_SEC	  1000000000ULL
+#define FLOW_INIT_BUCKETS 256
+/* tombstones kept when --max-streams does not bound them */
+#define FLOW_DEFAULT_TOMBS 16384
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct flow_link {
+	struct flow_link *prev, *next;
+};
+
+static void link_init(struct flow_link *h)
+{
+	h->prev = h;
+	h->next = h;
+}
+
+static void link_add_tail(struct flow_link *h, struct flow_link *n)
+{
+	n->prev = h->prev;
+	n->next = h;
+	h->prev->next = n;
+	h->prev = n;
+}
+
+static void link_del(struct flow_link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n;
+	n->next = n;
+}
+
+static bool link_empty(const struct flow_link *h)
+{
+	return h->next == h;
+}
+
+/* The two endpoints in a fixed order (a <= b by address, then port), zero padded. */
+struct flow_key {
+	__u8 a[16];
+	__u8 b[16];
+	__u16 pa;
+	__u16 pb;
+	__u8 family;
+	__u8 pad[3];
+};
+
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed as five words");
+
+enum node_kind {
+	NODE_LIVE = 0,
+	NODE_TOMB,
+};
+
+/* Live entries derive their key from their stream; tombstones keep it. */
+struct flow_node {
+	struct flow_node *hnext; /* bucket chain */
+	__u32 hash;
+	__u8 kind; /* enum node_kind */
+};
+
+/* A live stream. */
+struct flow_entry {
+	struct flow_node node;
+	struct flow_link lru;	/* ft->lru, least recently active first */
+	struct flow_link order; /* ft->order, by id */
+	struct reasm r[2];
+	bool fin_acked[2]; /* the FIN of that direction was acknowledged */
+	struct stream st;
+};
+
+/* The stream bookkeeping stays well under 512 bytes beyond the buffered data. */
+_Static_assert(sizeof(struct flow_entry) <= 512, "flow_entry grew past its budget");
+
+/* What remains of a 4-tuple whose stream ended. */
+struct flow_tomb {
+	struct flow_node node;
+	struct flow_key key;
+	struct flow_link link; /* ft->tombs, oldest first */
+	__u32 reuse;	       /* reuse of the stream that ended there */
+	__u8 state;	       /* enum stream_state it ended with */
+};
+
+struct flow_table {
+	struct flow_opts opts;
+	struct sink_set *sinks;
+	struct memcap *mc;
+	struct reasm_counters rc;
+	struct reasm_ctx rctx;
+	struct flow_stats stats;
+	__u64 ignored; /* without rc.out_of_window */
+	struct flow_node **buckets;
+	__u32 nbuckets; /* a power of two */
+	__u64 nnodes;
+	struct flow_link lru;
+	struct flow_link order;
+	struct flow_link tombs;
+	__u64 ntombs;
+	__u64 max_tombs;
+	__u64 next_id;
+	__u64 last_sweep_ns;
+	__u64 sip_k0, sip_k1;
+};
+
+#define ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL64(v1, 13);                                                               \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL64(v0, 32);                                                               \
+		v2 += v3;                                                                          \
+		v3 = ROTL64(v3, 16);                                                               \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL64(v3, 21);                                                               \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL64(v1, 17);                                                               \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL64(v2, 32);                                                               \
+	} while (0)
+
+/* SipHash-1-3 of the 40-byte key. */
+static __u32 flow_hash(const struct flow_table *ft, const struct flow_key *k)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ ft->sip_k0;
+	__u64 v1 = 0x646f72616e646f6dULL ^ ft->sip_k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ ft->sip_k0;
+	__u64 v3 = 0x7465646279746573ULL ^ ft->sip_k1;
+	__u64 m, b = (__u64)sizeof(*k) << 56;
+	const __u8 *p = (const __u8 *)k;
+	size_t i;
+
+	for (i = 0; i < sizeof(*k); i += 8) {
+		memcpy(&m, p + i, 8);
+		v3 ^= m;
+		SIPROUND;
+		v0 ^= m;
+	}
+	v3 ^= b;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	m = v0 ^ v1 ^ v2 ^ v3;
+	return (__u32)(m ^ (m >> 32));
+}
+
+static void flow_key_make(struct flow_key *k, __u8 family, const __u8 *saddr, __u16 sport,
+			  const __u8 *daddr, __u16 dport)
+{
+	int cmp = memcmp(saddr, daddr, 16);
+
+	if (!cmp)
+		cmp = (int)sport - (int)dport;
+	memset(k, 0, sizeof(*k));
+	k->family = family;
+	if (cmp <= 0) {
+		memcpy(k->a, saddr, 16);
+		memcpy(k->b, daddr, 16);
+		k->pa = sport;
+		k->pb = dport;
+	} else {
+		memcpy(k->a, daddr, 16);
+		memcpy(k->b, saddr, 16);
+		k->pa = dport;
+		k->pb = sport;
+	}
+}
+
+static void flow_node_key(const struct flow_node *n, struct flow_key *k)
+{
+	const struct stream *st;
+
+	if (n->kind == NODE_TOMB) {
+		*k = container_of(n, struct flow_tomb, node)->key;
+		return;
+	}
+	st = &container_of(n, struct flow_entry, node)->st;
+	flow_key_make(k, st->family, st->saddr, st->sport, st->daddr, st->dport);
+}
+
+static struct flow_node *flow_lookup(const struct flow_table *ft, const struct flow_key *k,
+				     __u32 hash)
+{
+	struct flow_node *n;
+	struct flow_key nk;
+
+	for (n = ft->buckets[hash & (ft->nbuckets - 1)]; n; n = n->hnext) {
+		if (n->hash != hash)
+			continue;
+		flow_node_key(n, &nk);
+		if (!memcmp(&nk, k, sizeof(nk)))
+			return n;
+	}
+	return NULL;
+}
+
+/* Doubles the bucket array; on failure the chains just get longer. */
+static void flow_grow(struct flow_table *ft)
+{
+	__u32 nb = ft->nbuckets * 2, i;
+	struct flow_node **b, *n, *next;
+
+	b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	for (i = 0; i < ft->nbuckets; i++) {
+		for (n = ft->buckets[i]; n; n = next) {
+			next = n->hnext;
+			n->hnext = b[n->hash & (nb - 1)];
+			b[n->hash & (nb - 1)] = n;
+		}
+	}
+	free(ft->buckets);
+	ft->buckets = b;
+	ft->nbuckets = nb;
+}
+
+static void flow_hash_add(struct flow_table *ft, struct flow_node *n)
+{
+	struct flow_node **b;
+
+	if (ft->nnodes >= ft->nbuckets && ft->nbuckets < (1U << 30))
+		flow_grow(ft);
+	b = &ft->buckets[n->hash & (ft->nbuckets - 1)];
+	n->hnext = *b;
+	*b = n;
+	ft->nnodes++;
+}
+
+static void flow_hash_del(struct flow_table *ft, struct flow_node *n)
+{
+	struct flow_node **pp = &ft->buckets[n->hash & (ft->nbuckets - 1)];
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = n->hnext;
+		ft->nnodes--;
+	}
+}
+
+static void tomb_free(struct flow_table *ft, struct flow_tomb *t)
+{
+	flow_hash_del(ft, &t->node);
+	link_del(&t->link);
+	ft->ntombs--;
+	free(t);
+}
+
+/* Remembers the 4-tuple of a stream that ended; the oldest memory goes first past the bound.
+ * Without memory the 4-tuple is simply forgotten (its next stream counts from c0 again). */
+static void tomb_add(struct flow_table *ft, const struct flow_node *from, __u32 reuse,
+		     enum stream_state state)
+{
+	struct flow_tomb *t;
+
+	if (ft->ntombs >= ft->max_tombs)
+		tomb_free(ft, container_of(ft->tombs.next, struct flow_tomb, link));
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	flow_node_key(from, &t->key);
+	t->node.hash = from->hash;
+	t->node.kind = NODE_TOMB;
+	t->reuse = reuse;
+	t->state = state;
+	flow_hash_add(ft, &t->node);
+	link_add_tail(&ft->tombs, &t->link);
+	ft->ntombs++;
+}
+
+static void flow_sync_stats(struct flow_table *ft)
+{
+	ft->stats.bytes_delivered = ft->rc.delivered;
+	ft->stats.gap_bytes = ft->rc.gap;
+	ft->stats.retrans_bytes = ft->rc.retrans;
+	ft->stats.overlap_bytes = ft->rc.overlap;
+	ft->stats.ooo_dropped_bytes = ft->rc.ooo_dropped;
+	ft->stats.ignored_segments = ft->ignored + ft->rc.out_of_window;
+}
+
+/* Both FINs seen: the stream is closed whatever ends it now. */
+static bool fins_both(const struct flow_entry *e)
+{
+	return e->st.half[STREAM_IN].fin && e->st.half[STREAM_OUT].fin;
+}
+
+/* Ends a stream: flushes both directions (holes become gaps), tells the sinks, leaves a
+ * tombstone and frees it. */
+static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_state state)
+{
+	struct stream *st = &e->st;
+	int d;
+
+	for (d = 0; d < 2; d++)
+		reasm_flush(&e->r[d], &ft->rctx, st, d);
+	st->state = state;
+	switch (state) {
+	case STREAM_CLOSED:
+		ft->stats.streams_closed++;
+		break;
+	case STREAM_RESET:
+		ft->stats.streams_reset++;
+		break;
+	case STREAM_TIMEOUT:
+		ft->stats.streams_timeout++;
+		break;
+	case STREAM_EVICTED:
+		ft->stats.streams_evicted++;
+		break;
+	case STREAM_OPEN:
+		break;
+	}
+	ft->stats.streams_open--;
+	sinks_stream_close(ft->sinks, st);
+
+	flow_hash_del(ft, &e->node);
+	link_del(&e->lru);
+	link_del(&e->order);
+	tomb_add(ft, &e->node, st->reuse, state);
+	for (d = 0; d < 2; d++)
+		free(st->half[d].gaps);
+	free(e);
+}
+
+/* Idle past the timeout: closed if both FINs were seen, else timed out. */
+static void flow_end_idle(struct flow_table *ft, struct flow_entry *e)
+{
+	flow_end(ft, e, fins_both(e) ? STREAM_CLOSED : STREAM_TIMEOUT);
+}
+
+static bool flow_idle(const struct flow_table *ft, const struct flow_entry *e, __u64 now)
+{
+	__u64 idle = ft->opts.idle_timeout_ns;
+
+	return idle && now > e->st.last_ts && now - e->st.last_ts > idle;
+}
+
+/* A new stream for the segment's 4-tuple. A SYN-ACK's destination, else the sender, is the
+ * side that opened it. */
+static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_segment *seg,
+				      __u32 hash, __u32 reuse)
+{
+	const struct xs_pkt *p = &seg->pkt;
+	bool synack = (p->tcp_flags & (XS_TCP_SYN | XS_TCP_ACK)) == (XS_TCP_SYN | XS_TCP_ACK);
+	struct flow_entry *e;
+	struct stream *st;
+
+	if (ft->opts.max_streams && ft->stats.streams_open >= ft->opts.max_streams)
+		flow_end(ft, container_of(ft->lru.next, struct flow_entry, lru), STREAM_EVICTED);
+
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->node.hash = hash;
+	e->node.kind = NODE_LIVE;
+	reasm_init(&e->r[0]);
+	reasm_init(&e->r[1]);
+
+	st = &e->st;
+	st->id = ++ft->next_id;
+	st->family = p->family;
+	if (synack) {
+		memcpy(st->saddr, p->daddr, 16);
+		memcpy(st->daddr, p->saddr, 16);
+		st->sport = p->dport;
+		st->dport = p->sport;
+	} else {
+		memcpy(st->saddr, p->saddr, 16);
+		memcpy(st->daddr, p->daddr, 16);
+		st->sport = p->sport;
+		st->dport = p->dport;
+	}
+	st->reuse = reuse;
+	st->first_ts = seg->ts_ns;
+	st->last_ts = seg->ts_ns;
+	st->state = STREAM_OPEN;
+	st->midstream = !(p->tcp_flags & XS_TCP_SYN);
+
+	flow_hash_add(ft, &e->node);
+	link_add_tail(&ft->lru, &e->lru);
+	link_add_tail(&ft->order, &e->order);
+	ft->stats.streams_opened++;
+	ft->stats.streams_open++;
+	if (st->midstream)
+		ft->stats.streams_midstream++;
+	sinks_stream_open(ft->sinks, st);
+	return e;
+}
+
+/* A SYN without ACK on a live stream opens a new connection unless it repeats the SYN that
+ * opened this one (same ISN, no FIN yet). */
+static bool syn_is_new(const struct flow_entry *e, int dir, __u32 seq)
+{
+	const struct reasm *r = &e->r[dir];
+
+	if (e->st.half[STREAM_IN].fin || e->st.half[STREAM_OUT].fin)
+		return true;
+	/* the sequence number of offset 0 is ISN + 1 */
+	return r->started && r->next_seq - (__u32)r->next_off != seq + 1;
+}
+
+/* Feeds one segment to its live stream; may end it. */
+static void flow_segment(struct flow_table *ft, struct flow_entry *e, const struct xs_segment *seg,
+			 int dir)
+{
+	const struct xs_pkt *p = &seg->pkt;
+	struct stream *st = &e->st;
+	struct stream_half *h = &st->half[dir];
+	struct reasm *r = &e->r[dir];
+	int o = !dir;
+	__u32 seq = p->seq;
+	__u8 fl = p->tcp_flags;
+
+	if (!h->packets++)
+		h->first_ts = seg->ts_ns;
+	if (seg->ts_ns > h->last_ts)
+		h->last_ts = seg->ts_ns;
+	if (seg->ts_ns > st->last_ts)
+		st->last_ts = seg->ts_ns;
+	link_del(&e->lru);
+	link_add_tail(&ft->lru, &e->lru);
+
+	if (fl & XS_TCP_SYN) {
+		reasm_start(r, h, seq + 1, true);
+		if (!r->next_off && r->next_seq == seq + 1)
+			h->isn = seq;
+		h->syn = true;
+		/* SYN data (TCP Fast Open) starts at offset 0 */
+		seq++;
+		/* a SYN-ACK names the peer's offset 0 even if its SYN was missed */
+		if (fl & XS_TCP_ACK)
+			reasm_start(&e->r[o], &st->half[o], p->ack, false);
+	}
+	if (seg->payload_wire_len || seg->payload_len)
+		reasm_data(r, &ft->rctx, st, dir, seq, seg->payload, seg->payload_len,
+			   seg->payload_wire_len);
+	if (fl & XS_TCP_FIN) {
+		__u32 wire = seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len
+								      : seg->payload_len;
+
+		reasm_start(r, h, seq, false);
+		reasm_fin(r, seq + wire);
+		h->fin = true;
+	}
+	if ((fl & XS_TCP_ACK) && reasm_fin_acked(&e->r[o], p->ack))
+		e->fin_acked[o] = true;
+
+	if (fl & XS_TCP_RST) {
+		h->rst = true;
+		flow_end(ft, e, STREAM_RESET);
+		return;
+	}
+	/* FIN both ways: close once each direction is complete up to its FIN, or its FIN was
+	 * acknowledged (what is missing before it can no longer come) */
+	if (fins_both(e) && (reasm_complete(&e->r[0]) || e->fin_acked[0]) &&
+	    (reasm_complete(&e->r[1]) || e->fin_acked[1]))
+		flow_end(ft, e, STREAM_CLOSED);
+}
+
+struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set *sinks,
+				  struct memcap *mc)
+{
+	struct flow_table *ft;
+	__u64 key[2];
+
+	ft = calloc(1, sizeof(*ft));
+	if (!ft)
+		return NULL;
+	ft->opts = *opts;
+	ft->sinks = sinks;
+	ft->mc = mc;
+	ft->rctx.sinks = sinks;
+	ft->rctx.mc = mc;
+	ft->rctx.cnt = &ft->rc;
+	ft->rctx.max_ooo_bytes = opts->max_ooo_bytes;
+	ft->rctx.keep_first = opts->overlap == OVERLAP_FIRST;
+	ft->nbuckets = FLOW_INIT_BUCKETS;
+	ft->buckets = calloc(ft->nbuckets, sizeof(*ft->buckets));
+	if (!ft->buckets)
+		goto err_free_ft;
+	link_init(&ft->lru);
+	link_init(&ft->order);
+	link_init(&ft->tombs);
+	ft->max_tombs = opts->max_streams ? opts->max_streams : FLOW_DEFAULT_TOMBS;
+
+	/* the hash key only spreads buckets; without entropy a fixed key still works */
+	if (getrandom(key, sizeof(key), GRND_NONBLOCK) != sizeof(key)) {
+		key[0] = 0x0123456789abcdefULL ^ (__u64)time(NULL);
+		key[1] = 0xfedcba9876543210ULL ^ (__u64)(unsigned long)ft;
+	}
+	ft->sip_k0 = key[0];
+	ft->sip_k1 = key[1];
+	return ft;
+
+err_free_ft:
+	free(ft);
+	errno = ENOMEM;
+	return NULL;
+}
+
+int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
+{
+	const struct xs_pkt *p = &seg->pkt;
+	__u8 fl = p->tcp_flags;
+	bool syn = fl & XS_TCP_SYN, rst = fl & XS_TCP_RST;
+	bool data = seg->payload_wire_len || seg->payload_len;
+	struct flow_entry *e = NULL;
+	struct flow_node *n;
+	struct flow_key k;
+	__u32 hash, reuse = 0;
+	int dir, err = 0;
+
+	ft->stats.segments++;
+	if (ft->opts.idle_timeout_ns && seg->ts_ns >= ft->last_sweep_ns + NS_PER_SEC) {
+		flow_table_expire(ft, seg->ts_ns);
+		ft->last_sweep_ns = seg->ts_ns;
+	}
+
+	flow_key_make(&k, p->family, p->saddr, p->sport, p->daddr, p->dport);
+	hash = flow_hash(ft, &k);
+	n = flow_lookup(ft, &k, hash);
+
+	if (n && n->kind == NODE_LIVE) {
+		e = container_of(n, struct flow_entry, node);
+		dir = !memcmp(p->saddr, e->st.saddr, 16) && p->sport == e->st.sport ? STREAM_IN
+										    : STREAM_OUT;
+		if (flow_idle(ft, e, seg->ts_ns)) {
+			flow_end_idle(ft, e);
+			e = NULL;
+		} else if (syn && !(fl & XS_TCP_ACK) && !rst && syn_is_new(e, dir, p->seq)) {
+			/* the 4-tuple carries a new connection: the old one is over */
+			flow_end(ft, e, STREAM_CLOSED);
+			e = NULL;
+		}
+		if (!e)
+			n = flow_lookup(ft, &k, hash);
+	}
+
+	if (!e && n && n->kind == NODE_TOMB) {
+		struct flow_tomb *t = container_of(n, struct flow_tomb, node);
+		bool alive = t->state == STREAM_TIMEOUT || t->state == STREAM_EVICTED;
+
+		/* a stream that closed or was reset only comes back with a SYN; one that we let
+		 * go (timeout, eviction) comes back with data too */
+		if (rst || !(syn || (data && alive))) {
+			ft->stats.late_segments++;
+			goto out;
+		}
+		reuse = t->reuse + 1;
+		tomb_free(ft, t);
+	} else if (!e && !(syn || data)) {
+		/* nothing to follow: a lone ACK, FIN or RST of a connection never seen (a RST that
+		 * carries data starts a midstream stream that ends at once: the data is kept) */
+		ft->ignored++;
+		goto out;
+	}
+
+	if (!e) {
+		e = flow_create(ft, seg, hash, reuse);
+		if (!e) {
+			err = -ENOMEM;
+			goto out;
+		}
+		dir = !memcmp(p->saddr, e->st.saddr, 16) && p->sport == e->st.sport ? STREAM_IN
+										    : STREAM_OUT;
+	}
+	flow_segment(ft, e, seg, dir);
+out:
+	flow_sync_stats(ft);
+	return err;
+}
+
+void flow_table_expire(struct flow_table *ft, __u64 now_ns)
+{
+	struct flow_entry *e;
+
+	if (!ft->opts.idle_timeout_ns)
+		return;
+	/* least recently active first: stop at the first one still fresh */
+	while (!link_empty(&ft->lru)) {
+		e = container_of(ft->lru.next, struct flow_entry, lru);
+		if (!flow_idle(ft, e, now_ns))
+			break;
+		flow_end_idle(ft, e);
+	}
+	flow_sync_stats(ft);
+}
+
+void flow_table_finish(struct flow_table *ft)
+{
+	struct flow_entry *e;
+
+	while (!link_empty(&ft->order)) {
+		e = container_of(ft->order.next, struct flow_entry, order);
+		flow_end(ft, e, fins_both(e) ? STREAM_CLOSED : STREAM_OPEN);
+	}
+	flow_sync_stats(ft);
+}
+
+const struct flow_stats *flow_table_stats(const struct flow_table *ft)
+{
+	return &ft->stats;
+}
+
+/* Frees everything without telling the sinks (flow_table_finish does that). */
+void flow_table_free(struct flow_table *ft)
+{
+	struct flow_entry *e;
+	struct flow_tomb *t;
+	int d;
+
+	if (!ft)
+		return;
+	while (!link_empty(&ft->order)) {
+		e = container_of(ft->order.next, struct flow_entry, order);
+		link_del(&e->order);
+		for (d = 0; d < 2; d++) {
+			reasm_discard(&e->r[d], &ft->rctx);
+			free(e->st.half[d].gaps);
+		}
+		free(e);
+	}
+	while (!link_empty(&ft->tombs)) {
+		t = container_of(ft->tombs.next, struct flow_tomb, link);
+		link_del(&t->link);
+		free(t);
+	}
+	free(ft->buckets);
+	free(ft);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * reasm: one direction of a TCP connection turned back into a byte stream.
+ * Segments are placed by 32-bit sequence number onto 64-bit stream offsets;
+ * what is contiguous goes to the sinks at once, what is ahead is buffered
+ * (charged to the memcap) until the hole before it is filled or given up.
+ * Bytes that will never come are passed on as gaps, recorded in the
+ * stream_half and counted: nothing is lost silently.
+ *
+ * The flow table owns one struct reasm per direction and drives it; reasm
+ * owns the stream_half's byte counters and its gap list.
+ */
+#ifndef XS_REASM_H
+#define XS_REASM_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "memcap.h"
+#include "sink.h"
+#include "stream.h"
+
+/* Wrap-safe sequence number comparisons (RFC 793 modular arithmetic). */
+static inline bool seq_lt(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+
+static inline bool seq_leq(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) <= 0;
+}
+
+static inline bool seq_gt(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) > 0;
+}
+
+static inline bool seq_geq(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) >= 0;
+}
+
+/* Segments further ahead of the next expected byte than this are not of this connection
+ * (the largest TCP window is 2^30 bytes) and are dropped. */
+#define REASM_MAX_AHEAD (1ULL << 30)
+
+/* What one buffered segment costs the memcap beyond its payload: its bookkeeping and the
+ * allocator's, so that many tiny segments cannot hide behind a small byte count. A snaplen
+ * marker (no payload) costs just this. max_ooo_bytes counts payload only. */
+#define REASM_SEG_COST 64
+
+/* Totals over every stream; the flow table reports them in flow_stats. */
+struct reasm_counters {
+	__u64 delivered;     /* payload bytes passed to sinks */
+	__u64 gap;	     /* bytes passed as gaps */
+	__u64 retrans;	     /* bytes seen again: already delivered, or buffered alike */
+	__u64 overlap;	     /* buffered bytes that a later segment contradicted */
+	__u64 ooo_dropped;   /* hole bytes given up to max_ooo_bytes, the memcap or malloc */
+	__u64 out_of_window; /* segments dropped as far outside the window */
+};
+
+/* What every direction of every stream of one table shares. */
+struct reasm_ctx {
+	struct sink_set *sinks;
+	struct memcap *mc; /* charged for each buffered segment: payload + REASM_SEG_COST */
+	struct reasm_counters *cnt;
+	__u64 max_ooo_bytes; /* buffered bytes per direction; 0: no limit */
+	bool keep_first;     /* overlaps: buffered bytes stay (else later ones win) */
+};
+
+struct reasm_seg;
+
+/* One direction. Everything before next_off has been passed on (data or gap); the buffered
+ * segments lie after it, sorted and disjoint. */
+struct reasm {
+	struct reasm_seg *head, *tail;
+	__u64 next_off;	 /* stream offset of the next byte to pass on */
+	__u64 ooo_bytes; /* payload bytes buffered */
+	__u64 fin_off;	 /* stream offset of the FIN (valid when fin) */
+	__u32 next_seq;	 /* sequence number of next_off */
+	bool started;	 /* the sequence number of offset 0 is known */
+	bool fin;	 /* FIN seen */
+};
+
+/* An empty direction whose offset 0 is not known yet. */
+void reasm_init(struct reasm *r);
+
+/*
+ * Fixes offset 0 at sequence number seq0, once: from a SYN (seq0 = ISN + 1, syn true),
+ * from the peer's SYN-ACK acknowledgment, or from the first segment seen midstream.
+ * Records the isn in h. Does nothing when already started.
+ */
+void reasm_start(struct reasm *r, struct stream_half *h, __u32 seq0, bool syn);
+
+/*
+ * Takes the payload of one segment: len captured bytes at buf, wire_len bytes on the wire,
+ * the first at sequence number seq. Bytes that are contiguous go to the sinks now; the
+ * captured part's tail that the snaplen withheld becomes a gap. Starts the direction at seq
+ * when not started. Returns 0; failures to buffer turn into gaps and are counted.
+ */
+int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir, __u32 seq,
+	       const __u8 *buf, __u32 len, __u32 wire_len);
+
+/* A FIN at sequence number seq (the one past the last data byte). The first one counts. */
+void reasm_fin(struct reasm *r, __u32 seq);
+
+/* FIN seen and every byte before it passed on. */
+bool reasm_complete(const struct reasm *r);
+
+/* FIN seen and acknowledged by ack from the peer: holes before it can no longer be filled. */
+bool reasm_fin_acked(const struct reasm *r, __u32 ack);
+
+/*
+ * End of the direction: buffered data is passed on with the holes before it as gaps, and
+ * the bytes missing before a FIN too. Frees what was buffered. The direction can take no
+ * more data afterwards (reasm_init it to reuse).
+ */
+void reasm_flush(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir);
+
+/* Frees what is buffered without passing it on (teardown without sinks). */
+void reasm_discard(struct reasm *r, const struct reasm_ctx *ctx);
+
+#endif
