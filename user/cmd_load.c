@@ -200,7 +200,7 @@ out:
 
 bad:
 	fprintf(stderr, "xdp-sniff load: bad value '%s' for %s (see xdp-sniff load --help)\n",
-		optarg, argv[optind - 1]);
+		optarg, optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1]);
 	return 2;
 bad_opt:
 	fprintf(stderr, "xdp-sniff load: option not for load (see xdp-sniff load --help)\n");

@@ -192,9 +192,11 @@ int cmd_replay(int argc, char **argv)
 		if (r == 2)
 			return 2;
 		if (r == 1) {
-			fprintf(stderr, "xdp-sniff replay: %s is for load only (see xdp-sniff replay "
-					"--help)\n",
-				argv[optind - 1]);
+			fprintf(stderr,
+				"xdp-sniff replay: %s is for load only (see xdp-sniff replay "
+				"--help)\n",
+				optarg && optarg == argv[optind - 1] ? argv[optind - 2]
+								     : argv[optind - 1]);
 			return 2;
 		}
 	}

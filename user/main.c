@@ -44,9 +44,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_setup_libs();
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char prog[32];
+
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		/* getopt names the program in its messages: "xdp-sniff load: ..." */
+		snprintf(prog, sizeof(prog), "xdp-sniff %s", commands[i].name);
+		argv[1] = prog;
+		return commands[i].fn(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "xdp-sniff: unknown command '%s' (see xdp-sniff --help)\n", argv[1]);
 	return 2;
 }

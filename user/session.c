@@ -193,14 +193,11 @@ int session_parse_opt(struct session_opts *o, int opt, const char *arg, const ch
 	return 1;
 }
 
-static int add_sink(struct session *s, struct sink *k, const char *what)
+static int add_sink(struct session *s, struct sink *k)
 {
-	if (!k) {
-		int err = -errno;
-
-		pr_warn("cannot set up %s: %s\n", what, strerror(-err));
-		return err;
-	}
+	/* the sink constructors say what went wrong, naming the file or folder */
+	if (!k)
+		return errno ? -errno : -EINVAL;
 	return sinks_add(&s->sinks, k);
 }
 
@@ -214,12 +211,12 @@ int session_open(struct session *s, struct session_opts *o)
 	s->mem.limit = o->memcap;
 	if (o->pcap_path) {
 		s->pcap = sink_pcap_new(o->pcap_path, o->snaplen);
-		err = add_sink(s, s->pcap, o->pcap_path);
+		err = add_sink(s, s->pcap);
 	}
 	if (!err && o->out_dir)
-		err = add_sink(s, sink_files_new(o->out_dir, o->max_open_files), o->out_dir);
+		err = add_sink(s, sink_files_new(o->out_dir, o->max_open_files));
 	if (!err && o->json)
-		err = add_sink(s, sink_json_new(o->max_payload, &s->mem), "JSON output");
+		err = add_sink(s, sink_json_new(o->max_payload, &s->mem));
 	if (!err && (!any || o->packets)) {
 		/* stdout carries the pcap with -w -: no text there */
 		if (o->pcap_path && !strcmp(o->pcap_path, "-")) {
@@ -228,7 +225,7 @@ int session_open(struct session *s, struct session_opts *o)
 				err = -EINVAL;
 			}
 		} else {
-			err = add_sink(s, sink_text_new(1, !any), "text output");
+			err = add_sink(s, sink_text_new(1, !any));
 		}
 	}
 	if (err)
