@@ -45,12 +45,12 @@ for name in "${!srcs[@]}"; do
 	[ -d "$seed" ] && dirs+=("$seed")
 	if "$out/$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$out/crashes/$name-" "${dirs[@]}" >"$out/$name.log" 2>&1; then
-		runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" | grep -o '[0-9]*$')
+		runs=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" | grep -o '[0-9]*$')
 		echo "ok $name: ${runs:-?} inputs in ${secs}s, no crash"
 		passed=$((passed + 1))
 	else
 		echo "FAIL $name: see $out/$name.log and $out/crashes/"
-		grep -E 'ERROR|SUMMARY|runtime error' "$out/$name.log" | head -5
+		grep -a -E 'ERROR|SUMMARY|runtime error' "$out/$name.log" | head -5
 		failed=$((failed + 1))
 	fi
 done
