@@ -127,8 +127,13 @@ static __always_inline int xs_emit_class(void *ctx, bool xdp, const struct xs_ev
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return -1;
 	}
-	if (xdp)
+	/* bpf_xdp_load_bytes() copies at most 0xffff bytes at a time (-EFAULT beyond): a larger
+	 * multi-buffer frame takes two */
+	if (xdp && n <= 0xffff)
 		err = bpf_xdp_load_bytes(ctx, 0, (void *)(e + 1), n);
+	else if (xdp)
+		err = bpf_xdp_load_bytes(ctx, 0, (void *)(e + 1), 0xffff) ?:
+		      bpf_xdp_load_bytes(ctx, 0xffff, (void *)(e + 1) + 0xffff, n - 0xffff);
 	else
 		err = bpf_skb_load_bytes(ctx, 0, (void *)(e + 1), n);
 	if (err) {

@@ -20,7 +20,8 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	char *end;
 
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+	/* digits only: strtoul() would take a sign and any leading white space */
+	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	*out = strtoul(s, &end, 10);

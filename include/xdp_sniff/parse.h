@@ -104,6 +104,26 @@ struct xs_ipv6_frag {
 	__be32 id;
 };
 
+/*
+ * The types the parser reads headers through. On the host, frames sit wherever a ring record
+ * or a capture file put them (the IP header of a record's frame is 2 bytes off a 4-byte
+ * boundary), so the host build reads through alignment-1 types, as C requires; the BPF build
+ * keeps the kernel's types.
+ */
+#ifdef __bpf__
+#define XS_UNALIGNED
+#else
+#define XS_UNALIGNED __attribute__((aligned(1)))
+#endif
+typedef struct ethhdr XS_UNALIGNED xs_ethhdr_u;
+typedef struct xs_vlan_hdr XS_UNALIGNED xs_vlan_hdr_u;
+typedef struct xs_pppoe_hdr XS_UNALIGNED xs_pppoe_hdr_u;
+typedef struct iphdr XS_UNALIGNED xs_iphdr_u;
+typedef struct ipv6hdr XS_UNALIGNED xs_ipv6hdr_u;
+typedef struct xs_ipv6_opt XS_UNALIGNED xs_ipv6_opt_u;
+typedef struct xs_ipv6_frag XS_UNALIGNED xs_ipv6_frag_u;
+typedef struct tcphdr XS_UNALIGNED xs_tcphdr_u;
+
 XS_INLINE void xs_copy4(__u8 *dst, const __u8 *src)
 {
 	__builtin_memcpy(dst, src, 4);
@@ -120,7 +140,8 @@ XS_INLINE int xs_skip_ipv6_ext(void *data, void *data_end, __u32 *off, __u8 next
 {
 	int i;
 
-	for (i = 0; i < XS_MAX_EXTHDRS; i++) {
+	/* one pass per extension header, and one more to reach the upper-layer header */
+	for (i = 0; i <= XS_MAX_EXTHDRS; i++) {
 		void *cur = data + *off;
 
 		switch (nexthdr) {
@@ -128,7 +149,7 @@ XS_INLINE int xs_skip_ipv6_ext(void *data, void *data_end, __u32 *off, __u8 next
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
 		case IPPROTO_AH: {
-			struct xs_ipv6_opt *o = cur;
+			xs_ipv6_opt_u *o = cur;
 
 			if ((void *)(o + 1) > data_end)
 				return -1;
@@ -141,7 +162,7 @@ XS_INLINE int xs_skip_ipv6_ext(void *data, void *data_end, __u32 *off, __u8 next
 			break;
 		}
 		case IPPROTO_FRAGMENT: {
-			struct xs_ipv6_frag *f = cur;
+			xs_ipv6_frag_u *f = cur;
 
 			if ((void *)(f + 1) > data_end)
 				return -1;
@@ -161,8 +182,8 @@ XS_INLINE int xs_skip_ipv6_ext(void *data, void *data_end, __u32 *off, __u8 next
 
 XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_pkt *p)
 {
-	struct ethhdr *eth = data;
-	struct tcphdr *tcp;
+	xs_ethhdr_u *eth = data;
+	xs_tcphdr_u *tcp;
 	__u32 off = sizeof(*eth);
 	__u16 proto;
 	__u32 thl;
@@ -175,7 +196,7 @@ XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_
 	p->vlans = 0;
 
 	for (i = 0; i < XS_MAX_VLANS; i++) {
-		struct xs_vlan_hdr *vh = data + off;
+		xs_vlan_hdr_u *vh = data + off;
 
 		if (proto != xs_htons_c(ETH_P_8021Q) && proto != xs_htons_c(ETH_P_8021AD))
 			break;
@@ -187,7 +208,7 @@ XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_
 	}
 
 	if (proto == xs_htons_c(ETH_P_PPP_SES)) {
-		struct xs_pppoe_hdr *ph = data + off;
+		xs_pppoe_hdr_u *ph = data + off;
 
 		if ((void *)(ph + 1) > data_end)
 			return XS_P_MALFORMED;
@@ -202,7 +223,7 @@ XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_
 
 	p->l3_off = off;
 	if (proto == xs_htons_c(ETH_P_IP)) {
-		struct iphdr *iph = data + off;
+		xs_iphdr_u *iph = data + off;
 		__u32 hl, tot;
 
 		if ((void *)(iph + 1) > data_end)
@@ -225,7 +246,7 @@ XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_
 		p->ip_end = off + tot;
 		off += hl;
 	} else if (proto == xs_htons_c(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data + off;
+		xs_ipv6hdr_u *ip6 = data + off;
 
 		if ((void *)(ip6 + 1) > data_end)
 			return XS_P_MALFORMED;
