@@ -4,15 +4,20 @@
 CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
-BUILD   := build
 PREFIX  ?= /usr/local
+# make SANITIZE=1 builds in a tree of its own, so instrumented and plain objects never mix
+ifeq ($(SANITIZE),1)
+BUILD   := build/asan
+else
+BUILD   := build
+endif
 
 CFLAGS  ?= -O2 -g
 XS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	     -Iinclude -Iuser -I$(BUILD)
 XS_LDLIBS := -lxdp -lbpf -lelf -lz -lpcap -ljansson -lhttp_parser -lcap -lseccomp
 
-# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer everywhere
+# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer everywhere (in build/asan)
 ifeq ($(SANITIZE),1)
 XS_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 XS_LDFLAGS += -fsanitize=address,undefined
@@ -36,6 +41,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
+
+# skeletons and BPF objects are kept: make would otherwise delete them as intermediates
+# and rebuild every user object on the next run
+.SECONDARY: $(BPF_OBJS) $(SKELS)
+
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 .PHONY: all check check-unit check-bpf check-e2e check-fuzz fuzz bench demo deps install clean tests
 
@@ -67,20 +78,23 @@ $(BUILD):
 
 tests: $(BUILD)/xdp-sniff $(UNIT_BINS) $(BPFT_BINS)
 
+# the test scripts use this tree's binaries: tests/run.sh reads BUILD, the scripts XDP_SNIFF
+RUN_TESTS := BUILD=$(BUILD) XDP_SNIFF=$(abspath $(BUILD)/xdp-sniff) tests/run.sh
+
 check: tests
-	tests/run.sh all
+	$(RUN_TESTS) all
 
 check-unit: tests
-	tests/run.sh unit
+	$(RUN_TESTS) unit
 
 check-bpf: tests
-	tests/run.sh bpf
+	$(RUN_TESTS) bpf
 
 check-e2e: tests
-	tests/run.sh e2e
+	$(RUN_TESTS) e2e
 
 check-fuzz:
-	tests/run.sh fuzz
+	$(RUN_TESTS) fuzz
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} tests/fuzz/run.sh

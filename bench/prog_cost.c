@@ -21,7 +21,7 @@
 #include <linux/tcp.h>
 
 #include "filter.h"
-#include "xdp_sniff.skel.h"
+#include "filter_skel.h"
 
 #define BATCH 10000
 
@@ -123,8 +123,11 @@ int main(int argc, char **argv)
 	}
 	filter_init(&f);
 	filter_add_port(&f, "80");
-	filter_apply(&f, bpf_map__fd(skel->maps.filter_v4), bpf_map__fd(skel->maps.filter_v6),
-		     bpf_map__fd(skel->maps.filter_cfg), bpf_map__fd(skel->maps.filter_ports));
+	{
+		struct filter_maps m = filter_maps_of(skel);
+
+		filter_apply(&f, &m);
+	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.ring), drop_record, &records, NULL);
 	fd = bpf_program__fd(skel->progs.xdp_sniff);
 

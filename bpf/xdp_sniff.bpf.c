@@ -29,35 +29,35 @@ struct {
 	__type(value, struct xs_counters);
 } counters SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XS_FILTER_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xs_lpm4_key);
-	__type(value, __u8);
-} filter_v4 SEC(".maps");
+#define XS_LPM(name, keytype)                                                                 \
+	struct {                                                                               \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);                                           \
+		__uint(max_entries, XS_FILTER_MAX_PREFIXES);                                   \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                          \
+		__type(key, keytype);                                                          \
+		__type(value, __u8);                                                           \
+	} name SEC(".maps")
+
+/* Two generations of the filter (include/xdp_sniff/filter.h) */
+XS_LPM(filter_v4_0, struct xs_lpm4_key);
+XS_LPM(filter_v4_1, struct xs_lpm4_key);
+XS_LPM(filter_v6_0, struct xs_lpm6_key);
+XS_LPM(filter_v6_1, struct xs_lpm6_key);
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XS_FILTER_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xs_lpm6_key);
-	__type(value, __u8);
-} filter_v6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XS_FILTER_GENS);
+	__type(key, __u32);
+	__type(value, struct xs_filter_state);
+} filter_state SEC(".maps");
 
+/* The generation in force */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xs_filter_cfg);
-} filter_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xs_ports);
-} filter_ports SEC(".maps");
+	__type(value, __u32);
+} filter_gen SEC(".maps");
 
 /* Written by userspace only: who runs this capture, for `status` (pinned). */
 struct {
@@ -74,27 +74,36 @@ const volatile __u32 snaplen = 0;
  * frame's length on the wire. Always 0 on a live interface. */
 __u32 replay_wire_len = 0;
 
-/* ctx is the port bitmap (the map value) */
+/* What filter_match.h's lookups see: one generation of the filter */
+struct xs_match_ctx {
+	const struct xs_filter_state *st;
+	__u32 gen;
+};
+
 static __always_inline bool xs_port_in(const void *ctx, __u16 port)
 {
-	const struct xs_ports *ports = ctx;
+	const struct xs_match_ctx *m = ctx;
 
 	/* the mask keeps the index provably inside the 8 KiB bitmap */
-	return ports->bits[(port >> 3) & 0x1fff] & (1 << (port & 7));
+	return m->st->ports.bits[(port >> 3) & 0x1fff] & (1 << (port & 7));
 }
 
 static __always_inline bool xs_addr_in(const void *ctx, __u8 family, const __u8 *addr)
 {
+	const struct xs_match_ctx *m = ctx;
+
 	if (family == 4) {
 		struct xs_lpm4_key k = { .prefixlen = 32 };
 
 		__builtin_memcpy(k.addr, addr, 4);
-		return bpf_map_lookup_elem(&filter_v4, &k) != NULL;
+		return bpf_map_lookup_elem(m->gen ? (void *)&filter_v4_1 : (void *)&filter_v4_0,
+					   &k) != NULL;
 	} else {
 		struct xs_lpm6_key k = { .prefixlen = 128 };
 
 		__builtin_memcpy(k.addr, addr, 16);
-		return bpf_map_lookup_elem(&filter_v6, &k) != NULL;
+		return bpf_map_lookup_elem(m->gen ? (void *)&filter_v6_1 : (void *)&filter_v6_0,
+					   &k) != NULL;
 	}
 }
 
@@ -178,8 +187,8 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 				      __u32 frame_len, __u32 ifindex, __u32 dir)
 {
 	struct xs_counters *cnt;
-	struct xs_filter_cfg *cfg;
-	struct xs_ports *ports;
+	struct xs_match_ctx m;
+	__u32 *gen;
 	struct xs_event tmpl = {};
 	struct xs_pkt pkt;
 	__u32 zero = 0, wire = frame_len, cap;
@@ -193,6 +202,18 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	if (replay_wire_len > frame_len)
 		wire = replay_wire_len;
 	r = xs_parse(data, data_end, wire, &pkt);
+	/* XDP passes the linear length (bpf_xdp_get_buff_len() is a helper call, a third of
+	 * the cost of a packet that does not match); a multi-buffer frame whose IP length
+	 * reaches into its fragments looks malformed then, and is parsed again whole */
+	if (xdp && r == XS_P_MALFORMED) {
+		__u32 full = bpf_xdp_get_buff_len(ctx);
+
+		if (full > frame_len) {
+			frame_len = full;
+			wire = replay_wire_len > frame_len ? replay_wire_len : frame_len;
+			r = xs_parse(data, data_end, wire, &pkt);
+		}
+	}
 	switch (r) {
 	case XS_P_TCP:
 		break;
@@ -210,14 +231,23 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 		return;
 	}
 
-	cfg = bpf_map_lookup_elem(&filter_cfg, &zero);
-	ports = bpf_map_lookup_elem(&filter_ports, &zero);
-	if (!cfg || !ports || !xs_filter_match(ports, &pkt, cfg->flags)) {
+	/* the generation is read once: the packet is judged by one whole filter */
+	gen = bpf_map_lookup_elem(&filter_gen, &zero);
+	if (!gen)
+		return;
+	m.gen = *gen & 1;
+	m.st = bpf_map_lookup_elem(&filter_state, &m.gen);
+	if (!m.st || !xs_filter_match(&m, &pkt, m.st->flags)) {
 		cnt->c[XS_C_FILTERED]++;
 		return;
 	}
 	cnt->c[XS_C_MATCHED]++;
 
+	/* a matching XDP frame is copied whole, fragments included */
+	if (xdp) {
+		frame_len = bpf_xdp_get_buff_len(ctx);
+		wire = replay_wire_len > frame_len ? replay_wire_len : frame_len;
+	}
 	cap = frame_len;
 	if (snaplen && cap > snaplen)
 		cap = snaplen;
@@ -254,8 +284,7 @@ int xdp_sniff(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	xs_handle(ctx, true, data, data_end, bpf_xdp_get_buff_len(ctx), ctx->ingress_ifindex,
-		  XS_DIR_INGRESS);
+	xs_handle(ctx, true, data, data_end, data_end - data, ctx->ingress_ifindex, XS_DIR_INGRESS);
 	return XDP_PASS;
 }
 

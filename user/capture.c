@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -20,6 +21,7 @@
 
 #include "capture.h"
 #include "log.h"
+#include "filter_skel.h"
 #include "xdp_sniff.skel.h"
 #include "xdp_sniff/event.h"
 
@@ -79,11 +81,9 @@ static int ring_record(void *ctx, void *data, size_t size)
 
 static int maps_apply_filter(struct capture *c)
 {
-	struct xdp_sniff *s = c->skel;
+	struct filter_maps m = filter_maps_of(c->skel);
 
-	return filter_apply(c->opts.filter, bpf_map__fd(s->maps.filter_v4),
-			    bpf_map__fd(s->maps.filter_v6), bpf_map__fd(s->maps.filter_cfg),
-			    bpf_map__fd(s->maps.filter_ports));
+	return filter_apply(c->opts.filter, &m);
 }
 
 static struct capture *capture_alloc(const struct capture_opts *opts, capture_cb cb, void *ctx)
@@ -142,7 +142,8 @@ static void pin_path(char *buf, size_t size, const char *ifname, const char *nam
 }
 
 static const char *const pinned_maps[] = {
-	"counters", "filter_v4", "filter_v6", "filter_cfg", "filter_ports", "instance",
+	"counters",    "instance",    "filter_gen",  "filter_state",
+	"filter_v4_0", "filter_v4_1", "filter_v6_0", "filter_v6_1",
 };
 
 static int pin_maps(struct capture *c)
@@ -691,9 +692,43 @@ static bool xdp_prog_attached(int ifindex, __u32 id)
 	return found;
 }
 
+static void close_filter_maps(struct filter_maps *m)
+{
+	int i;
+
+	if (m->gen >= 0)
+		close(m->gen);
+	if (m->state >= 0)
+		close(m->state);
+	for (i = 0; i < XS_FILTER_GENS; i++) {
+		if (m->v4[i] >= 0)
+			close(m->v4[i]);
+		if (m->v6[i] >= 0)
+			close(m->v6[i]);
+	}
+}
+
+/* Opens the pinned filter maps of ifname; -ENOENT when one is missing. */
+static int open_filter_maps(const char *ifname, struct filter_maps *m)
+{
+	m->gen = pinned_fd(ifname, "filter_gen");
+	m->state = pinned_fd(ifname, "filter_state");
+	m->v4[0] = pinned_fd(ifname, "filter_v4_0");
+	m->v4[1] = pinned_fd(ifname, "filter_v4_1");
+	m->v6[0] = pinned_fd(ifname, "filter_v6_0");
+	m->v6[1] = pinned_fd(ifname, "filter_v6_1");
+	if (m->gen < 0 || m->state < 0 || m->v4[0] < 0 || m->v4[1] < 0 || m->v6[0] < 0 ||
+	    m->v6[1] < 0) {
+		close_filter_maps(m);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int instance_read(const char *ifname, struct instance_view *v)
 {
-	int fd_inst, fd_cnt = -1, fd4 = -1, fd6 = -1, fdc = -1, fdp = -1;
+	struct filter_maps fm;
+	int fd_inst, fd_cnt = -1;
 	__u32 zero = 0;
 	int err;
 
@@ -706,17 +741,13 @@ int instance_read(const char *ifname, struct instance_view *v)
 		goto out;
 	}
 	fd_cnt = pinned_fd(ifname, "counters");
-	fd4 = pinned_fd(ifname, "filter_v4");
-	fd6 = pinned_fd(ifname, "filter_v6");
-	fdc = pinned_fd(ifname, "filter_cfg");
-	fdp = pinned_fd(ifname, "filter_ports");
-	if (fd_cnt < 0 || fd4 < 0 || fd6 < 0 || fdc < 0 || fdp < 0) {
-		err = -ENOENT;
+	err = fd_cnt < 0 ? -ENOENT : open_filter_maps(ifname, &fm);
+	if (err)
 		goto out;
-	}
 	err = read_counters(fd_cnt, v->counters);
 	if (!err)
-		err = filter_read(&v->filter, fd4, fd6, fdc, fdp);
+		err = filter_read(&v->filter, &fm);
+	close_filter_maps(&fm);
 	v->pid_alive = v->inst.pid && (!kill(v->inst.pid, 0) || errno == EPERM) &&
 		       pid_is_sniffer(v->inst.pid);
 	if (v->inst.flags & XS_INST_INGRESS)
@@ -727,14 +758,41 @@ out:
 	close(fd_inst);
 	if (fd_cnt >= 0)
 		close(fd_cnt);
-	if (fd4 >= 0)
-		close(fd4);
-	if (fd6 >= 0)
-		close(fd6);
-	if (fdc >= 0)
-		close(fdc);
-	if (fdp >= 0)
-		close(fdp);
+	return err;
+}
+
+int instance_filter_update(const char *ifname, int (*edit)(struct xs_filter *f, void *arg),
+			   void *arg, struct xs_filter *result)
+{
+	char path[PATH_MAX];
+	struct filter_maps fm;
+	int dfd, err;
+
+	pin_path(path, sizeof(path), ifname, NULL);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -ENOENT;
+	/* one writer at a time: the generation not in force is filled, then flipped */
+	if (flock(dfd, LOCK_EX)) {
+		err = -errno;
+		close(dfd);
+		return err;
+	}
+	err = open_filter_maps(ifname, &fm);
+	if (err)
+		goto out;
+	err = filter_read(result, &fm);
+	if (!err)
+		err = edit(result, arg);
+	if (!err)
+		err = filter_apply(result, &fm);
+	close_filter_maps(&fm);
+	/* a packet that read the old generation just before the flip may still be judged by
+	 * it: the next writer must not start rewriting it at once */
+	usleep(10000);
+out:
+	flock(dfd, LOCK_UN);
+	close(dfd);
 	return err;
 }
 

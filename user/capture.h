@@ -84,6 +84,14 @@ struct instance_view {
 int instance_read(const char *ifname, struct instance_view *v);
 /* Names of interfaces with a pinned instance; returns how many (at most max). */
 int instance_list(char names[][16], int max);
+/*
+ * Changes the filter of the running instance on ifname: reads the filter in
+ * force, lets edit change it, puts the result in force atomically (two
+ * generations, one switch) and returns it in result. Writers are serialised
+ * with a lock on the pin directory. -ENOENT without an instance.
+ */
+int instance_filter_update(const char *ifname, int (*edit)(struct xs_filter *f, void *arg),
+			   void *arg, struct xs_filter *result);
 /* Detaches the programs of a pinned instance and removes its pins. */
 int instance_remove(const char *ifname);
 /* Makes sure bpffs is mounted at /sys/fs/bpf (mounts it when root may). */

@@ -150,16 +150,30 @@ static int clear_trie(int fd, size_t key_size)
 	return 0;
 }
 
-int filter_apply(const struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports)
+static int read_gen(const struct filter_maps *m, __u32 *gen)
 {
-	struct xs_filter_cfg cfg = { .flags = f->flags, .n_prefixes = f->n_prefixes };
-	__u32 zero = 0, i;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->gen, &zero, gen))
+		return -errno;
+	*gen &= 1;
+	return 0;
+}
+
+int filter_apply(const struct xs_filter *f, const struct filter_maps *m)
+{
+	struct xs_filter_state *st;
+	__u32 zero = 0, gen, next, i;
 	__u8 one = 1;
 	int err;
 
-	err = clear_trie(fd_v4, sizeof(struct xs_lpm4_key));
+	err = read_gen(m, &gen);
+	if (err)
+		return err;
+	next = gen ^ 1;
+	err = clear_trie(m->v4[next], sizeof(struct xs_lpm4_key));
 	if (!err)
-		err = clear_trie(fd_v6, sizeof(struct xs_lpm6_key));
+		err = clear_trie(m->v6[next], sizeof(struct xs_lpm6_key));
 	if (err)
 		return err;
 	for (i = 0; i < f->n_prefixes; i++) {
@@ -169,37 +183,57 @@ int filter_apply(const struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, in
 			struct xs_lpm4_key k = { .prefixlen = p->len };
 
 			memcpy(k.addr, p->addr, 4);
-			err = bpf_map_update_elem(fd_v4, &k, &one, BPF_ANY);
+			err = bpf_map_update_elem(m->v4[next], &k, &one, BPF_ANY);
 		} else {
 			struct xs_lpm6_key k = { .prefixlen = p->len };
 
 			memcpy(k.addr, p->addr, 16);
-			err = bpf_map_update_elem(fd_v6, &k, &one, BPF_ANY);
+			err = bpf_map_update_elem(m->v6[next], &k, &one, BPF_ANY);
 		}
 		if (err)
 			return -errno;
 	}
-	if (bpf_map_update_elem(fd_ports, &zero, &f->ports, BPF_ANY))
-		return -errno;
-	/* the flags last: the sets are complete before they are in force */
-	if (bpf_map_update_elem(fd_cfg, &zero, &cfg, BPF_ANY))
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->flags = f->flags;
+	st->n_prefixes = f->n_prefixes;
+	st->ports = f->ports;
+	err = bpf_map_update_elem(m->state, &next, st, BPF_ANY) ? -errno : 0;
+	free(st);
+	if (err)
+		return err;
+	/* the switch: from here on packets are judged by the new generation */
+	if (bpf_map_update_elem(m->gen, &zero, &next, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
-int filter_read(struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports)
+int filter_read(struct xs_filter *f, const struct filter_maps *m)
 {
-	struct xs_filter_cfg cfg;
 	struct xs_lpm4_key k4, *p4 = NULL;
 	struct xs_lpm6_key k6, *p6 = NULL;
-	__u32 zero = 0;
+	struct xs_filter_state *st;
+	__u32 gen;
+	int err;
 
 	filter_init(f);
-	if (bpf_map_lookup_elem(fd_cfg, &zero, &cfg) ||
-	    bpf_map_lookup_elem(fd_ports, &zero, &f->ports))
-		return -errno;
-	f->flags = cfg.flags;
-	while (f->n_prefixes < XS_FILTER_MAX_PREFIXES && !bpf_map_get_next_key(fd_v4, p4, &k4)) {
+	err = read_gen(m, &gen);
+	if (err)
+		return err;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->state, &gen, st)) {
+		err = -errno;
+		free(st);
+		return err;
+	}
+	f->flags = st->flags;
+	f->ports = st->ports;
+	free(st);
+	while (f->n_prefixes < XS_FILTER_MAX_PREFIXES &&
+	       !bpf_map_get_next_key(m->v4[gen], p4, &k4)) {
 		struct xs_prefix *p = &f->prefixes[f->n_prefixes++];
 
 		p->family = 4;
@@ -207,7 +241,8 @@ int filter_read(struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_po
 		memcpy(p->addr, k4.addr, 4);
 		p4 = &k4;
 	}
-	while (f->n_prefixes < XS_FILTER_MAX_PREFIXES && !bpf_map_get_next_key(fd_v6, p6, &k6)) {
+	while (f->n_prefixes < XS_FILTER_MAX_PREFIXES &&
+	       !bpf_map_get_next_key(m->v6[gen], p6, &k6)) {
 		struct xs_prefix *p = &f->prefixes[f->n_prefixes++];
 
 		p->family = 6;
@@ -215,6 +250,72 @@ int filter_read(struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_po
 		memcpy(p->addr, k6.addr, 16);
 		p6 = &k6;
 	}
+	return 0;
+}
+
+static bool prefix_equal(const struct xs_prefix *a, const struct xs_prefix *b)
+{
+	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
+}
+
+static int find_prefix(const struct xs_filter *f, const struct xs_prefix *p)
+{
+	__u32 i;
+
+	for (i = 0; i < f->n_prefixes; i++)
+		if (prefix_equal(&f->prefixes[i], p))
+			return i;
+	return -1;
+}
+
+static bool ports_empty(const struct xs_ports *p)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(p->bits); i++)
+		if (p->bits[i])
+			return false;
+	return true;
+}
+
+int filter_merge(struct xs_filter *f, const struct xs_filter *g)
+{
+	size_t i;
+	__u32 k;
+
+	for (k = 0; k < g->n_prefixes; k++) {
+		if (find_prefix(f, &g->prefixes[k]) >= 0)
+			continue;
+		if (f->n_prefixes >= XS_FILTER_MAX_PREFIXES)
+			return -E2BIG;
+		f->prefixes[f->n_prefixes++] = g->prefixes[k];
+	}
+	for (i = 0; i < sizeof(f->ports.bits); i++)
+		f->ports.bits[i] |= g->ports.bits[i];
+	f->flags |= g->flags;
+	return 0;
+}
+
+int filter_remove(struct xs_filter *f, const struct xs_filter *g)
+{
+	size_t i;
+	__u32 k;
+	int at;
+
+	for (k = 0; k < g->n_prefixes; k++) {
+		at = find_prefix(f, &g->prefixes[k]);
+		if (at < 0)
+			return -ENOENT;
+		f->prefixes[at] = f->prefixes[--f->n_prefixes];
+	}
+	for (i = 0; i < sizeof(f->ports.bits); i++)
+		f->ports.bits[i] &= ~g->ports.bits[i];
+	/* a set emptied by del is no longer in force: the filter widens, as it would have
+	 * been without that set */
+	if (!f->n_prefixes)
+		f->flags &= ~XS_FILT_ADDR;
+	if (ports_empty(&f->ports))
+		f->flags &= ~XS_FILT_PORT;
 	return 0;
 }
 

@@ -35,10 +35,26 @@ int filter_add_addr(struct xs_filter *f, const char *arg);
 int filter_add_port(struct xs_filter *f, const char *arg);
 /* Does the packet match? The same decision as the kernel's. */
 bool filter_match(const struct xs_filter *f, const struct xs_pkt *p);
-/* Writes the filter to the kernel's maps (every entry replaced). */
-int filter_apply(const struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports);
-/* Reads a filter back from the kernel's maps. */
-int filter_read(struct xs_filter *f, int fd_v4, int fd_v6, int fd_cfg, int fd_ports);
+/* The kernel's filter maps: the generation switch and both generations. */
+struct filter_maps {
+	int gen;
+	int state;
+	int v4[XS_FILTER_GENS];
+	int v6[XS_FILTER_GENS];
+};
+
+/*
+ * Puts f in force atomically: writes the generation not in force, then flips
+ * filter_gen. Callers serialise (one writer at a time). Returns 0 or -errno.
+ */
+int filter_apply(const struct xs_filter *f, const struct filter_maps *m);
+/* Reads the filter in force back from the kernel's maps. */
+int filter_read(struct xs_filter *f, const struct filter_maps *m);
+/* Adds g's prefixes and ports to f (for `filter add`). */
+int filter_merge(struct xs_filter *f, const struct xs_filter *g);
+/* Removes g's prefixes (exact matches) and ports from f (for `filter del`); -ENOENT when a
+ * prefix of g is not in f. */
+int filter_remove(struct xs_filter *f, const struct xs_filter *g);
 /* "addr 198.18.0.0/15 port 80,8000-8080", or "all tcp". Truncates to fit. */
 void filter_format(const struct xs_filter *f, char *buf, size_t size);
 

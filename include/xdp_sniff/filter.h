@@ -12,7 +12,16 @@
 
 #define XS_FILTER_MAX_PREFIXES 1024
 
-/* Keys of the LPM tries "filter_v4" and "filter_v6" (BPF_F_NO_PREALLOC) */
+/*
+ * The filter lives in two generations so that a change is atomic: a writer
+ * fills the generation not in force (its LPM tries "filter_v4_G" and
+ * "filter_v6_G", and entry G of "filter_state"), then flips the single entry
+ * of "filter_gen". A packet reads the generation once and is judged by that
+ * generation's maps alone.
+ */
+#define XS_FILTER_GENS 2
+
+/* Keys of the LPM tries (BPF_F_NO_PREALLOC) */
 struct xs_lpm4_key {
 	__u32 prefixlen;
 	__u8 addr[4];
@@ -39,12 +48,14 @@ enum xs_filter_flags {
 	XS_FILT_ON = 1 << 2,
 };
 
-/* The single entry of the "filter_cfg" array */
-struct xs_filter_cfg {
+/* An entry of the "filter_state" array: one generation's flags and ports, read with a
+ * single lookup on the packet path */
+struct xs_filter_state {
 	__u32 flags;		/* enum xs_filter_flags */
 	__u32 n_prefixes;	/* for status only */
+	struct xs_ports ports;
 };
 
-_Static_assert(sizeof(struct xs_filter_cfg) == 8, "filter_cfg layout");
+_Static_assert(sizeof(struct xs_filter_state) == 8 + 8192, "filter_state layout");
 
 #endif

@@ -29,7 +29,7 @@
 #include "filter.h"
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
-#include "xdp_sniff.skel.h"
+#include "filter_skel.h"
 
 #define XDP_PASS_RET 2 /* XDP_PASS */
 #define TC_OK_RET    0 /* TC_ACT_OK */
@@ -150,10 +150,9 @@ static void apply_filter(struct env *e, const struct xs_filter *f)
 {
 	struct xdp_sniff *s = e->skel;
 
-	assert_int_equal(
-	    filter_apply(f, bpf_map__fd(s->maps.filter_v4), bpf_map__fd(s->maps.filter_v6),
-			 bpf_map__fd(s->maps.filter_cfg), bpf_map__fd(s->maps.filter_ports)),
-	    0);
+	struct filter_maps m = filter_maps_of(s);
+
+	assert_int_equal(filter_apply(f, &m), 0);
 }
 
 /* Every TCP packet. */
@@ -916,7 +915,7 @@ static void test_filter_replace(void **state)
 static void test_filter_read_back(void **state)
 {
 	static struct xs_filter back;
-	struct xdp_sniff *sk = main_env.skel;
+	struct filter_maps fm = filter_maps_of(main_env.skel);
 	__u32 i, k;
 
 	NEED_BPF();
@@ -927,10 +926,7 @@ static void test_filter_read_back(void **state)
 	assert_int_equal(filter_add_port(&case_filter, "80"), 0);
 	assert_int_equal(filter_add_port(&case_filter, "8000-8080"), 0);
 	apply_filter(&main_env, &case_filter);
-	assert_int_equal(
-	    filter_read(&back, bpf_map__fd(sk->maps.filter_v4), bpf_map__fd(sk->maps.filter_v6),
-			bpf_map__fd(sk->maps.filter_cfg), bpf_map__fd(sk->maps.filter_ports)),
-	    0);
+	assert_int_equal(filter_read(&back, &fm), 0);
 	assert_int_equal(back.flags, case_filter.flags);
 	assert_int_equal(back.n_prefixes, case_filter.n_prefixes);
 	assert_memory_equal(&back.ports, &case_filter.ports, sizeof(back.ports));
@@ -947,10 +943,7 @@ static void test_filter_read_back(void **state)
 	filter_init(&case_filter);
 	assert_int_equal(filter_add_addr(&case_filter, "2001:db8::1"), 0);
 	apply_filter(&main_env, &case_filter);
-	assert_int_equal(
-	    filter_read(&back, bpf_map__fd(sk->maps.filter_v4), bpf_map__fd(sk->maps.filter_v6),
-			bpf_map__fd(sk->maps.filter_cfg), bpf_map__fd(sk->maps.filter_ports)),
-	    0);
+	assert_int_equal(filter_read(&back, &fm), 0);
 	assert_int_equal(back.n_prefixes, 1);
 	assert_int_equal(back.flags, XS_FILT_ON | XS_FILT_ADDR);
 	assert_int_equal(back.prefixes[0].family, 6);
