@@ -11,7 +11,8 @@ pkgs=(
 	libhttp-parser-dev zlib1g-dev libseccomp-dev libcap-dev libelf-dev pkg-config
 	linux-libc-dev
 	# tests
-	libcmocka-dev iproute2 tcpdump tcpflow tshark curl python3 xdp-tools netsniff-ng
+	libcmocka-dev iproute2 ethtool tcpdump tcpflow tshark curl python3 python3-typing-extensions
+	xdp-tools netsniff-ng valgrind
 	# benchmarks and demo
 	nginx-light wrk libclang-rt-14-dev
 )

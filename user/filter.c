@@ -305,7 +305,7 @@ int filter_remove(struct xs_filter *f, const struct xs_filter *g)
 	for (k = 0; k < g->n_prefixes; k++) {
 		at = find_prefix(f, &g->prefixes[k]);
 		if (at < 0)
-			return -ENOENT;
+			return -ESRCH;
 		f->prefixes[at] = f->prefixes[--f->n_prefixes];
 	}
 	for (i = 0; i < sizeof(f->ports.bits); i++)

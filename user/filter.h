@@ -52,7 +52,7 @@ int filter_apply(const struct xs_filter *f, const struct filter_maps *m);
 int filter_read(struct xs_filter *f, const struct filter_maps *m);
 /* Adds g's prefixes and ports to f (for `filter add`). */
 int filter_merge(struct xs_filter *f, const struct xs_filter *g);
-/* Removes g's prefixes (exact matches) and ports from f (for `filter del`); -ENOENT when a
+/* Removes g's prefixes (exact matches) and ports from f (for `filter del`); -ESRCH when a
  * prefix of g is not in f. */
 int filter_remove(struct xs_filter *f, const struct xs_filter *g);
 /* "addr 198.18.0.0/15 port 80,8000-8080", or "all tcp". Truncates to fit. */

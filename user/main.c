@@ -14,6 +14,7 @@ static const struct {
 	{ "replay", cmd_replay, "replay FILE [filter] [output] [options]  run a pcap/pcapng file through the same path" },
 	{ "status", cmd_status, "status [IFACE]                           attached instances, filter, counters" },
 	{ "unload", cmd_unload, "unload IFACE                             detach an instance left behind" },
+	{ "filter", cmd_filter, "filter IFACE add|del|set|list|clear ...  change the filter of a running capture" },
 };
 
 static void usage(FILE *f)

@@ -9,7 +9,7 @@ secs=${FUZZ_SECONDS:-60}
 out=build/fuzz
 mkdir -p "$out/crashes"
 CLANG=${CLANG:-clang}
-CF="-g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
+CF="-g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I${BUILD:-build} -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long s){return 0;}' |
 	$CLANG -x c -fsanitize=fuzzer - -o "$out/probe" 2>/dev/null; then
@@ -22,6 +22,7 @@ declare -A srcs=(
 	[fuzz_decode]="tests/fuzz/fuzz_decode.c user/decode.c user/filter.c user/log.c"
 )
 [ -f tests/fuzz/fuzz_reasm.c ] && srcs[fuzz_reasm]="tests/fuzz/fuzz_reasm.c user/flow.c user/reasm.c user/sink.c user/log.c"
+[ -f tests/fuzz/fuzz_http.c ] && srcs[fuzz_http]="tests/fuzz/fuzz_http.c user/sink_http.c user/sink.c user/log.c"
 [ -f tests/fuzz/fuzz_replay.c ] && srcs[fuzz_replay]="tests/fuzz/fuzz_replay.c $(ls user/*.c | grep -v -e main.c | tr '\n' ' ')"
 
 # Seed corpus: every frame of every test capture, one file each.
