@@ -32,6 +32,10 @@ const struct option session_longopts[] = {
 	{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
 	{ "packets", no_argument, NULL, OPT_PACKETS },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "http", no_argument, NULL, OPT_HTTP },
+	{ "http-log", required_argument, NULL, OPT_HTTP_LOG },
+	{ "http-bodies", required_argument, NULL, OPT_HTTP_BODIES },
+	{ "decode", no_argument, NULL, OPT_DECODE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -45,6 +49,10 @@ const char session_help[] =
 	"  -o, --output-dir DIR     one file per stream direction, tcpflow's names\n"
 	"  -j, --json               one JSON line per finished stream on stdout\n"
 	"      --packets            one line per packet on stdout, with other outputs too\n"
+	"      --http               one JSON line per HTTP/1.x exchange on stdout\n"
+	"      --http-log FILE      those lines to FILE instead (implies --http)\n"
+	"      --http-bodies DIR    each HTTP body to its own file in DIR (implies --http)\n"
+	"      --decode             inflate gzip/deflate HTTP bodies (with --http)\n"
 	"Streams:\n"
 	"      --overlap last|first which bytes win where segments overlap (default last)\n"
 	"      --idle-timeout SEC   end streams idle this long (default 300, 0: never)\n"
@@ -145,6 +153,20 @@ int session_parse_opt(struct session_opts *o, int opt, const char *arg, const ch
 	case OPT_PACKETS:
 		o->packets = true;
 		return 0;
+	case OPT_HTTP:
+		o->http = true;
+		return 0;
+	case OPT_HTTP_LOG:
+		o->http = true;
+		o->http_log = arg;
+		return 0;
+	case OPT_HTTP_BODIES:
+		o->http = true;
+		o->http_bodies = arg;
+		return 0;
+	case OPT_DECODE:
+		o->http_decode = true;
+		return 0;
 	case OPT_SNAPLEN:
 		if (parse_size(arg, 1 << 20, &v) || (v && v < 128))
 			return usage_err(cmd, "bad --snaplen '%s' (0 for whole packets, or 128 and up)",
@@ -203,7 +225,7 @@ static int add_sink(struct session *s, struct sink *k)
 
 int session_open(struct session *s, struct session_opts *o)
 {
-	bool any = o->pcap_path || o->out_dir || o->json;
+	bool any = o->pcap_path || o->out_dir || o->json || o->http;
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -217,6 +239,17 @@ int session_open(struct session *s, struct session_opts *o)
 		err = add_sink(s, sink_files_new(o->out_dir, o->max_open_files));
 	if (!err && o->json)
 		err = add_sink(s, sink_json_new(o->max_payload, &s->mem));
+	if (!err && o->http) {
+		bool to_stdout = !o->http_log || !strcmp(o->http_log, "-");
+
+		if (to_stdout && o->pcap_path && !strcmp(o->pcap_path, "-")) {
+			pr_warn("--http and -w - both want stdout (give --http-log FILE)\n");
+			err = -EINVAL;
+		} else {
+			err = add_sink(s, sink_http_new(o->http_log, o->http_bodies, o->http_decode,
+							&s->mem));
+		}
+	}
 	if (!err && (!any || o->packets)) {
 		/* stdout carries the pcap with -w -: no text there */
 		if (o->pcap_path && !strcmp(o->pcap_path, "-")) {

@@ -22,6 +22,10 @@ struct session_opts {
 	const char *out_dir;		/* -o */
 	bool json;			/* -j */
 	bool packets;			/* --packets: one line per packet */
+	bool http;			/* --http: one JSON line per HTTP exchange */
+	const char *http_log;		/* --http-log: those lines to a file instead of stdout */
+	const char *http_bodies;	/* --http-bodies: each message body to a file here */
+	bool http_decode;		/* --decode: gzip/deflate bodies inflated */
 	__u32 snaplen;
 	__u64 memcap;
 	__u64 max_payload;
@@ -84,6 +88,10 @@ enum {
 	OPT_MAX_OOO,
 	OPT_MAX_OPEN,
 	OPT_VERSION,
+	OPT_HTTP,
+	OPT_HTTP_LOG,
+	OPT_HTTP_BODIES,
+	OPT_DECODE,
 };
 
 #endif

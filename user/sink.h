@@ -8,6 +8,7 @@
 #ifndef XS_SINK_H
 #define XS_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/types.h>
@@ -68,10 +69,15 @@ int sink_pcap_flush(struct sink *s);
 struct sink *sink_text_new(int packets, int streams);
 struct sink *sink_files_new(const char *dir, int max_open);
 struct sink *sink_json_new(__u64 max_payload, struct memcap *mc);
+/* HTTP exchanges as JSON lines to log_path (NULL or "-": stdout); bodies to files in bodies_dir
+ * (NULL: none), gzip/deflate inflated when decode; head bytes charged to mc (may be NULL). */
+struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool decode,
+			   struct memcap *mc);
 
 /* The text and JSON sinks writing to f instead of stdout (tests, a file); f stays the caller's
  * and is not closed by destroy. */
 struct sink *sink_text_new_file(FILE *f, int packets, int streams);
 struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc);
+struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, struct memcap *mc);
 
 #endif
