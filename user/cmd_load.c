@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,9 @@ static void load_usage(FILE *f)
 		   "      --xdp-mode native|skb|auto  how XDP attaches (default auto)\n"
 		   "      --direction in|out|both     which traffic to capture (default both)\n"
 		   "      --ring-size BYTES          ring buffer size, a power of two (default 64M)\n"
-		   "  -Z, --user USER                run as USER after attaching\n",
+		   "  -Z, --user USER                run as USER after attaching\n"
+		   "      --stats-interval SEC       counters as a JSON line on stderr every SEC s\n"
+		   "On a terminal, a status line on stderr is rewritten once a second.\n",
 		session_help);
 }
 
@@ -54,7 +57,9 @@ int cmd_load(int argc, char **argv)
 	struct session s;
 	const char *user = NULL;
 	struct sigaction sa = {};
-	__u64 last_tick = 0, v;
+	__u64 last_tick = 0, last_json = 0, stats_interval = 0, v;
+	struct session_rate rate = {};
+	bool status_line;
 	int opt, r, err, status = 0;
 
 	session_opts_init(&o);
@@ -103,6 +108,11 @@ int cmd_load(int argc, char **argv)
 			continue;
 		case OPT_NO_KERNEL:
 			goto bad_opt;
+		case OPT_STATS_INTERVAL:
+			if (parse_size(optarg, 86400, &v) || !v)
+				goto bad;
+			stats_interval = v * 1000000000ULL;
+			continue;
 		case '?':
 			fprintf(stderr, "see xdp-sniff load --help\n");
 			return 2;
@@ -153,6 +163,9 @@ int cmd_load(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 
+	/* a person watching gets a live line; a log file does not */
+	status_line = isatty(STDERR_FILENO) && log_level >= LOG_INFO;
+
 	err = privs_drop(user);
 	if (err) {
 		status = 1;
@@ -179,14 +192,23 @@ int cmd_load(int argc, char **argv)
 				flow_table_expire(s.flows, now);
 			if (s.pcap && !s.pcap->failed)
 				sink_pcap_flush(s.pcap);
+			if (status_line)
+				session_print_status_line(&s, stderr, &rate, now);
 			if (capture_live_check(s.cap) == -ENODEV) {
 				pr_warn("interface %s went away; stopping\n", copts.ifname);
 				status = 1;
 				break;
 			}
 		}
+		if (stats_interval && now - last_json >= stats_interval) {
+			if (last_json)
+				session_print_stats_json(&s, stderr);
+			last_json = now;
+		}
 	}
 out:
+	if (status_line)
+		fputs("\n", stderr);
 	/* detach first, drain what is left on the ring, then end the streams */
 	privs_raise();
 	capture_detach(s.cap);

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "log.h"
 #include "session.h"
@@ -36,6 +39,9 @@ const struct option session_longopts[] = {
 	{ "http-log", required_argument, NULL, OPT_HTTP_LOG },
 	{ "http-bodies", required_argument, NULL, OPT_HTTP_BODIES },
 	{ "decode", no_argument, NULL, OPT_DECODE },
+	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "max-stream-bytes", required_argument, NULL, OPT_MAX_STREAM_BYTES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -295,15 +301,38 @@ int session_segment(void *ctx, const struct xs_segment *seg, int r)
 	return 0;
 }
 
-void session_print_stats(struct session *s, FILE *f)
+static void sum_counters(struct session *s, struct xs_counters c[XS_DIR_MAX],
+			 struct xs_counters *t)
 {
-	struct xs_counters c[XS_DIR_MAX], t = {};
 	int d, k;
 
-	if (s->cap && !capture_counters(s->cap, c)) {
-		for (d = 0; d < XS_DIR_MAX; d++)
-			for (k = 0; k < XS_C_MAX; k++)
-				t.c[k] += c[d].c[k];
+	memset(t, 0, sizeof(*t));
+	if (!s->cap || capture_counters(s->cap, c)) {
+		memset(c, 0, sizeof(struct xs_counters) * XS_DIR_MAX);
+		return;
+	}
+	for (d = 0; d < XS_DIR_MAX; d++)
+		for (k = 0; k < XS_C_MAX; k++)
+			t->c[k] += c[d].c[k];
+}
+
+static json_t *counters_json(const struct xs_counters *c)
+{
+	static const char *const names[] = XS_COUNTER_NAMES;
+	json_t *o = json_object();
+	int k;
+
+	for (k = 0; k < XS_C_MAX; k++)
+		json_object_set_new(o, names[k], json_integer((json_int_t)c->c[k]));
+	return o;
+}
+
+void session_print_stats(struct session *s, FILE *f)
+{
+	struct xs_counters c[XS_DIR_MAX], t;
+
+	if (s->cap) {
+		sum_counters(s, c, &t);
 		fprintf(f, "%llu packets seen by the kernel program (%llu in, %llu out)\n",
 			(unsigned long long)t.c[XS_C_SEEN],
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_SEEN],
@@ -347,6 +376,81 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)s->mem.peak, (unsigned long long)s->mem.limit);
 	}
 	fflush(f);
+}
+
+void session_print_stats_json(struct session *s, FILE *f)
+{
+	struct xs_counters c[XS_DIR_MAX], t;
+	struct timespec now;
+	json_t *o, *k;
+	char *line;
+
+	sum_counters(s, c, &t);
+	clock_gettime(CLOCK_REALTIME, &now);
+	o = json_object();
+	json_object_set_new(o, "ts_ns", json_integer((json_int_t)now.tv_sec * 1000000000 +
+						     now.tv_nsec));
+	k = json_object();
+	json_object_set_new(k, "in", counters_json(&c[XS_DIR_INGRESS]));
+	json_object_set_new(k, "out", counters_json(&c[XS_DIR_EGRESS]));
+	json_object_set_new(o, "kernel", k);
+	json_object_set_new(o, "bad_records",
+			    json_integer(s->cap ? (json_int_t)capture_bad_records(s->cap) : 0));
+	if (s->flows) {
+		const struct flow_stats *fs = flow_table_stats(s->flows);
+		json_t *st = json_object();
+
+#define FS(name) json_object_set_new(st, #name, json_integer((json_int_t)fs->name))
+		FS(segments);
+		FS(streams_opened);
+		FS(streams_closed);
+		FS(streams_reset);
+		FS(streams_timeout);
+		FS(streams_evicted);
+		FS(streams_evicted_mem);
+		FS(streams_open);
+		FS(streams_midstream);
+		FS(bytes_delivered);
+		FS(gap_bytes);
+		FS(retrans_bytes);
+		FS(overlap_bytes);
+		FS(ooo_dropped_bytes);
+		FS(late_segments);
+		FS(ignored_segments);
+#undef FS
+		json_object_set_new(o, "streams", st);
+	}
+	k = json_object();
+	json_object_set_new(k, "used", json_integer((json_int_t)s->mem.used));
+	json_object_set_new(k, "peak", json_integer((json_int_t)s->mem.peak));
+	json_object_set_new(k, "limit", json_integer((json_int_t)s->mem.limit));
+	json_object_set_new(o, "memory", k);
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (line) {
+		fprintf(f, "%s\n", line);
+		fflush(f);
+		free(line);
+	}
+	json_decref(o);
+}
+
+void session_print_status_line(struct session *s, FILE *f, struct session_rate *prev,
+			       __u64 now_ns)
+{
+	struct xs_counters c[XS_DIR_MAX], t;
+	double dt;
+
+	sum_counters(s, c, &t);
+	dt = prev->ns ? (now_ns - prev->ns) / 1e9 : 0;
+	if (dt > 0)
+		fprintf(f, "\r%10.0f pkt/s %10.0f matched/s %8llu streams open %8llu ring drops ",
+			(t.c[XS_C_SEEN] - prev->seen) / dt, (t.c[XS_C_MATCHED] - prev->matched) / dt,
+			s->flows ? (unsigned long long)flow_table_stats(s->flows)->streams_open : 0ULL,
+			(unsigned long long)t.c[XS_C_RING_FULL]);
+	fflush(f);
+	prev->ns = now_ns;
+	prev->seen = t.c[XS_C_SEEN];
+	prev->matched = t.c[XS_C_MATCHED];
 }
 
 void session_finish(struct session *s)

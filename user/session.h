@@ -60,6 +60,19 @@ int session_open(struct session *s, struct session_opts *o);
 int session_segment(void *ctx, const struct xs_segment *seg, int r);
 /* Counters in tcpdump's style, to stderr. */
 void session_print_stats(struct session *s, FILE *f);
+/* The counters as one JSON line (--stats-interval), for monitoring systems. */
+void session_print_stats_json(struct session *s, FILE *f);
+
+/* What the live status line compares against, a second later. */
+struct session_rate {
+	__u64 ns;
+	__u64 seen;
+	__u64 matched;
+};
+/* One status line, rewritten in place on a terminal: packets/s, matched/s, streams open,
+ * ring drops. */
+void session_print_status_line(struct session *s, FILE *f, struct session_rate *prev,
+			       __u64 now_ns);
 /* End of capture: every stream still open is flushed and ends with state open. */
 void session_finish(struct session *s);
 /* Closes every output; frees all. */
@@ -92,6 +105,9 @@ enum {
 	OPT_HTTP_LOG,
 	OPT_HTTP_BODIES,
 	OPT_DECODE,
+	OPT_STATS_INTERVAL,
+	OPT_NO_SECCOMP,
+	OPT_MAX_STREAM_BYTES,
 };
 
 #endif
