@@ -46,8 +46,6 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 # and rebuild every user object on the next run
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-.SECONDARY: $(BPF_OBJS) $(SKELS)
-
 .PHONY: all check check-unit check-bpf check-e2e check-fuzz fuzz bench demo deps install clean tests
 
 all: $(BUILD)/xdp-sniff

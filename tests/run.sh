@@ -2,8 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs the test tiers and sums them up: tests/run.sh [all|unit|bpf|e2e|fuzz]...
 # Every tier prints what it ran, skipped (and why) or failed; the last line is the total.
+# BUILD names the build tree to test (default build; `make check SANITIZE=1` passes
+# build/asan); the scripts run the binary named by XDP_SNIFF, by default that tree's.
 set -u
 cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+XDP_SNIFF=${XDP_SNIFF:-$PWD/$BUILD/xdp-sniff}
+export BUILD XDP_SNIFF
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -46,7 +51,7 @@ run_script() {
 
 tier_unit() {
 	echo "== unit tests (cmocka)"
-	for t in build/tests/unit/test_*; do
+	for t in "$BUILD"/tests/unit/test_*; do
 		[ -x "$t" ] || continue
 		echo "  $(basename "$t")"
 		run_cmocka "$t"
@@ -55,7 +60,7 @@ tier_unit() {
 
 tier_bpf() {
 	echo "== BPF program tests (BPF_PROG_TEST_RUN)"
-	for t in build/tests/bpf/test_*; do
+	for t in "$BUILD"/tests/bpf/test_*; do
 		[ -x "$t" ] || continue
 		echo "  $(basename "$t")"
 		run_cmocka "$t"

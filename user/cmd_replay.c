@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* xdp-sniff replay FILE: a capture file through the same program, ring and reassembly. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -32,6 +33,11 @@
 
 /* room for a synthesised Ethernet header in front of the largest frame */
 #define FRAME_MAX (262144 + ETH_HLEN)
+/*
+ * The largest wire length passed on: libpcap's largest snap length. A hostile file may
+ * claim 4 GiB; passed on to -w, it would make a file that readers reject.
+ */
+#define WIRE_MAX 262144
 
 static void replay_usage(FILE *f)
 {
@@ -83,8 +89,9 @@ static int link_header(int dlt, const __u8 *p, __u32 len, __u16 *ethertype, __u3
 		if (len < 4)
 			return -1;
 		/* DLT_NULL: the writer's byte order; DLT_LOOP: network order */
-		fam = dlt == DLT_LOOP ? (__u32)(p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3])
-				      : *(const __u32 *)p;
+		memcpy(&fam, p, sizeof(fam));
+		if (dlt == DLT_LOOP)
+			fam = ntohl(fam);
 		if (fam > 0xffff)
 			fam = __builtin_bswap32(fam);
 		*hlen = 4;
@@ -119,7 +126,7 @@ static int replay_file(struct session *s, pcap_t *pc, const char *path, __u64 *f
 		return -ENOMEM;
 	while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
 		__u64 ts = (__u64)h->ts.tv_sec * 1000000000ULL + h->ts.tv_usec;
-		__u32 cap = h->caplen, wire = h->len, hlen;
+		__u32 cap = h->caplen, wire = h->len < WIRE_MAX ? h->len : WIRE_MAX, hlen;
 		const __u8 *frame = data;
 		__u16 et;
 
@@ -209,7 +216,12 @@ int cmd_replay(int argc, char **argv)
 
 	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!pc) {
-		pr_warn("cannot read %s: %s\n", path, errbuf);
+		/* libpcap names the file itself when it cannot open it */
+		size_t n = strlen(path);
+
+		pr_warn("cannot read %s: %s\n", path,
+			!strncmp(errbuf, path, n) && !strncmp(errbuf + n, ": ", 2) ? errbuf + n + 2
+										 : errbuf);
 		return 1;
 	}
 	if (!link_supported(pcap_datalink(pc))) {
