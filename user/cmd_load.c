@@ -38,6 +38,9 @@ static void load_usage(FILE *f)
 		   "      --ring-size BYTES          ring buffer size, a power of two (default 64M)\n"
 		   "  -Z, --user USER                run as USER after attaching\n"
 		   "      --stats-interval SEC       counters as a JSON line on stderr every SEC s\n"
+		   "      --no-seccomp               no system call allow-list once capturing\n"
+		   "      --max-stream-bytes BYTES   payload copied per direction of a flow; past it\n"
+		   "                                 the kernel sends headers only (K/M/G suffixes)\n"
 		   "On a terminal, a status line on stderr is rewritten once a second.\n",
 		session_help);
 }
@@ -108,6 +111,14 @@ int cmd_load(int argc, char **argv)
 			continue;
 		case OPT_NO_KERNEL:
 			goto bad_opt;
+		case OPT_MAX_STREAM_BYTES:
+			if (parse_size(optarg, 1ULL << 40, &v) || !v)
+				goto bad;
+			o.max_stream_bytes = v;
+			continue;
+		case OPT_NO_SECCOMP:
+			privs_set_seccomp(false);
+			continue;
 		case OPT_STATS_INTERVAL:
 			if (parse_size(optarg, 86400, &v) || !v)
 				goto bad;
@@ -135,6 +146,7 @@ int cmd_load(int argc, char **argv)
 	copts.dirs = o.dirs;
 	copts.snaplen = o.snaplen;
 	copts.ring_size = o.ring_size;
+	copts.max_stream_bytes = o.max_stream_bytes;
 	copts.filter = &o.filter;
 
 	if (geteuid() != 0 && !privs_have_bpf()) {
@@ -142,6 +154,17 @@ int cmd_load(int argc, char **argv)
 			copts.ifname);
 		return 1;
 	}
+
+	/* before attaching: `status` shows the capture running as soon as it is attached, and a
+	 * signal sent then must stop it cleanly, not kill it */
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	/* a closed stdout is an output error (reported, that output switched off), not death */
+	signal(SIGPIPE, SIG_IGN);
 
 	err = session_open(&s, &o);
 	if (err)
@@ -153,14 +176,6 @@ int cmd_load(int argc, char **argv)
 	}
 	pr_info("capturing on %s: %s\n", copts.ifname, capture_describe(s.cap));
 
-	sa.sa_handler = on_stop;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
-	/* a closed stdout is an output error (reported, that output switched off), not death */
-	signal(SIGPIPE, SIG_IGN);
 
 
 	/* a person watching gets a live line; a log file does not */
