@@ -109,6 +109,7 @@ static int skel_open(struct capture *c, __u32 ring_size)
 		return err;
 	}
 	c->skel->rodata->snaplen = c->opts.snaplen;
+	c->skel->rodata->max_stream_bytes = c->opts.max_stream_bytes;
 	err = bpf_map__set_max_entries(c->skel->maps.ring, ring_size);
 	if (err)
 		pr_warn("bad ring size %u: %s\n", ring_size, strerror(-err));

@@ -32,6 +32,7 @@ struct capture_opts {
 	int dirs;			/* enum capture_dirs */
 	__u32 snaplen;			/* 0: whole frames */
 	__u32 ring_size;		/* bytes, a power of two */
+	__u64 max_stream_bytes;		/* payload copied per flow direction, 0: all (load) */
 	const struct xs_filter *filter;
 };
 

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "flow.h"
+#include "xdp_sniff/event.h"
 #include "reasm.h"
 
 #define NS_PER_SEC	  1000000000ULL
@@ -308,6 +309,7 @@ static void flow_sync_stats(struct flow_table *ft)
 	ft->stats.retrans_bytes = ft->rc.retrans;
 	ft->stats.overlap_bytes = ft->rc.overlap;
 	ft->stats.ooo_dropped_bytes = ft->rc.ooo_dropped;
+	ft->stats.budget_cut_bytes = ft->rc.budget_cut;
 	ft->stats.ignored_segments = ft->ignored + ft->rc.out_of_window;
 }
 
@@ -464,6 +466,9 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		if (fl & XS_TCP_ACK)
 			reasm_start(&e->r[o], &st->half[o], p->ack, false);
 	}
+	/* the kernel's byte budget: what it did not copy is not missing, the direction ends */
+	if ((seg->ev_flags & XS_EVF_HDRONLY) && seg->payload_wire_len > seg->payload_len)
+		reasm_budget_cut(r, st, dir, seq + seg->payload_len);
 	if (seg->payload_wire_len || seg->payload_len)
 		reasm_data(r, &ft->rctx, st, dir, seq, seg->payload, seg->payload_len,
 			   seg->payload_wire_len);

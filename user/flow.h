@@ -42,6 +42,7 @@ struct flow_stats {
 	__u64 retrans_bytes;	/* duplicates dropped */
 	__u64 overlap_bytes;	/* conflicting bytes resolved by the overlap policy */
 	__u64 ooo_dropped_bytes;/* out-of-order bytes given up to a cap (become gaps) */
+	__u64 budget_cut_bytes;	/* bytes past --max-stream-bytes that reached no sink */
 	__u64 late_segments;	/* segments for a stream that already ended (no SYN) */
 	__u64 ignored_segments; /* e.g. pure ACKs of nothing, segments after RST */
 };

@@ -376,6 +376,18 @@ int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, 
 	cap_end = start + len;
 	end = start + wire_len;
 
+	/* past the budget cut nothing is data, nothing is missing */
+	if (r->cut && end > (__s64)r->cut_off) {
+		__s64 from = start > (__s64)r->cut_off ? start : (__s64)r->cut_off;
+
+		ctx->cnt->budget_cut += (__u64)(end - from);
+		end = from;
+		if (cap_end > end)
+			cap_end = end;
+		if (start >= end)
+			return 0;
+	}
+
 	/* bytes before offset 0 belong to no stream: count them as seen again */
 	if (start < 0) {
 		__s64 k = (end < 0 ? end : 0) - start;
@@ -396,6 +408,21 @@ int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, 
 	return 0;
 }
 
+void reasm_budget_cut(struct reasm *r, struct stream *st, int dir, __u32 seq)
+{
+	__s64 off;
+
+	if (!r->started)
+		reasm_start(r, &st->half[dir], seq, false);
+	off = (__s64)r->next_off + (__s32)(seq - r->next_seq);
+	if (off < (__s64)r->next_off)
+		off = r->next_off;
+	if (!r->cut || (__u64)off < r->cut_off)
+		r->cut_off = off;
+	r->cut = true;
+	st->half[dir].cut = true;
+}
+
 void reasm_fin(struct reasm *r, __u32 seq)
 {
 	__s64 off;
@@ -411,9 +438,15 @@ void reasm_fin(struct reasm *r, __u32 seq)
 	r->fin_off = off < 0 ? 0 : (__u64)off;
 }
 
+/* Where this direction's data ends: its FIN, or the budget cut if that comes first. */
+static __u64 data_end_off(const struct reasm *r)
+{
+	return r->cut && r->cut_off < r->fin_off ? r->cut_off : r->fin_off;
+}
+
 bool reasm_complete(const struct reasm *r)
 {
-	return r->fin && r->next_off >= r->fin_off;
+	return r->fin && r->next_off >= data_end_off(r);
 }
 
 bool reasm_fin_acked(const struct reasm *r, __u32 ack)
@@ -433,9 +466,9 @@ void reasm_flush(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st
 			 r->head->off > r->next_off ? r->head->off - r->next_off : 0);
 		release_ready(r, ctx, st, dir);
 	}
-	/* what the FIN says was sent but never came */
-	if (r->fin && r->fin_off > r->next_off)
-		pass_gap(r, ctx, st, dir, r->fin_off - r->next_off);
+	/* what the FIN says was sent but never came (past a budget cut: not missing) */
+	if (r->fin && data_end_off(r) > r->next_off)
+		pass_gap(r, ctx, st, dir, data_end_off(r) - r->next_off);
 }
 
 void reasm_discard(struct reasm *r, const struct reasm_ctx *ctx)

@@ -58,6 +58,7 @@ struct reasm_counters {
 	__u64 overlap;	     /* buffered bytes that a later segment contradicted */
 	__u64 ooo_dropped;   /* hole bytes given up to max_ooo_bytes, the memcap or malloc */
 	__u64 out_of_window; /* segments dropped as far outside the window */
+	__u64 budget_cut;    /* bytes past a direction's budget cut: neither data nor gaps */
 };
 
 /* What every direction of every stream of one table shares. */
@@ -78,7 +79,9 @@ struct reasm {
 	__u64 next_off;	 /* stream offset of the next byte to pass on */
 	__u64 ooo_bytes; /* payload bytes buffered */
 	__u64 fin_off;	 /* stream offset of the FIN (valid when fin) */
+	__u64 cut_off;	 /* stream offset where the capture stopped copying (valid when cut) */
 	__u32 next_seq;	 /* sequence number of next_off */
+	bool cut;	 /* the kernel's byte budget ended this direction's data at cut_off */
 	bool started;	 /* the sequence number of offset 0 is known */
 	bool fin;	 /* FIN seen */
 };
@@ -102,6 +105,12 @@ void reasm_start(struct reasm *r, struct stream_half *h, __u32 seq0, bool syn);
 int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir, __u32 seq,
 	       const __u8 *buf, __u32 len, __u32 wire_len);
 
+/*
+ * The capture copies no byte of this direction from sequence number seq on (the kernel's
+ * per-flow byte budget, --max-stream-bytes): what lies past it is neither data nor a gap.
+ * The direction ends there; the earliest cut counts. The bytes are counted in budget_cut.
+ */
+void reasm_budget_cut(struct reasm *r, struct stream *st, int dir, __u32 seq);
 /* A FIN at sequence number seq (the one past the last data byte). The first one counts. */
 void reasm_fin(struct reasm *r, __u32 seq);
 

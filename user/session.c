@@ -369,9 +369,11 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)fs->streams_midstream);
 		fprintf(f,
 			"bytes: %llu delivered, %llu missing (gaps), %llu given up to caps, "
-			"%llu retransmitted, %llu overlapping; memory peak %llu of %llu\n",
+			"%llu past --max-stream-bytes, %llu retransmitted, %llu overlapping; "
+			"memory peak %llu of %llu\n",
 			(unsigned long long)fs->bytes_delivered, (unsigned long long)fs->gap_bytes,
 			(unsigned long long)fs->ooo_dropped_bytes,
+			(unsigned long long)fs->budget_cut_bytes,
 			(unsigned long long)fs->retrans_bytes, (unsigned long long)fs->overlap_bytes,
 			(unsigned long long)s->mem.peak, (unsigned long long)s->mem.limit);
 	}
@@ -415,6 +417,7 @@ void session_print_stats_json(struct session *s, FILE *f)
 		FS(retrans_bytes);
 		FS(overlap_bytes);
 		FS(ooo_dropped_bytes);
+		FS(budget_cut_bytes);
 		FS(late_segments);
 		FS(ignored_segments);
 #undef FS

@@ -35,6 +35,7 @@ struct session_opts {
 	enum xdp_attach_mode xdp_mode;
 	int dirs;
 	__u32 ring_size;
+	__u64 max_stream_bytes;
 	/* replay only */
 	bool no_kernel;
 };

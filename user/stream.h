@@ -53,7 +53,7 @@ struct stream_half {
 	bool syn;		/* SYN seen */
 	bool fin;		/* FIN seen */
 	bool rst;		/* RST sent by this side */
-	bool cut;		/* some payload withheld (snaplen, budget) */
+	bool cut;		/* some payload withheld (snaplen, byte budget) */
 };
 
 struct stream {

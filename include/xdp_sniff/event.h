@@ -23,7 +23,8 @@ enum xs_event_flags {
 	/* the IP header claims more bytes than the frame held (replay of a
 	 * capture truncated by its own snaplen) */
 	XS_EVF_IP_TRUNC = 1 << 1,
-	/* payload withheld by a per-flow budget: only headers are here */
+	/* payload withheld by the per-flow byte budget (--max-stream-bytes): the record
+	 * holds the headers and the payload up to the budget, nothing after */
 	XS_EVF_HDRONLY = 1 << 2,
 };
 
@@ -42,5 +43,27 @@ struct xs_event {
 };
 
 _Static_assert(sizeof(struct xs_event) == 32, "xs_event layout is ABI");
+
+/*
+ * The kernel's per-flow state (LRU hash "flows"), one entry per direction of
+ * a connection, for the byte budget. Keyed by the direction's own 4-tuple.
+ */
+struct xs_flow_key {
+	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport;		/* host order */
+	__u16 dport;
+	__u8 family;
+	__u8 pad[3];
+};
+
+struct xs_flow_val {
+	__u64 withheld;		/* payload bytes not copied */
+	__u32 base_seq;		/* sequence number of offset 0 (first seen, or ISN + 1) */
+	__u32 pad;
+};
+
+_Static_assert(sizeof(struct xs_flow_key) == 40, "xs_flow_key layout");
+_Static_assert(sizeof(struct xs_flow_val) == 16, "xs_flow_val layout");
 
 #endif
