@@ -70,6 +70,12 @@ struct {
 /* Fixed at load time: bytes of each frame to copy, 0 for all of it. */
 const volatile __u32 snaplen = 0;
 
+/* Fixed at load time: wake the reader only once this many bytes wait on the ring, 0 to wake
+ * it for every record. A wakeup is an interrupt on this CPU (an IPI: in a VM, a trap to the
+ * hypervisor), the largest cost of a record; the reader polls with a short timeout, which
+ * bounds the latency when the threshold is not reached. */
+const volatile __u64 wakeup_bytes = 0;
+
 /* Fixed at load time: payload bytes copied per direction of a flow, 0 for no limit
  * (--max-stream-bytes). Past it, records carry the headers only. */
 const volatile __u64 max_stream_bytes = 0;
@@ -216,7 +222,10 @@ static __always_inline int xs_emit_class(void *ctx, bool xdp, const struct xs_ev
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return -1;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, !wakeup_bytes ? 0
+			   : bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				? BPF_RB_FORCE_WAKEUP
+				: BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

@@ -110,6 +110,9 @@ static int skel_open(struct capture *c, __u32 ring_size)
 	}
 	c->skel->rodata->snaplen = c->opts.snaplen;
 	c->skel->rodata->max_stream_bytes = c->opts.max_stream_bytes;
+	/* replay drains the ring after every frame: it never needs waking; a live reader is
+	 * woken when an eighth of the ring is used, else finds the records at its next poll */
+	c->skel->rodata->wakeup_bytes = c->replay ? ~0ULL : ring_size / 8;
 	err = bpf_map__set_max_entries(c->skel->maps.ring, ring_size);
 	if (err)
 		pr_warn("bad ring size %u: %s\n", ring_size, strerror(-err));

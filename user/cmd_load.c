@@ -15,6 +15,10 @@
 #include "privs.h"
 #include "session.h"
 
+/* How long records may wait on the ring when the kernel does not wake the reader (it wakes
+ * it once an eighth of the ring is full): the latency bound of a quiet capture. */
+#define POLL_MS 50
+
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t stats_wanted;
 
@@ -190,7 +194,7 @@ int cmd_load(int argc, char **argv)
 	while (!stop_signal) {
 		__u64 now;
 
-		err = capture_live_poll(s.cap, 100);
+		err = capture_live_poll(s.cap, POLL_MS);
 		if (err < 0 && err != -EINTR) {
 			pr_warn("reading the ring buffer failed: %s\n", strerror(-err));
 			status = 1;
