@@ -117,6 +117,8 @@ int main(int argc, char **argv)
 	}
 	bpf_program__set_autoload(skel->progs.tc_sniff, false);
 	bpf_map__set_max_entries(skel->maps.ring, 1 << 25);
+	/* as load runs it: the reader is woken once an eighth of the ring is used */
+	skel->rodata->wakeup_bytes = (1 << 25) / 8;
 	if (xdp_sniff__load(skel)) {
 		fprintf(stderr, "skip: cannot load the xdp-sniff program\n");
 		return 0;

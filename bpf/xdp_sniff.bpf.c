@@ -13,6 +13,7 @@
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
 #include "xdp_sniff/filter.h"
+#include "xdp_sniff/filter_maps.bpf.h"
 #include "xdp_sniff/instance.h"
 #include "xdp_sniff/parse.h"
 
@@ -21,51 +22,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
 } ring SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XS_DIR_MAX);
-	__type(key, __u32);
-	__type(value, struct xs_counters);
-} counters SEC(".maps");
-
-#define XS_LPM(name, keytype)                                                                 \
-	struct {                                                                               \
-		__uint(type, BPF_MAP_TYPE_LPM_TRIE);                                           \
-		__uint(max_entries, XS_FILTER_MAX_PREFIXES);                                   \
-		__uint(map_flags, BPF_F_NO_PREALLOC);                                          \
-		__type(key, keytype);                                                          \
-		__type(value, __u8);                                                           \
-	} name SEC(".maps")
-
-/* Two generations of the filter (include/xdp_sniff/filter.h) */
-XS_LPM(filter_v4_0, struct xs_lpm4_key);
-XS_LPM(filter_v4_1, struct xs_lpm4_key);
-XS_LPM(filter_v6_0, struct xs_lpm6_key);
-XS_LPM(filter_v6_1, struct xs_lpm6_key);
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XS_FILTER_GENS);
-	__type(key, __u32);
-	__type(value, struct xs_filter_state);
-} filter_state SEC(".maps");
-
-/* The generation in force */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} filter_gen SEC(".maps");
-
-/* Written by userspace only: who runs this capture, for `status` (pinned). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xs_instance);
-} instance SEC(".maps");
 
 /* Fixed at load time: bytes of each frame to copy, 0 for all of it. */
 const volatile __u32 snaplen = 0;
@@ -89,19 +45,20 @@ struct {
 	__type(value, struct xs_flow_val);
 } flows SEC(".maps");
 
+/* Ring-full drops waiting in flow entries to be reported: while 0, the packet path does not
+ * look flows up for them. */
+__u64 drops_pending = 0;
+
 /*
- * How many of the segment's payload bytes the budget lets through: all of them before it is
- * spent, none after, the part before the limit of a segment that crosses it.
+ * The flow entry of the packet's direction, created when create is set (offset 0 is the byte
+ * after the SYN, or the first byte seen). A call, not inlined: inlined, its code changes the
+ * register allocation of the parser enough that clang 14 checks a copy of the TCP header
+ * pointer and the verifier rejects the read.
  */
-/* a call, not inlined: inlined, it changes the register allocation of the parser enough that
- * clang 14 checks a copy of the TCP header pointer and the verifier rejects the read */
-static __noinline __u32 xs_budget(const struct xs_pkt *p, __u32 payload,
-			    struct xs_counters *cnt)
+static __noinline struct xs_flow_val *xs_flow(const struct xs_pkt *p, bool create)
 {
 	struct xs_flow_key k = {};
 	struct xs_flow_val *v, nv = {};
-	__u64 off;
-	__u32 keep;
 
 	/* the parser fills 4 bytes of an IPv4 address: the rest of the key stays zero */
 	if (p->family == 4) {
@@ -115,14 +72,26 @@ static __noinline __u32 xs_budget(const struct xs_pkt *p, __u32 payload,
 	k.dport = p->dport;
 	k.family = p->family;
 	v = bpf_map_lookup_elem(&flows, &k);
-	if (!v) {
-		/* offset 0 is the byte after the SYN, or the first byte seen */
-		nv.base_seq = p->seq + ((p->tcp_flags & XS_TCP_SYN) ? 1 : 0);
-		bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&flows, &k);
-		if (!v)
-			return payload;
-	}
+	if (v || !create)
+		return v;
+	nv.base_seq = p->seq + ((p->tcp_flags & XS_TCP_SYN) ? 1 : 0);
+	bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&flows, &k);
+}
+
+/*
+ * How many of the segment's payload bytes the budget lets through: all of them before it is
+ * spent, none after, the part before the limit of a segment that crosses it.
+ */
+static __always_inline __u32 xs_budget(const struct xs_pkt *p, __u32 payload,
+				       struct xs_counters *cnt)
+{
+	struct xs_flow_val *v = xs_flow(p, true);
+	__u64 off;
+	__u32 keep;
+
+	if (!v)
+		return payload;
 	if (!payload)
 		return 0;
 	/* the SYN's own payload (TCP Fast Open) sits at offset 0 */
@@ -147,44 +116,26 @@ static __noinline __u32 xs_budget(const struct xs_pkt *p, __u32 payload,
  * frame's length on the wire. Always 0 on a live interface. */
 __u32 replay_wire_len = 0;
 
-/* What filter_match.h's lookups see: one generation of the filter */
-struct xs_match_ctx {
-	const struct xs_filter_state *st;
-	__u32 gen;
-};
-
-static __always_inline bool xs_port_in(const void *ctx, __u16 port)
-{
-	const struct xs_match_ctx *m = ctx;
-
-	/* the mask keeps the index provably inside the 8 KiB bitmap */
-	return m->st->ports.bits[(port >> 3) & 0x1fff] & (1 << (port & 7));
-}
-
-static __always_inline bool xs_addr_in(const void *ctx, __u8 family, const __u8 *addr)
-{
-	const struct xs_match_ctx *m = ctx;
-
-	if (family == 4) {
-		struct xs_lpm4_key k = { .prefixlen = 32 };
-
-		__builtin_memcpy(k.addr, addr, 4);
-		return bpf_map_lookup_elem(m->gen ? (void *)&filter_v4_1 : (void *)&filter_v4_0,
-					   &k) != NULL;
-	} else {
-		struct xs_lpm6_key k = { .prefixlen = 128 };
-
-		__builtin_memcpy(k.addr, addr, 16);
-		return bpf_map_lookup_elem(m->gen ? (void *)&filter_v6_1 : (void *)&filter_v6_0,
-					   &k) != NULL;
-	}
-}
-
-#include "xdp_sniff/filter_match.h"
-
 #define XS_HDR_LEN sizeof(struct xs_event)
 /* The largest frame copied: a 64 KiB GSO super-packet and its headers. */
 #define XS_MAX_CAP (65536 + 256)
+
+/*
+ * Whether submitting a record of size bytes wakes the reader: when the bytes waiting on the
+ * ring cross a multiple of wakeup_bytes, so that a reader that is behind is not interrupted
+ * again for every record, and a quiet one is left to its poll timeout.
+ */
+static __always_inline __u64 xs_wakeup_flags(__u64 size)
+{
+	__u64 avail;
+
+	if (!wakeup_bytes)
+		return 0;
+	avail = bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA);
+	if (avail >= size && avail / wakeup_bytes != (avail - size) / wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
 
 /*
  * Reserves a record of a constant size class and copies len bytes of the
@@ -222,10 +173,7 @@ static __always_inline int xs_emit_class(void *ctx, bool xdp, const struct xs_ev
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return -1;
 	}
-	bpf_ringbuf_submit(e, !wakeup_bytes ? 0
-			   : bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) >= wakeup_bytes
-				? BPF_RB_FORCE_WAKEUP
-				: BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, xs_wakeup_flags(XS_HDR_LEN + size));
 	return 0;
 }
 
@@ -263,7 +211,9 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 				      __u32 frame_len, __u32 ifindex, __u32 dir)
 {
 	struct xs_counters *cnt;
+	struct xs_flow_val *fv = NULL;
 	struct xs_match_ctx m;
+	__u32 carried = 0;
 	__u32 *gen;
 	struct xs_event tmpl = {};
 	struct xs_pkt pkt;
@@ -354,9 +304,29 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	if (wire > frame_len)
 		tmpl.flags |= XS_EVF_IP_TRUNC;
 
+	/* drops of this direction wait in its flow entry until its next record carries them */
+	if (drops_pending) {
+		fv = xs_flow(&pkt, false);
+		if (fv && fv->drops) {
+			carried = fv->drops;
+			tmpl.drops_before = carried > 0xffff ? 0xffff : carried;
+		}
+	}
 	if (xs_emit(ctx, xdp, &tmpl, cap)) {
 		cnt->c[XS_C_RING_FULL]++;
+		/* remember the drop with the flow, so that the gap it makes can be explained */
+		if (!fv)
+			fv = xs_flow(&pkt, true);
+		if (fv) {
+			__sync_fetch_and_add(&fv->drops, 1);
+			__sync_fetch_and_add(&drops_pending, 1);
+		}
 		return;
+	}
+	/* (adds of the negated count: clang 14 has no BPF atomic sub without -mcpu=v3) */
+	if (carried) {
+		__sync_fetch_and_add(&fv->drops, -carried);
+		__sync_fetch_and_add(&drops_pending, -(__u64)carried);
 	}
 	cnt->c[XS_C_DELIVERED]++;
 	cnt->c[XS_C_BYTES] += cap;

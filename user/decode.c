@@ -43,5 +43,6 @@ int decode_event(const void *rec, size_t size, __s64 mono_to_wall_ns, struct xs_
 	seg->ifindex = e->ifindex;
 	seg->dir = e->dir;
 	seg->ev_flags = e->flags;
+	seg->drops_before = e->drops_before;
 	return r;
 }

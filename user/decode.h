@@ -23,6 +23,7 @@ struct xs_segment {
 	__u32 ifindex;
 	__u8 dir;			/* enum xs_dir */
 	__u8 ev_flags;			/* enum xs_event_flags */
+	__u16 drops_before;		/* ring-full drops of this flow direction just before */
 	struct xs_pkt pkt;		/* addresses, ports, seq, ack, flags */
 };
 

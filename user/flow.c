@@ -466,6 +466,11 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		if (fl & XS_TCP_ACK)
 			reasm_start(&e->r[o], &st->half[o], p->ack, false);
 	}
+	/* ring-full drops of this direction just before this segment: the next gap is theirs */
+	if (seg->drops_before) {
+		h->capture_drops += seg->drops_before;
+		h->drops_pending = true;
+	}
 	/* the kernel's byte budget: what it did not copy is not missing, the direction ends */
 	if ((seg->ev_flags & XS_EVF_HDRONLY) && seg->payload_wire_len > seg->payload_len)
 		reasm_budget_cut(r, st, dir, seq + seg->payload_len);

@@ -56,9 +56,14 @@ static void seg_free(struct reasm *r, const struct reasm_ctx *ctx, struct reasm_
 static void gap_record(struct stream_half *h, __u64 off, __u64 len)
 {
 	struct stream_gap *last = h->n_gaps_listed ? &h->gaps[h->n_gaps_listed - 1] : NULL;
+	/* drops the kernel reported since the last gap explain this one */
+	__u32 cause = h->drops_pending ? GAP_CAPTURE : GAP_NOT_SEEN;
 
+	h->drops_pending = false;
 	if (last && h->n_gaps == h->n_gaps_listed && last->offset + last->len == off) {
 		last->len += len;
+		if (cause == GAP_CAPTURE)
+			last->cause = cause;
 		return;
 	}
 	h->n_gaps++;
@@ -77,6 +82,8 @@ static void gap_record(struct stream_half *h, __u64 off, __u64 len)
 	}
 	h->gaps[h->n_gaps_listed].offset = off;
 	h->gaps[h->n_gaps_listed].len = len;
+	h->gaps[h->n_gaps_listed].cause = cause;
+	h->gaps[h->n_gaps_listed].pad = 0;
 	h->n_gaps_listed++;
 }
 

@@ -18,7 +18,8 @@
  *                      (note that jq 1.6 reads numbers as doubles and rounds these)
  *   inbound_info       about STREAM_IN, what the side that opened the connection sent:
  *                      {bytes, data_bytes, packets, gap_bytes, retrans_bytes, overlap_bytes,
- *                       n_gaps, gaps: [[offset, len], ...], syn, fin, rst, cut,
+ *                       n_gaps, gaps: [[offset, len, cause], ...], capture_drops,
+ *                       syn, fin, rst, cut,
  *                       payload_bytes, payload_truncated}
  *   outbound_info      the same for STREAM_OUT
  *   inbound, outbound  base64 (RFC 4648, padded) of the reassembled bytes of STREAM_IN and
@@ -177,7 +178,8 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 		return NULL;
 	for (i = 0; i < json_gaps_listed(half); i++) {
 		json_t *g =
-		    json_pack("[II]", json_u64(half->gaps[i].offset), json_u64(half->gaps[i].len));
+		    json_pack("[IIs]", json_u64(half->gaps[i].offset), json_u64(half->gaps[i].len),
+			      half->gaps[i].cause == GAP_CAPTURE ? "capture" : "not_seen");
 
 		if (json_array_append_new(gaps, g)) {
 			json_decref(gaps);
@@ -185,12 +187,12 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 		}
 	}
 	/* "o" steals gaps, also when packing fails */
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:b,s:b,s:b,s:I,s:b}", "bytes",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:b,s:b,s:b,s:b,s:I,s:b}", "bytes",
 			 json_u64(half->bytes), "data_bytes", json_u64(half->data_bytes), "packets",
 			 json_u64(half->packets), "gap_bytes", json_u64(half->gap_bytes),
 			 "retrans_bytes", json_u64(half->retrans_bytes), "overlap_bytes",
 			 json_u64(half->overlap_bytes), "n_gaps", (json_int_t)half->n_gaps, "gaps",
-			 gaps, "syn", half->syn, "fin", half->fin, "rst", half->rst, "cut",
+			 gaps, "capture_drops", (json_int_t)half->capture_drops, "syn", half->syn, "fin", half->fin, "rst", half->rst, "cut",
 			 half->cut, "payload_bytes", json_u64(h ? h->len : 0), "payload_truncated",
 			 h ? h->truncated : false);
 }

@@ -28,9 +28,17 @@ enum {
 	STREAM_OUT = 1,
 };
 
+/* Why bytes are missing, as far as this host can tell. */
+enum stream_gap_cause {
+	GAP_NOT_SEEN = 0,	/* never passed this host's capture point */
+	GAP_CAPTURE = 1,	/* the capture dropped packets of this direction (ring full) */
+};
+
 struct stream_gap {
 	__u64 offset;		/* stream offset where bytes are missing */
 	__u64 len;
+	__u32 cause;		/* enum stream_gap_cause */
+	__u32 pad;
 };
 
 /* Gaps past this many per direction are counted in gap_bytes/n_gaps but not listed. */
@@ -44,12 +52,14 @@ struct stream_half {
 	__u64 retrans_bytes;	/* bytes seen again: already delivered, or buffered alike */
 	__u64 overlap_bytes;	/* buffered bytes a later segment contradicted (--overlap) */
 	__u64 first_ts, last_ts;
-	__u32 isn;		/* sequence number of stream offset 0, minus one when SYN seen */
-	__u32 n_gaps;		/* all gaps, listed or not */
-	__u32 n_gaps_listed;	/* entries in gaps[], at most STREAM_MAX_GAPS_LISTED */
 	/* the first n_gaps_listed gaps in offset order; grown on demand (NULL while there
 	 * are none), owned and freed by the flow table after stream_close */
 	struct stream_gap *gaps;
+	__u32 isn;		/* sequence number of stream offset 0, minus one when SYN seen */
+	__u32 n_gaps;		/* all gaps, listed or not */
+	__u32 n_gaps_listed;	/* entries in gaps[], at most STREAM_MAX_GAPS_LISTED */
+	__u32 capture_drops;	/* packets of this direction the kernel dropped (ring full) */
+	bool drops_pending;	/* drops reported since the last gap: the next gap is theirs */
 	bool syn;		/* SYN seen */
 	bool fin;		/* FIN seen */
 	bool rst;		/* RST sent by this side */

@@ -39,14 +39,16 @@ struct xs_event {
 	__u16 l4_off;		/* offset of the TCP header in the frame */
 	__u8 dir;		/* enum xs_dir */
 	__u8 flags;		/* enum xs_event_flags */
-	__u16 pad;
+	__u16 drops_before;	/* packets of this flow direction dropped because the ring was
+				 * full since its last record (saturates at 65535) */
 };
 
 _Static_assert(sizeof(struct xs_event) == 32, "xs_event layout is ABI");
 
 /*
  * The kernel's per-flow state (LRU hash "flows"), one entry per direction of
- * a connection, for the byte budget. Keyed by the direction's own 4-tuple.
+ * a connection: the byte budget, and ring-full drops waiting to be reported
+ * in the direction's next record. Keyed by the direction's own 4-tuple.
  */
 struct xs_flow_key {
 	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
@@ -60,7 +62,7 @@ struct xs_flow_key {
 struct xs_flow_val {
 	__u64 withheld;		/* payload bytes not copied */
 	__u32 base_seq;		/* sequence number of offset 0 (first seen, or ISN + 1) */
-	__u32 pad;
+	__u32 drops;		/* ring-full drops not yet reported in a record */
 };
 
 _Static_assert(sizeof(struct xs_flow_key) == 40, "xs_flow_key layout");

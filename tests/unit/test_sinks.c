@@ -643,6 +643,8 @@ static void test_json_stream(void **state)
 	assert_int_equal(json_array_size(gaps), 1);
 	assert_int_equal(json_integer_value(json_array_get(json_array_get(gaps, 0), 0)), 3);
 	assert_int_equal(json_integer_value(json_array_get(json_array_get(gaps, 0), 1)), 2);
+	assert_string_equal(json_string_value(json_array_get(json_array_get(gaps, 0), 2)),
+			    "not_seen");
 	info = json_object_get(o, "outbound_info");
 	assert_int_equal(json_array_size(json_object_get(info, "gaps")), 0);
 	assert_int_equal(json_integer_value(json_object_get(info, "n_gaps")), 2);
