@@ -312,7 +312,7 @@ static void expect_record(const char *name, const struct rec *r, const struct ru
 	EXPECT_EQ(name, ev->l4_off, w->l4_off);
 	EXPECT_EQ(name, ev->dir, w->dir);
 	EXPECT_EQ(name, ev->flags, w->flags);
-	EXPECT_EQ(name, ev->pad, 0);
+	EXPECT_EQ(name, ev->drops_before, 0);
 	EXPECT(name, memcmp(r->data + HDR_LEN, w->frame, w->cap) == 0);
 }
 
