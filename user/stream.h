@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#define SINK_MAX 8
+/* Outputs at once: pcap, files, JSON, HTTP, text, and one spare. Each costs every stream a
+ * pointer. */
+#define SINK_MAX 6
 
 enum stream_state {
 	STREAM_OPEN = 0,	/* still open when the capture ended */
@@ -32,6 +34,7 @@ enum {
 enum stream_gap_cause {
 	GAP_NOT_SEEN = 0,	/* never passed this host's capture point */
 	GAP_CAPTURE = 1,	/* the capture dropped packets of this direction (ring full) */
+	GAP_SKIPPED = 2,	/* not copied on purpose: a body --no-bodies skipped */
 };
 
 struct stream_gap {
@@ -60,6 +63,7 @@ struct stream_half {
 	__u32 n_gaps_listed;	/* entries in gaps[], at most STREAM_MAX_GAPS_LISTED */
 	__u32 capture_drops;	/* packets of this direction the kernel dropped (ring full) */
 	bool drops_pending;	/* drops reported since the last gap: the next gap is theirs */
+	bool skip_pending;	/* skipped segments since the last gap: the next gap is theirs */
 	bool syn;		/* SYN seen */
 	bool fin;		/* FIN seen */
 	bool rst;		/* RST sent by this side */
