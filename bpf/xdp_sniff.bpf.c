@@ -32,6 +32,10 @@ const volatile __u32 snaplen = 0;
  * bounds the latency when the threshold is not reached. */
 const volatile __u64 wakeup_bytes = 0;
 
+/* Fixed at load time: userspace may ask, per flow direction, not to copy payload up to a
+ * sequence number (--no-bodies); when off, the packet path does not look for such asks. */
+const volatile bool skips = false;
+
 /* Fixed at load time: payload bytes copied per direction of a flow, 0 for no limit
  * (--max-stream-bytes). Past it, records carry the headers only. */
 const volatile __u64 max_stream_bytes = 0;
@@ -277,6 +281,23 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	cap = frame_len;
 	if (snaplen && cap > snaplen)
 		cap = snaplen;
+	if (skips && pkt.ip_end > pkt.payload_off) {
+		__u32 payload = pkt.ip_end - pkt.payload_off;
+
+		fv = xs_flow(&pkt, false);
+		if (fv && (fv->flags & XS_FLOW_SKIP)) {
+			/* whole segments before the mark are skipped; one that reaches past it
+			 * is copied, and from the mark on the flow is copied again */
+			if ((__s32)(pkt.seq + payload - fv->skip_until) <= 0) {
+				tmpl.flags |= XS_EVF_SKIPPED;
+				if (cap > pkt.payload_off)
+					cap = pkt.payload_off;
+				cnt->c[XS_C_SKIPPED] += payload;
+			} else if ((__s32)(pkt.seq - fv->skip_until) >= 0) {
+				fv->flags &= ~XS_FLOW_SKIP;
+			}
+		}
+	}
 	if (max_stream_bytes) {
 		__u32 payload = pkt.ip_end > pkt.payload_off ? pkt.ip_end - pkt.payload_off : 0;
 		__u32 keep = xs_budget(&pkt, payload, cnt);
@@ -306,7 +327,8 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 
 	/* drops of this direction wait in its flow entry until its next record carries them */
 	if (drops_pending) {
-		fv = xs_flow(&pkt, false);
+		if (!fv)
+			fv = xs_flow(&pkt, false);
 		if (fv && fv->drops) {
 			carried = fv->drops;
 			tmpl.drops_before = carried > 0xffff ? 0xffff : carried;

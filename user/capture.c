@@ -24,6 +24,7 @@
 #include "filter_skel.h"
 #include "xdp_sniff.skel.h"
 #include "xdp_sniff/event.h"
+#include "xsk.h"
 
 /* the largest frame a record carries, as in the BPF program */
 #define XS_MAX_CAP (65536 + 256)
@@ -32,6 +33,7 @@
 
 struct capture {
 	struct xdp_sniff *skel;
+	struct xsk_capture *xsk;	/* --transport afxdp: its object instead of skel */
 	struct ring_buffer *rb;
 	struct xdp_program *xdp_prog;
 	capture_cb cb;
@@ -79,9 +81,15 @@ static int ring_record(void *ctx, void *data, size_t size)
 	return c->cb(c->ctx, &seg, r);
 }
 
+/* The loaded BPF object: the ring buffer's, or the AF_XDP transport's (same map names). */
+static struct bpf_object *cap_obj(struct capture *c)
+{
+	return c->xsk ? xsk_object(c->xsk) : c->skel->obj;
+}
+
 static int maps_apply_filter(struct capture *c)
 {
-	struct filter_maps m = filter_maps_of(c->skel);
+	struct filter_maps m = c->xsk ? xsk_filter_maps(c->xsk) : filter_maps_of(c->skel);
 
 	return filter_apply(c->opts.filter, &m);
 }
@@ -110,9 +118,13 @@ static int skel_open(struct capture *c, __u32 ring_size)
 	}
 	c->skel->rodata->snaplen = c->opts.snaplen;
 	c->skel->rodata->max_stream_bytes = c->opts.max_stream_bytes;
+	c->skel->rodata->skips = c->opts.skips;
 	/* replay drains the ring after every frame: it never needs waking; a live reader is
 	 * woken when an eighth of the ring is used, else finds the records at its next poll */
 	c->skel->rodata->wakeup_bytes = c->replay ? ~0ULL : ring_size / 8;
+	/* skips are asked from what the reader parses: it must see heads as they come */
+	if (c->opts.skips)
+		c->skel->rodata->wakeup_bytes = 0;
 	err = bpf_map__set_max_entries(c->skel->maps.ring, ring_size);
 	if (err)
 		pr_warn("bad ring size %u: %s\n", ring_size, strerror(-err));
@@ -162,7 +174,7 @@ static int pin_maps(struct capture *c)
 	if (mkdir(path, 0700) && errno != EEXIST)
 		return -errno;
 	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(c->skel->obj, pinned_maps[i]);
+		struct bpf_map *m = bpf_object__find_map_by_name(cap_obj(c), pinned_maps[i]);
 
 		pin_path(path, sizeof(path), c->ifname, pinned_maps[i]);
 		unlink(path);
@@ -243,8 +255,8 @@ static const char *mode_name(enum xdp_attach_mode m)
 
 static int xdp_attach(struct capture *c)
 {
-	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = c->skel->obj,
-			    .prog_name = "xdp_sniff");
+	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = cap_obj(c),
+			    .prog_name = c->xsk ? "xsk_sniff" : "xdp_sniff");
 	struct xdp_multiprog *mp;
 	int err;
 
@@ -299,12 +311,20 @@ static int write_instance(struct capture *c)
 		if (c->dispatcher)
 			inst.flags |= XS_INST_DISPATCHER;
 	}
+	if (c->xsk) {
+		struct xsk_stats st;
+
+		xsk_get_stats(c->xsk, &st);
+		inst.flags |= XS_INST_AFXDP;
+		inst.ring_size = st.umem_bytes;
+	}
 	if (c->tc_on) {
 		inst.flags |= XS_INST_EGRESS;
 		if (!bpf_obj_get_info_by_fd(bpf_program__fd(c->skel->progs.tc_sniff), &info, &len))
 			inst.tc_prog_id = info.id;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.instance), &zero, &inst, BPF_ANY))
+	if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(cap_obj(c), "instance"), &zero, &inst,
+				BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -319,12 +339,13 @@ static void describe(struct capture *c)
 		snprintf(c->desc, sizeof(c->desc), "kernel XDP program (BPF_PROG_TEST_RUN)");
 		return;
 	}
-	snprintf(c->desc, sizeof(c->desc), "%s%s%s%s%s",
+	snprintf(c->desc, sizeof(c->desc), "%s%s%s%s%s%s%s",
 		 c->xdp_on ? "ingress: XDP " : "", c->xdp_on ? mode_name(c->xdp_mode) : "",
 		 c->xdp_on ? (c->dispatcher ? " mode, libxdp dispatcher"
 					    : " mode, single program (no dispatcher)")
 			   : "",
-		 c->xdp_on && c->tc_on ? "; " : "", c->tc_on ? "egress: tc clsact" : "");
+		 c->xdp_on && c->tc_on ? "; " : "", c->tc_on ? "egress: tc clsact" : "",
+		 c->xsk ? "; AF_XDP: " : "", c->xsk ? xsk_describe(c->xsk) : "");
 }
 
 static const char *privilege_hint(int err)
@@ -332,6 +353,33 @@ static const char *privilege_hint(int err)
 	if (err == -EPERM || err == -EACCES)
 		return " (run as root or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)";
 	return "";
+}
+
+/*
+ * --transport afxdp: the sockets are bound first, then libxdp loads and attaches the program,
+ * then the sockets go in its XSKMAP. Until the filter is installed nothing matches.
+ */
+static int afxdp_attach(struct capture *c)
+{
+	struct xsk_opts xo = {
+		.ifname = c->ifname,
+		.snaplen = c->opts.snaplen,
+		.umem_bytes = c->opts.ring_size,
+		.consume_all = c->opts.consume_all,
+		.force = c->opts.force,
+	};
+	int err;
+
+	c->xsk = xsk_open(&xo, c->cb, c->ctx);
+	if (!c->xsk)
+		return -errno;
+	err = xdp_attach(c);
+	if (err) {
+		pr_warn("failed to attach XDP to %s: %s%s\n", c->ifname, strerror(-err),
+			privilege_hint(err));
+		return err;
+	}
+	return xsk_start(c->xsk);
 }
 
 struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb, void *ctx)
@@ -367,11 +415,20 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 		instance_remove(c->ifname);
 	}
 
-	err = skel_open(c, opts->ring_size);
-	if (err)
-		goto err_free;
+	if (opts->transport == CAPTURE_AFXDP) {
+		/* a mirror port has no egress: cmd_load refuses --direction out|both */
+		err = opts->dirs == CAPTURE_IN ? afxdp_attach(c) : -EINVAL;
+		if (err)
+			goto err_detach;
+	} else {
+		err = skel_open(c, opts->ring_size);
+		if (err)
+			goto err_free;
+	}
 
-	if (opts->dirs & CAPTURE_IN) {
+	if (c->xsk) {
+		/* loaded and attached by afxdp_attach() */
+	} else if (opts->dirs & CAPTURE_IN) {
 		err = xdp_attach(c);
 		if (err) {
 			pr_warn("failed to attach XDP to %s: %s%s\n", c->ifname, strerror(-err),
@@ -410,11 +467,13 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 		goto err_detach;
 	}
 
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), ring_record, c, NULL);
-	if (!c->rb) {
-		err = -errno;
-		pr_warn("failed to open the ring buffer: %s\n", strerror(-err));
-		goto err_detach;
+	if (!c->xsk) {
+		c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), ring_record, c, NULL);
+		if (!c->rb) {
+			err = -errno;
+			pr_warn("failed to open the ring buffer: %s\n", strerror(-err));
+			goto err_detach;
+		}
 	}
 	c->mono_to_wall = mono_to_wall_ns();
 	describe(c);
@@ -434,8 +493,14 @@ int capture_live_poll(struct capture *c, int timeout_ms)
 {
 	int n;
 
+	if (c->xsk)
+		return xsk_poll(c->xsk, timeout_ms);
 	c->mono_to_wall = mono_to_wall_ns();
 	n = ring_buffer__poll(c->rb, timeout_ms);
+	/* the kernel wakes the reader only past a fill threshold: what came in below it is
+	 * read when the poll times out */
+	if (n == 0)
+		n = ring_buffer__consume(c->rb);
 	return n;
 }
 
@@ -445,7 +510,7 @@ int capture_live_check(struct capture *c)
 
 	if (idx != c->ifindex)
 		return -ENODEV;
-	return 0;
+	return c->xsk ? xsk_check(c->xsk) : 0;
 }
 
 struct capture *capture_replay_open(const struct capture_opts *opts, bool use_kernel,
@@ -578,6 +643,28 @@ int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __
 	return err < 0 ? err : 0;
 }
 
+int capture_skip(struct capture *c, __u8 family, const __u8 *saddr, __u16 sport,
+		 const __u8 *daddr, __u16 dport, __u32 seq0, __u32 until)
+{
+	struct xs_flow_key k = { .sport = sport, .dport = dport, .family = family };
+	struct xs_flow_val v;
+	size_t alen = family == 4 ? 4 : 16;
+	int fd;
+
+	if (!c->skel || !c->opts.skips)
+		return -EOPNOTSUPP;
+	memcpy(k.saddr, saddr, alen);
+	memcpy(k.daddr, daddr, alen);
+	fd = bpf_map__fd(c->skel->maps.flows);
+	if (bpf_map_lookup_elem(fd, &k, &v)) {
+		memset(&v, 0, sizeof(v));
+		v.base_seq = seq0;
+	}
+	v.skip_until = until;
+	v.flags |= XS_FLOW_SKIP;
+	return bpf_map_update_elem(fd, &k, &v, BPF_ANY) ? -errno : 0;
+}
+
 static int read_counters(int fd, struct xs_counters out[XS_DIR_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -602,12 +689,55 @@ static int read_counters(int fd, struct xs_counters out[XS_DIR_MAX])
 	return 0;
 }
 
+/*
+ * The program counts a frame delivered when it redirects it; the socket may still drop it
+ * (RX ring full, no free UMEM frame). Those are moved to ring_full, so that delivered means
+ * handed to userspace and ring_full every matched frame lost, as with the ring buffer.
+ */
+static int afxdp_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
+{
+	struct xs_counters *in = &out[XS_DIR_INGRESS];
+	struct xsk_stats st;
+	__u64 lost;
+	int err;
+
+	err = read_counters(xsk_counters_fd(c->xsk), out);
+	if (err)
+		return err;
+	xsk_get_stats(c->xsk, &st);
+	lost = st.rx_dropped + st.rx_ring_full;
+	if (lost > in->c[XS_C_DELIVERED])
+		lost = in->c[XS_C_DELIVERED];
+	in->c[XS_C_DELIVERED] -= lost;
+	in->c[XS_C_RING_FULL] += lost;
+	in->c[XS_C_SNAPPED] += st.snapped;
+	return 0;
+}
+
+void capture_print_stats(struct capture *c, FILE *f)
+{
+	struct xsk_stats st;
+
+	if (!c || !c->xsk)
+		return;
+	xsk_get_stats(c->xsk, &st);
+	fprintf(f,
+		"AF_XDP: %llu frames received on %u queue%s (%s mode); the sockets dropped "
+		"%llu for a full RX ring and %llu for want of a free UMEM frame or room in "
+		"one (fill ring found empty %llu times)\n",
+		(unsigned long long)st.received, st.queues, st.queues == 1 ? "" : "s",
+		st.zerocopy ? "zero-copy" : "copy", (unsigned long long)st.rx_ring_full,
+		(unsigned long long)st.rx_dropped, (unsigned long long)st.fill_ring_empty);
+}
+
 int capture_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
 {
 	int d, k, err = 0;
 
 	if (c->skel)
 		err = read_counters(bpf_map__fd(c->skel->maps.counters), out);
+	else if (c->xsk)
+		err = afxdp_counters(c, out);
 	else
 		memset(out, 0, sizeof(struct xs_counters) * XS_DIR_MAX);
 	for (d = 0; d < XS_DIR_MAX; d++)
@@ -637,9 +767,17 @@ void capture_detach(struct capture *c)
 	if (c->pinned)
 		unpin_dir(c->ifname);
 	c->pinned = false;
-	/* whatever is still on the ring is delivered before the end */
+}
+
+void capture_drain(struct capture *c)
+{
+	if (!c)
+		return;
 	if (c->rb)
 		ring_buffer__consume(c->rb);
+	if (c->xsk)
+		while (xsk_poll(c->xsk, 0) > 0)
+			;
 }
 
 void capture_close(struct capture *c)
@@ -649,6 +787,7 @@ void capture_close(struct capture *c)
 	capture_detach(c);
 	ring_buffer__free(c->rb);
 	xdp_program__close(c->xdp_prog);
+	xsk_close(c->xsk);
 	xdp_sniff__destroy(c->skel);
 	free(c);
 }

@@ -11,6 +11,7 @@
 #define XS_CAPTURE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <linux/types.h>
 #include <xdp/libxdp.h>
 
@@ -26,6 +27,12 @@ enum capture_dirs {
 	CAPTURE_BOTH = CAPTURE_IN | CAPTURE_OUT,
 };
 
+/* How matching frames reach userspace (load). */
+enum capture_transport {
+	CAPTURE_RING = 0,	/* the BPF ring buffer (default): any interface */
+	CAPTURE_AFXDP,		/* AF_XDP sockets, ingress only: mirror ports and taps (xsk.h) */
+};
+
 struct capture_opts {
 	const char *ifname;		/* load only */
 	enum xdp_attach_mode xdp_mode;	/* XDP_MODE_NATIVE, _SKB or _UNSPEC (auto) */
@@ -33,7 +40,11 @@ struct capture_opts {
 	__u32 snaplen;			/* 0: whole frames */
 	__u32 ring_size;		/* bytes, a power of two */
 	__u64 max_stream_bytes;		/* payload copied per flow direction, 0: all (load) */
+	bool skips;			/* capture_skip() may be asked (--no-bodies, load) */
 	const struct xs_filter *filter;
+	int transport;			/* enum capture_transport (load) */
+	bool consume_all;		/* afxdp: drop what does not match */
+	bool force;			/* afxdp: even on an interface with addresses */
 };
 
 /*
@@ -59,15 +70,26 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __u32 wire_len,
 			 __u64 ts_ns);
 
+/*
+ * Asks the kernel not to copy payload of the direction saddr:sport -> daddr:dport before
+ * sequence number until (seq0: that direction's offset 0, for a new flow entry). Segments
+ * that reach past until are copied whole. -EOPNOTSUPP unless opened with skips.
+ */
+int capture_skip(struct capture *c, __u8 family, const __u8 *saddr, __u16 sport,
+		 const __u8 *daddr, __u16 dport, __u32 seq0, __u32 until);
 /* Sums the kernel's per-CPU counters (or the host path's). */
 int capture_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX]);
+/* Figures of the transport for the exit summary (the AF_XDP sockets'); none for the ring. */
+void capture_print_stats(struct capture *c, FILE *f);
 /* Records the user side could not decode (never expected: a bug or a version mismatch). */
 __u64 capture_bad_records(const struct capture *c);
 /* "native mode, single program (...)": how XDP is attached, or "host parser". */
 const char *capture_describe(const struct capture *c);
-/* Live: detaches the programs and delivers what is left on the ring; the counters stay
- * readable until capture_close. */
+/* Live: detaches the programs (needs the detach capabilities); the counters stay readable
+ * until capture_close. */
 void capture_detach(struct capture *c);
+/* Delivers what is left on the ring (or the AF_XDP rings) to the callback. */
+void capture_drain(struct capture *c);
 /* Detaches (live) and frees. */
 void capture_close(struct capture *c);
 

@@ -43,8 +43,18 @@ static void load_usage(FILE *f)
 		   "  -Z, --user USER                run as USER after attaching\n"
 		   "      --stats-interval SEC       counters as a JSON line on stderr every SEC s\n"
 		   "      --no-seccomp               no system call allow-list once capturing\n"
+		   "      --no-bodies                with --http: the kernel skips the bodies of\n"
+		   "                                 exchanges (Content-Length); lengths still given\n"
 		   "      --max-stream-bytes BYTES   payload copied per direction of a flow; past it\n"
 		   "                                 the kernel sends headers only (K/M/G suffixes)\n"
+		   "      --transport ring|afxdp     how packets reach xdp-sniff (default ring);\n"
+		   "                                 afxdp: AF_XDP sockets on every receive queue,\n"
+		   "                                 ingress only, for mirror ports and taps (the\n"
+		   "                                 packets taken no longer reach the host; the\n"
+		   "                                 UMEM is --ring-size bytes over all queues)\n"
+		   "      --consume-all              afxdp: drop the packets that do not match too\n"
+		   "      --force                    afxdp: even on an interface with an address or\n"
+		   "                                 a default route\n"
 		   "On a terminal, a status line on stderr is rewritten once a second.\n",
 		session_help);
 }
@@ -66,7 +76,7 @@ int cmd_load(int argc, char **argv)
 	struct sigaction sa = {};
 	__u64 last_tick = 0, last_json = 0, stats_interval = 0, v;
 	struct session_rate rate = {};
-	bool status_line;
+	bool status_line, dir_given = false;
 	int opt, r, err, status = 0;
 
 	session_opts_init(&o);
@@ -99,6 +109,7 @@ int cmd_load(int argc, char **argv)
 				goto bad;
 			continue;
 		case OPT_DIRECTION:
+			dir_given = true;
 			if (!strcmp(optarg, "in"))
 				o.dirs = CAPTURE_IN;
 			else if (!strcmp(optarg, "out"))
@@ -119,6 +130,23 @@ int cmd_load(int argc, char **argv)
 			if (parse_size(optarg, 1ULL << 40, &v) || !v)
 				goto bad;
 			o.max_stream_bytes = v;
+			continue;
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "ring"))
+				copts.transport = CAPTURE_RING;
+			else if (!strcmp(optarg, "afxdp"))
+				copts.transport = CAPTURE_AFXDP;
+			else
+				goto bad;
+			continue;
+		case OPT_CONSUME_ALL:
+			copts.consume_all = true;
+			continue;
+		case OPT_FORCE:
+			copts.force = true;
+			continue;
+		case OPT_NO_BODIES:
+			o.no_bodies = true;
 			continue;
 		case OPT_NO_SECCOMP:
 			privs_set_seccomp(false);
@@ -145,12 +173,38 @@ int cmd_load(int argc, char **argv)
 		return 2;
 	}
 
+	/* AF_XDP takes ingress frames only: a mirror port or a tap sends nothing */
+	if (copts.transport == CAPTURE_AFXDP) {
+		if (dir_given && o.dirs != CAPTURE_IN) {
+			fprintf(stderr, "xdp-sniff load: --transport afxdp captures ingress only: "
+					"--direction must be in (see xdp-sniff load --help)\n");
+			return 2;
+		}
+		if (o.max_stream_bytes) {
+			fprintf(stderr, "xdp-sniff load: --max-stream-bytes is not available with "
+					"--transport afxdp (see xdp-sniff load --help)\n");
+			return 2;
+		}
+		o.dirs = CAPTURE_IN;
+	} else if (copts.consume_all || copts.force) {
+		fprintf(stderr, "xdp-sniff load: --%s goes with --transport afxdp (see xdp-sniff "
+				"load --help)\n",
+			copts.consume_all ? "consume-all" : "force");
+		return 2;
+	}
+
 	copts.ifname = argv[optind];
 	copts.xdp_mode = o.xdp_mode;
 	copts.dirs = o.dirs;
 	copts.snaplen = o.snaplen;
 	copts.ring_size = o.ring_size;
 	copts.max_stream_bytes = o.max_stream_bytes;
+	copts.skips = o.no_bodies;
+	if (o.no_bodies && (!o.http || o.http_bodies)) {
+		fprintf(stderr, "xdp-sniff load: --no-bodies goes with --http and not with "
+				"--http-bodies (see xdp-sniff load --help)\n");
+		return 2;
+	}
 	copts.filter = &o.filter;
 
 	if (geteuid() != 0 && !privs_have_bpf()) {
@@ -213,8 +267,10 @@ int cmd_load(int argc, char **argv)
 				sink_pcap_flush(s.pcap);
 			if (status_line)
 				session_print_status_line(&s, stderr, &rate, now);
-			if (capture_live_check(s.cap) == -ENODEV) {
+			err = capture_live_check(s.cap);
+			if (err == -ENODEV)
 				pr_warn("interface %s went away; stopping\n", copts.ifname);
+			if (err) {
 				status = 1;
 				break;
 			}
@@ -231,6 +287,9 @@ out:
 	/* detach first, drain what is left on the ring, then end the streams */
 	privs_raise();
 	capture_detach(s.cap);
+	/* the last records are written with no more privilege than the steady state had */
+	privs_lower();
+	capture_drain(s.cap);
 	session_finish(&s);
 	if (log_level >= LOG_WARN)
 		session_print_stats(&s, stderr);

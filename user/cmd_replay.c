@@ -10,10 +10,9 @@
 #include <unistd.h>
 
 #include <linux/if_ether.h>
-/* libpcap's classic-BPF header clashes with linux/bpf.h: take only the link types */
-#define PCAP_DONT_INCLUDE_PCAP_BPF_H
+
+#include "replay.h"
 #include <pcap/dlt.h>
-#include <pcap/pcap.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -106,14 +105,14 @@ static int link_header(int dlt, const __u8 *p, __u32 len, __u16 *ethertype, __u3
 	return -1;
 }
 
-static bool link_supported(int dlt)
+bool replay_link_supported(int dlt)
 {
 	return dlt == DLT_EN10MB || dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2 ||
 	       dlt == DLT_RAW || dlt == DLT_IPV4 || dlt == DLT_IPV6 || dlt == DLT_NULL ||
 	       dlt == DLT_LOOP;
 }
 
-static int replay_file(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
+int replay_pcap(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
 {
 	int dlt = pcap_datalink(pc);
 	struct pcap_pkthdr *h;
@@ -224,7 +223,7 @@ int cmd_replay(int argc, char **argv)
 										 : errbuf);
 		return 1;
 	}
-	if (!link_supported(pcap_datalink(pc))) {
+	if (!replay_link_supported(pcap_datalink(pc))) {
 		pr_warn("%s: link type %s (%d) carries no TCP/IP that replay knows; supported: "
 			"EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP\n",
 			path, pcap_datalink_val_to_name(pcap_datalink(pc)) ?: "?",
@@ -255,7 +254,7 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 	pr_debug("replaying %s through the %s\n", path, capture_describe(s.cap));
-	err = replay_file(&s, pc, path, &frames);
+	err = replay_pcap(&s, pc, path, &frames);
 	if (err)
 		status = 1;
 	session_finish(&s);

@@ -34,11 +34,16 @@ static void print_instance(const char *ifname, const struct instance_view *v)
 		       in->flags & XS_INST_DISPATCHER ? "libxdp dispatcher"
 						      : "single program (no dispatcher)",
 		       v->xdp_attached ? "attached" : "NOT attached");
+	if (in->flags & XS_INST_AFXDP)
+		printf("  transport: AF_XDP, %u bytes of UMEM\n", in->ring_size);
 	if (in->flags & XS_INST_EGRESS)
 		printf("  egress: tc clsact program id %u, %s\n", in->tc_prog_id,
 		       v->tc_attached ? "attached" : "NOT attached");
 	printf("  filter: %s\n", filt);
-	printf("  snaplen: %u, ring: %u bytes\n", in->snaplen, in->ring_size);
+	if (in->flags & XS_INST_AFXDP)
+		printf("  snaplen: %u\n", in->snaplen);
+	else
+		printf("  snaplen: %u, ring: %u bytes\n", in->snaplen, in->ring_size);
 	for (d = 0; d < XS_DIR_MAX; d++) {
 		printf("  %s:", d == XS_DIR_INGRESS ? "in " : "out");
 		for (k = 0; k < XS_C_MAX; k++)

@@ -310,6 +310,7 @@ static void flow_sync_stats(struct flow_table *ft)
 	ft->stats.overlap_bytes = ft->rc.overlap;
 	ft->stats.ooo_dropped_bytes = ft->rc.ooo_dropped;
 	ft->stats.budget_cut_bytes = ft->rc.budget_cut;
+	ft->stats.skipped_bytes = ft->rc.skipped;
 	ft->stats.ignored_segments = ft->ignored + ft->rc.out_of_window;
 }
 
@@ -466,6 +467,9 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		if (fl & XS_TCP_ACK)
 			reasm_start(&e->r[o], &st->half[o], p->ack, false);
 	}
+	/* payload skipped on our own request: the gap it leaves is no loss */
+	if (seg->ev_flags & XS_EVF_SKIPPED)
+		h->skip_pending = true;
 	/* ring-full drops of this direction just before this segment: the next gap is theirs */
 	if (seg->drops_before) {
 		h->capture_drops += seg->drops_before;
@@ -638,6 +642,17 @@ void flow_table_finish(struct flow_table *ft)
 		flow_end(ft, e, fins_both(e) ? STREAM_CLOSED : STREAM_OPEN);
 	}
 	flow_sync_stats(ft);
+}
+
+int flow_stream_seq(const struct stream *st, int dir, __u64 off, __u32 *seq)
+{
+	const struct flow_entry *e = container_of(st, struct flow_entry, st);
+	const struct reasm *r = &e->r[dir];
+
+	if (!r->started)
+		return -ENOENT;
+	*seq = r->next_seq + (__u32)(off - r->next_off);
+	return 0;
 }
 
 const struct flow_stats *flow_table_stats(const struct flow_table *ft)

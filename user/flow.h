@@ -43,6 +43,7 @@ struct flow_stats {
 	__u64 overlap_bytes;	/* conflicting bytes resolved by the overlap policy */
 	__u64 ooo_dropped_bytes;/* out-of-order bytes given up to a cap (become gaps) */
 	__u64 budget_cut_bytes;	/* bytes past --max-stream-bytes that reached no sink */
+	__u64 skipped_bytes;	/* bytes --no-bodies had skipped (passed as gaps, not missing) */
 	__u64 late_segments;	/* segments for a stream that already ended (no SYN) */
 	__u64 ignored_segments; /* e.g. pure ACKs of nothing, segments after RST */
 };
@@ -59,6 +60,9 @@ void flow_table_expire(struct flow_table *ft, __u64 now_ns);
 /* End of capture: every stream still open is flushed and closed with state open. */
 void flow_table_finish(struct flow_table *ft);
 const struct flow_stats *flow_table_stats(const struct flow_table *ft);
+/* The sequence number of stream offset off of direction dir of a live stream of the table.
+ * Returns 0, or -ENOENT while that direction's offset 0 is not known. */
+int flow_stream_seq(const struct stream *st, int dir, __u64 off, __u32 *seq);
 void flow_table_free(struct flow_table *ft);
 
 #endif

@@ -223,3 +223,14 @@ void privs_raise(void)
 	cap_set_proc(caps);
 	cap_free(caps);
 }
+
+void privs_lower(void)
+{
+	cap_t caps = cap_get_proc();
+
+	if (!caps)
+		return;
+	cap_clear_flag(caps, CAP_EFFECTIVE);
+	cap_set_proc(caps);
+	cap_free(caps);
+}

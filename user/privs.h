@@ -23,5 +23,7 @@ int privs_drop(const char *user);
 void privs_set_seccomp(bool on);
 /* Raises the detach capabilities again (no-op when they are gone). */
 void privs_raise(void);
+/* Back to no effective capability, once detached. */
+void privs_lower(void);
 
 #endif

@@ -52,23 +52,25 @@ static void seg_free(struct reasm *r, const struct reasm_ctx *ctx, struct reasm_
 	free(g);
 }
 
-/* Appends a gap to the half's list, merged with the previous one when they touch. */
-static void gap_record(struct stream_half *h, __u64 off, __u64 len)
+/* Appends a gap to the half's list, merged with the previous one when they touch. Returns
+ * its cause. */
+static __u32 gap_record(struct stream_half *h, __u64 off, __u64 len)
 {
 	struct stream_gap *last = h->n_gaps_listed ? &h->gaps[h->n_gaps_listed - 1] : NULL;
 	/* drops the kernel reported since the last gap explain this one */
-	__u32 cause = h->drops_pending ? GAP_CAPTURE : GAP_NOT_SEEN;
+	__u32 cause = h->skip_pending ? GAP_SKIPPED : h->drops_pending ? GAP_CAPTURE : GAP_NOT_SEEN;
 
 	h->drops_pending = false;
+	h->skip_pending = false;
 	if (last && h->n_gaps == h->n_gaps_listed && last->offset + last->len == off) {
 		last->len += len;
-		if (cause == GAP_CAPTURE)
+		if (cause > last->cause)
 			last->cause = cause;
-		return;
+		return cause;
 	}
 	h->n_gaps++;
 	if (h->n_gaps_listed >= STREAM_MAX_GAPS_LISTED)
-		return;
+		return cause;
 	/* capacity is 0, 4, 8, ... 64: grow when full */
 	if (h->n_gaps_listed == 0 ||
 	    (h->n_gaps_listed >= 4 && !(h->n_gaps_listed & (h->n_gaps_listed - 1)))) {
@@ -77,7 +79,7 @@ static void gap_record(struct stream_half *h, __u64 off, __u64 len)
 
 		/* out of memory: the gap is still counted, just not listed */
 		if (!g)
-			return;
+			return cause;
 		h->gaps = g;
 	}
 	h->gaps[h->n_gaps_listed].offset = off;
@@ -85,6 +87,7 @@ static void gap_record(struct stream_half *h, __u64 off, __u64 len)
 	h->gaps[h->n_gaps_listed].cause = cause;
 	h->gaps[h->n_gaps_listed].pad = 0;
 	h->n_gaps_listed++;
+	return cause;
 }
 
 /* Passes len bytes at next_off as missing. */
@@ -95,10 +98,13 @@ static void pass_gap(struct reasm *r, const struct reasm_ctx *ctx, struct stream
 
 	if (!len)
 		return;
-	gap_record(h, r->next_off, len);
+	/* skipped on purpose (--no-bodies) is not missing */
+	if (gap_record(h, r->next_off, len) == GAP_SKIPPED)
+		ctx->cnt->skipped += len;
+	else
+		ctx->cnt->gap += len;
 	h->gap_bytes += len;
 	h->bytes += len;
-	ctx->cnt->gap += len;
 	sinks_stream_gap(ctx->sinks, st, dir, r->next_off, len);
 	r->next_off += len;
 	r->next_seq += (__u32)len;

@@ -59,6 +59,7 @@ struct reasm_counters {
 	__u64 ooo_dropped;   /* hole bytes given up to max_ooo_bytes, the memcap or malloc */
 	__u64 out_of_window; /* segments dropped as far outside the window */
 	__u64 budget_cut;    /* bytes past a direction's budget cut: neither data nor gaps */
+	__u64 skipped;	     /* gap bytes the kernel skipped on request (--no-bodies) */
 };
 
 /* What every direction of every stream of one table shares. */

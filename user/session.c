@@ -36,12 +36,17 @@ const struct option session_longopts[] = {
 	{ "packets", no_argument, NULL, OPT_PACKETS },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "http", no_argument, NULL, OPT_HTTP },
+	{ "no-bodies", no_argument, NULL, OPT_NO_BODIES },
 	{ "http-log", required_argument, NULL, OPT_HTTP_LOG },
 	{ "http-bodies", required_argument, NULL, OPT_HTTP_BODIES },
 	{ "decode", no_argument, NULL, OPT_DECODE },
 	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "max-stream-bytes", required_argument, NULL, OPT_MAX_STREAM_BYTES },
+	{ "output-mode", required_argument, NULL, OPT_OUTPUT_MODE },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "consume-all", no_argument, NULL, OPT_CONSUME_ALL },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -59,6 +64,8 @@ const char session_help[] =
 	"      --http-log FILE      those lines to FILE instead (implies --http)\n"
 	"      --http-bodies DIR    each HTTP body to its own file in DIR (implies --http)\n"
 	"      --decode             inflate gzip/deflate HTTP bodies (with --http)\n"
+	"      --output-mode MODE   octal mode of the files outputs create (default 0600, less\n"
+	"                           the umask; directories 0700, x added where r is given)\n"
 	"Streams:\n"
 	"      --overlap last|first which bytes win where segments overlap (default last)\n"
 	"      --idle-timeout SEC   end streams idle this long (default 300, 0: never)\n"
@@ -112,6 +119,7 @@ void session_opts_init(struct session_opts *o)
 	o->memcap = 1ULL << 30;
 	o->max_payload = 16ULL << 20;
 	o->max_open_files = 256;
+	o->output_mode = SINK_DEFAULT_FILE_MODE;
 	o->flow.idle_timeout_ns = 300ULL * 1000000000ULL;
 	o->flow.max_streams = 1000000;
 	o->flow.max_ooo_bytes = 4ULL << 20;
@@ -209,6 +217,20 @@ int session_parse_opt(struct session_opts *o, int opt, const char *arg, const ch
 			return usage_err(cmd, "bad --max-open-files '%s' (1 to 65536)", arg);
 		o->max_open_files = v;
 		return 0;
+	case OPT_OUTPUT_MODE: {
+		unsigned long m;
+		char *end;
+
+		errno = 0;
+		m = strtoul(arg, &end, 8);
+		if (*arg < '0' || *arg > '7' || *end || errno || m > 0777 || (m & 0600) != 0600)
+			return usage_err(cmd,
+					 "bad --output-mode '%s' (octal, 0600 to 0777: the owner "
+					 "reads and writes)",
+					 arg);
+		o->output_mode = m;
+		return 0;
+	}
 	case OPT_OVERLAP:
 		if (!strcmp(arg, "last"))
 			o->flow.overlap = OVERLAP_LAST;
@@ -229,14 +251,30 @@ static int add_sink(struct session *s, struct sink *k)
 	return sinks_add(&s->sinks, k);
 }
 
+/* --no-bodies: the HTTP sink asks that bytes [from, to) of a direction not be copied */
+static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64 to)
+{
+	struct session *s = ctx;
+	__u32 seq0, until;
+	bool in = dir == STREAM_IN;
+
+	if (!s->cap || flow_stream_seq(st, dir, 0, &seq0) || flow_stream_seq(st, dir, to, &until))
+		return -ENOENT;
+	return capture_skip(s->cap, st->family, in ? st->saddr : st->daddr, in ? st->sport : st->dport,
+			    in ? st->daddr : st->saddr, in ? st->dport : st->sport, seq0, until);
+}
+
 int session_open(struct session *s, struct session_opts *o)
 {
 	bool any = o->pcap_path || o->out_dir || o->json || o->http;
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
+	s->feedback.skip = session_skip;
+	s->feedback.ctx = s;
 	s->opts = o;
 	s->mem.limit = o->memcap;
+	sinks_set_file_mode(o->output_mode);
 	if (o->pcap_path) {
 		s->pcap = sink_pcap_new(o->pcap_path, o->snaplen);
 		err = add_sink(s, s->pcap);
@@ -252,8 +290,12 @@ int session_open(struct session *s, struct session_opts *o)
 			pr_warn("--http and -w - both want stdout (give --http-log FILE)\n");
 			err = -EINVAL;
 		} else {
-			err = add_sink(s, sink_http_new(o->http_log, o->http_bodies, o->http_decode,
-							&s->mem));
+			struct sink *h = sink_http_new(o->http_log, o->http_bodies, o->http_decode,
+						       &s->mem);
+
+			if (h && o->no_bodies)
+				sink_http_set_no_bodies(h, &s->feedback);
+			err = add_sink(s, h);
 		}
 	}
 	if (!err && (!any || o->packets)) {
@@ -337,10 +379,12 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)t.c[XS_C_SEEN],
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_SEEN],
 			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_SEEN]);
-		fprintf(f, "%llu packets matched the filter, %llu delivered, %llu snapped\n",
+		fprintf(f,
+			"%llu packets matched the filter, %llu delivered, %llu snapped; "
+			"%llu bytes through the ring\n",
 			(unsigned long long)t.c[XS_C_MATCHED],
 			(unsigned long long)t.c[XS_C_DELIVERED],
-			(unsigned long long)t.c[XS_C_SNAPPED]);
+			(unsigned long long)t.c[XS_C_SNAPPED], (unsigned long long)t.c[XS_C_BYTES]);
 		fprintf(f, "%llu packets dropped because the ring was full (%llu in, %llu out)\n",
 			(unsigned long long)t.c[XS_C_RING_FULL],
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_RING_FULL],
@@ -351,6 +395,14 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)t.c[XS_C_FILTERED], (unsigned long long)t.c[XS_C_NOT_TCP],
 			(unsigned long long)t.c[XS_C_NOT_IP], (unsigned long long)t.c[XS_C_MALFORMED],
 			(unsigned long long)t.c[XS_C_FRAGMENT]);
+		capture_print_stats(s->cap, f);
+		if (t.c[XS_C_WITHHELD] || t.c[XS_C_SKIPPED])
+			fprintf(f,
+				"%llu payload bytes not copied: %llu past --max-stream-bytes, "
+				"%llu skipped for --no-bodies\n",
+				(unsigned long long)(t.c[XS_C_WITHHELD] + t.c[XS_C_SKIPPED]),
+				(unsigned long long)t.c[XS_C_WITHHELD],
+				(unsigned long long)t.c[XS_C_SKIPPED]);
 		if (capture_bad_records(s->cap))
 			fprintf(f, "%llu records could not be decoded\n",
 				(unsigned long long)capture_bad_records(s->cap));
@@ -369,11 +421,13 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)fs->streams_midstream);
 		fprintf(f,
 			"bytes: %llu delivered, %llu missing (gaps), %llu given up to caps, "
-			"%llu past --max-stream-bytes, %llu retransmitted, %llu overlapping; "
+			"%llu past --max-stream-bytes, %llu skipped for --no-bodies, "
+			"%llu retransmitted, %llu overlapping; "
 			"memory peak %llu of %llu\n",
 			(unsigned long long)fs->bytes_delivered, (unsigned long long)fs->gap_bytes,
 			(unsigned long long)fs->ooo_dropped_bytes,
 			(unsigned long long)fs->budget_cut_bytes,
+			(unsigned long long)fs->skipped_bytes,
 			(unsigned long long)fs->retrans_bytes, (unsigned long long)fs->overlap_bytes,
 			(unsigned long long)s->mem.peak, (unsigned long long)s->mem.limit);
 	}
@@ -418,6 +472,7 @@ void session_print_stats_json(struct session *s, FILE *f)
 		FS(overlap_bytes);
 		FS(ooo_dropped_bytes);
 		FS(budget_cut_bytes);
+		FS(skipped_bytes);
 		FS(late_segments);
 		FS(ignored_segments);
 #undef FS

@@ -7,6 +7,7 @@
 #ifndef XS_SESSION_H
 #define XS_SESSION_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -23,6 +24,7 @@ struct session_opts {
 	bool json;			/* -j */
 	bool packets;			/* --packets: one line per packet */
 	bool http;			/* --http: one JSON line per HTTP exchange */
+	bool no_bodies;			/* --no-bodies: the kernel skips bodies (load) */
 	const char *http_log;		/* --http-log: those lines to a file instead of stdout */
 	const char *http_bodies;	/* --http-bodies: each message body to a file here */
 	bool http_decode;		/* --decode: gzip/deflate bodies inflated */
@@ -30,6 +32,7 @@ struct session_opts {
 	__u64 memcap;
 	__u64 max_payload;
 	int max_open_files;
+	unsigned int output_mode;	/* --output-mode: files the outputs create (default 0600) */
 	struct flow_opts flow;
 	/* load only */
 	enum xdp_attach_mode xdp_mode;
@@ -49,6 +52,7 @@ struct session {
 	struct capture *cap;
 	__u64 segments;
 	int err;			/* first fatal error of a sink or of the flow table */
+	struct sink_feedback feedback;	/* what sinks may ask of the capture */
 };
 
 /* Parses the options load and replay share; returns 0, 1 for an option that is not one of
@@ -109,6 +113,11 @@ enum {
 	OPT_STATS_INTERVAL,
 	OPT_NO_SECCOMP,
 	OPT_MAX_STREAM_BYTES,
+	OPT_OUTPUT_MODE,
+	OPT_TRANSPORT,
+	OPT_CONSUME_ALL,
+	OPT_FORCE,
+	OPT_NO_BODIES,
 };
 
 #endif

@@ -44,12 +44,37 @@ int sinks_have_stream_sinks(const struct sink_set *set)
 	return 0;
 }
 
-/* A failing sink is reported once, then left alone: the other outputs go on. */
+static mode_t sink_file_mode = SINK_DEFAULT_FILE_MODE;
+
+void sinks_set_file_mode(mode_t mode)
+{
+	sink_file_mode = mode & 0777;
+}
+
+mode_t sinks_file_mode(void)
+{
+	return sink_file_mode;
+}
+
+mode_t sinks_dir_mode(void)
+{
+	mode_t m = 0700 | (sink_file_mode & 0066);
+
+	if (m & 0040)
+		m |= 0010;
+	if (m & 0004)
+		m |= 0001;
+	return m;
+}
+
+/* A failing sink is reported once, then left alone: the other outputs go on. A sink that
+ * already said why, naming its file, is not reported twice. */
 static void sink_fail(struct sink *s, int err)
 {
 	s->failed = err ? err : -EIO;
-	pr_warn("output %s failed: %s; it is switched off, the other outputs go on\n",
-		s->ops->name, strerror(-s->failed));
+	if (!s->reported)
+		pr_warn("output %s failed: %s; it is switched off, the other outputs go on\n",
+			s->ops->name, strerror(-s->failed));
 }
 
 #define SINKS_EACH(set, call)                                                                  \

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #include "decode.h"
@@ -18,6 +19,16 @@
 #include "stream.h"
 
 struct sink;
+
+/*
+ * What a sink may ask of the capture while a stream runs: the session provides it. skip
+ * asks the kernel not to copy bytes [from, to) of direction dir of st (a body the sink has
+ * no use for); bytes already on their way still come. Returns 0 or -errno.
+ */
+struct sink_feedback {
+	int (*skip)(void *ctx, struct stream *st, int dir, __u64 from, __u64 to);
+	void *ctx;
+};
 
 struct sink_ops {
 	const char *name;
@@ -41,7 +52,19 @@ struct sink {
 	void *priv;
 	int idx;		/* index into stream->sink_priv */
 	int failed;		/* -errno of the first failure; no calls after it */
+	bool reported;		/* the sink said why it failed in a line of its own */
 };
+
+/*
+ * The mode of the files the sinks create (-o, -w, --http-log, --http-bodies), less the
+ * umask as with open(2): 0600 unless --output-mode says otherwise. Directories they create
+ * get 0700 plus, for group and others, what the file mode gives them, with search (x)
+ * wherever read is given: 0644 makes 0755 directories, 0640 makes 0750.
+ */
+#define SINK_DEFAULT_FILE_MODE 0600
+void sinks_set_file_mode(mode_t mode);
+mode_t sinks_file_mode(void);
+mode_t sinks_dir_mode(void);
 
 struct sink_set {
 	struct sink *v[SINK_MAX];
@@ -78,6 +101,9 @@ struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool de
  * and is not closed by destroy. */
 struct sink *sink_text_new_file(FILE *f, int packets, int streams);
 struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc);
+/* --no-bodies: ask the kernel, through fb, not to copy the Content-Length bodies of the
+ * exchanges (their lengths are still reported). fb outlives the sink. */
+void sink_http_set_no_bodies(struct sink *s, const struct sink_feedback *fb);
 struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, struct memcap *mc);
 
 #endif

@@ -167,7 +167,7 @@ static int files_openat(struct files_priv *p, const char *name, int flags)
 	while (p->n_open >= p->max_open && files_evict_one(p))
 		;
 	for (;;) {
-		fd = openat(p->dirfd, name, flags, 0644);
+		fd = openat(p->dirfd, name, flags, sinks_file_mode());
 		if (fd >= 0)
 			return fd;
 		if ((errno != EMFILE && errno != ENFILE) || !files_evict_one(p))
@@ -206,7 +206,8 @@ static int files_create(struct files_priv *p, struct stream *st, int dir, struct
 		return 0;
 	}
 	if (fd < 0) {
-		pr_warn("failed to create %s/%s: %s\n", p->dir, name, strerror(-fd));
+		pr_warn("failed to create %s/%s: %s; -o is switched off, the other outputs go on\n",
+			p->dir, name, strerror(-fd));
 		return fd;
 	}
 	/* conn > reuse: a name was taken by something this run did not write */
@@ -243,7 +244,9 @@ static int files_reopen(struct files_priv *p, struct stream *st, int dir, struct
 		return 0;
 	}
 	if (fd < 0) {
-		pr_warn("failed to open %s/%s again: %s\n", p->dir, name, strerror(-fd));
+		pr_warn("failed to open %s/%s again: %s; -o is switched off, the other outputs go "
+			"on\n",
+			p->dir, name, strerror(-fd));
 		return fd;
 	}
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
@@ -301,6 +304,8 @@ static int files_stream_data(struct sink *s, struct stream *st, int dir, __u64 o
 		err = files_reopen(p, st, dir, h);
 	else
 		err = 0;
+	if (err < 0)
+		s->reported = true; /* said, naming the file */
 	if (err || h->failed)
 		return err;
 
@@ -318,7 +323,10 @@ static int files_stream_data(struct sink *s, struct stream *st, int dir, __u64 o
 
 			err = n < 0 ? -errno : -EIO;
 			files_name(name, sizeof(name), st, dir, h->conn);
-			pr_warn("failed to write %s/%s: %s\n", p->dir, name, strerror(-err));
+			pr_warn("failed to write %s/%s: %s; -o is switched off, the other "
+				"outputs go on\n",
+				p->dir, name, strerror(-err));
+			s->reported = true;
 			return err;
 		}
 		buf += n;
@@ -425,7 +433,7 @@ static int files_open_dir(const char *dir, char **out_path)
 	path = strndup(dir, n);
 	if (!path)
 		return -ENOMEM;
-	if (mkdir(path, 0755) && errno != EEXIST) {
+	if (mkdir(path, sinks_dir_mode()) && errno != EEXIST) {
 		err = -errno;
 		pr_warn("failed to create output directory %s: %s\n", dir, strerror(-err));
 		goto err_free_path;

@@ -21,6 +21,8 @@
  *   request_trailers       the same for the trailer of a chunked body
  *   request_body_bytes     body bytes seen, de-chunked (bytes that never came excluded)
  *   request_body_missing   body bytes that never came (gaps), parsing went on past them
+ *   request_body_skipped   body bytes --no-bodies had the kernel not copy (counted in
+ *                          request_body_bytes: they passed, they were not kept)
  *   request_transfer_encoding  "none", "content-length", "chunked" or "connection-close"
  *   request_body_file      name of the body's file in --http-bodies DIR
  *   request_body_decoded_bytes  with --decode, the body's length after gzip/deflate
@@ -108,6 +110,9 @@
 #include "sink.h"
 
 /* head bytes (target, reason, header names and values) kept per message */
+/* --no-bodies: bodies shorter than this are copied anyway (not worth a map update) */
+#define HTTP_SKIP_MIN 4096
+
 #define HTTP_MAX_STORED (128 * 1024)
 /* requests per stream waiting for their response */
 #define HTTP_MAX_QUEUED 1024
@@ -160,6 +165,7 @@ struct http_msg {
 	__u64 stored;	  /* head bytes kept */
 	__u64 start_ns, end_ns;
 	__u64 body, missing, decoded;
+	__u64 skipped; /* body bytes the kernel did not copy (--no-bodies): in body too */
 	__u64 err_off;
 	__u64 file_off; /* where the next body byte goes in its file */
 	z_stream *z;
@@ -203,6 +209,12 @@ struct http_dir {
 	bool resynced;		 /* parsing resumed at some point */
 	bool resume;		 /* the next message starts where parsing resumed */
 	bool filling;		 /* the bytes being parsed stand in for missing ones */
+	bool skipping;		 /* ... for bytes the kernel was asked not to copy */
+	bool want_skip;		 /* --no-bodies: ask to skip this body at its first byte */
+	__u64 skip_len;		 /* the body's length (Content-Length) */
+	__u64 skip_from, skip_to; /* the range asked to be skipped: its gaps are no loss */
+	const char *exec_buf;	 /* the bytes http_exec is parsing, and their offset */
+	__u64 exec_off;
 	bool in_chunk;		 /* in chunk data, p.content_length bytes to go */
 	bool line_start;	 /* resync: at the start of a line */
 	struct hbuf line;	 /* resync: the start line being looked at */
@@ -234,6 +246,7 @@ struct http_priv {
 	int dirfd; /* --http-bodies, -1 without */
 	char *dir;
 	bool decode;
+	const struct sink_feedback *no_bodies; /* --no-bodies: how to ask for skips */
 	struct memcap *mc;
 	struct http_link live;
 	char *line; /* the JSON line being written */
@@ -369,7 +382,7 @@ static void http_file_write(struct http_stream *hs, struct http_msg *m, int dir,
 	if (m->fd < 0) {
 		snprintf(m->file, sizeof(m->file), "%llu-%u.%s", (unsigned long long)hs->st->id,
 			 ex->n, dir == STREAM_IN ? "request" : "response");
-		m->fd = openat(p->dirfd, m->file, flags, 0644);
+		m->fd = openat(p->dirfd, m->file, flags, sinks_file_mode());
 		if (m->fd < 0) {
 			int err = errno;
 
@@ -688,6 +701,7 @@ static json_t *http_exch_object(const struct http_stream *hs, const struct http_
 	e |= http_put(o, "request_trailers", hq ? http_list(q->trailers) : json_null());
 	e |= http_put(o, "request_body_bytes", http_opt_u64(hq, q->body));
 	e |= http_put(o, "request_body_missing", http_opt_u64(hq, q->missing));
+	e |= http_put(o, "request_body_skipped", http_opt_u64(hq, q->skipped));
 	e |= http_put(o, "request_transfer_encoding",
 		      qh ? json_string(http_te_names[q->te]) : json_null());
 	e |=
@@ -701,6 +715,7 @@ static json_t *http_exch_object(const struct http_stream *hs, const struct http_
 	e |= http_put(o, "response_trailers", hr ? http_list(r->trailers) : json_null());
 	e |= http_put(o, "response_body_bytes", http_opt_u64(hr, r->body));
 	e |= http_put(o, "response_body_missing", http_opt_u64(hr, r->missing));
+	e |= http_put(o, "response_body_skipped", http_opt_u64(hr, r->skipped));
 	e |= http_put(o, "response_transfer_encoding",
 		      rh ? json_string(http_te_names[r->te]) : json_null());
 	e |= http_put(o, "response_body_file",
@@ -1052,6 +1067,12 @@ static int http_on_headers_complete(http_parser *pp)
 		m->te = TE_NONE;
 	if (hs->p->decode && m->te != TE_NONE)
 		m->codec = http_codec_of(m);
+	/* a body worth skipping: ask at its first byte, when its offset is known */
+	if (hs->p->no_bodies && m->te == TE_LENGTH && !ret &&
+	    pp->content_length > HTTP_SKIP_MIN && pp->content_length != ULLONG_MAX) {
+		d->want_skip = true;
+		d->skip_len = pp->content_length;
+	}
 	return ret;
 }
 
@@ -1063,6 +1084,22 @@ static int http_on_body(http_parser *pp, const char *at, size_t n)
 
 	if (!m)
 		return 0;
+	if (d->want_skip && !d->filling) {
+		__u64 start = d->exec_off + (__u64)(at - d->exec_buf);
+
+		d->want_skip = false;
+		if (start + n < start + d->skip_len &&
+		    !hs->p->no_bodies->skip(hs->p->no_bodies->ctx, hs->st, d->dir, start + n,
+					    start + d->skip_len)) {
+			d->skip_from = start + n;
+			d->skip_to = start + d->skip_len;
+		}
+	}
+	if (d->skipping) {
+		m->body += n;
+		m->skipped += n;
+		return 0;
+	}
 	if (d->filling) {
 		m->missing += n;
 		if (m->codec && !m->decode_end)
@@ -1301,7 +1338,11 @@ static void http_apply_verdict(struct http_stream *hs);
 static size_t http_exec(struct http_stream *hs, struct http_dir *d, const char *buf, size_t len,
 			__u64 off)
 {
-	size_t n = http_parser_execute(&d->p, &http_settings, buf, len);
+	size_t n;
+
+	d->exec_buf = buf;
+	d->exec_off = off;
+	n = http_parser_execute(&d->p, &http_settings, buf, len);
 	int err = HTTP_PARSER_ERRNO(&d->p);
 
 	if (err == HPE_PAUSED && !hs->stopping) {
@@ -1585,6 +1626,18 @@ static void http_gap(struct http_stream *hs, struct http_dir *d, __u64 off, __u6
 		/* the body's end is known: step over the missing bytes */
 		__u64 n = len < room ? len : room;
 
+		/* bytes we asked the kernel not to copy are not missing */
+		if (off >= d->skip_from && off + n <= d->skip_to) {
+			d->skipping = true;
+			http_fill(hs, d, n, off);
+			d->skipping = false;
+			off += n;
+			len -= n;
+			if (!len || d->mode != MODE_PARSE)
+				return;
+			m = d->msg;
+			goto rest;
+		}
 		if (!m->trunc)
 			m->trunc = TR_GAP;
 		http_fill(hs, d, n, off);
@@ -1594,6 +1647,7 @@ static void http_gap(struct http_stream *hs, struct http_dir *d, __u64 off, __u6
 			return;
 		m = d->msg;
 	}
+rest:
 	http_msg_truncate(d, TR_GAP);
 	http_enter_resync(d, true);
 }
@@ -1814,7 +1868,7 @@ static int http_open_dir(const char *dir)
 	struct stat sb;
 	int fd, err;
 
-	if (mkdir(dir, 0755) && errno != EEXIST) {
+	if (mkdir(dir, sinks_dir_mode()) && errno != EEXIST) {
 		err = -errno;
 		pr_warn("failed to create --http-bodies directory %s: %s\n", dir, strerror(-err));
 		return err;
@@ -1840,6 +1894,13 @@ static int http_open_dir(const char *dir)
 		return err;
 	}
 	return fd;
+}
+
+void sink_http_set_no_bodies(struct sink *s, const struct sink_feedback *fb)
+{
+	struct http_priv *p = s->priv;
+
+	p->no_bodies = fb;
 }
 
 struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, struct memcap *mc)
@@ -1897,7 +1958,8 @@ struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool de
 	int fd, err;
 
 	if (log_path && strcmp(log_path, "-")) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			  sinks_file_mode());
 		if (fd < 0) {
 			err = errno;
 			pr_warn("failed to open --http-log %s: %s\n", log_path, strerror(err));

@@ -18,7 +18,9 @@
  *                      (note that jq 1.6 reads numbers as doubles and rounds these)
  *   inbound_info       about STREAM_IN, what the side that opened the connection sent:
  *                      {bytes, data_bytes, packets, gap_bytes, retrans_bytes, overlap_bytes,
- *                       n_gaps, gaps: [[offset, len, cause], ...], capture_drops,
+ *                       n_gaps, gaps: [[offset, len, cause], ...] with cause "not_seen"
+ *                       (never passed this host), "capture" (the capture dropped packets:
+ *                       ring full) or "skipped" (--no-bodies), capture_drops,
  *                       syn, fin, rst, cut,
  *                       payload_bytes, payload_truncated}
  *   outbound_info      the same for STREAM_OUT
@@ -179,7 +181,9 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 	for (i = 0; i < json_gaps_listed(half); i++) {
 		json_t *g =
 		    json_pack("[IIs]", json_u64(half->gaps[i].offset), json_u64(half->gaps[i].len),
-			      half->gaps[i].cause == GAP_CAPTURE ? "capture" : "not_seen");
+			      half->gaps[i].cause == GAP_CAPTURE   ? "capture"
+			      : half->gaps[i].cause == GAP_SKIPPED ? "skipped"
+								   : "not_seen");
 
 		if (json_array_append_new(gaps, g)) {
 			json_decref(gaps);

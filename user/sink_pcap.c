@@ -78,7 +78,8 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 		fd = dup(STDOUT_FILENO);
 	} else {
 		/* never follow a symlink planted where the output goes */
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			  sinks_file_mode());
 	}
 	if (fd < 0) {
 		err = -errno;

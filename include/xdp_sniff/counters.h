@@ -24,6 +24,7 @@ enum xs_counter {
 	XS_C_SNAPPED,		/* delivered with cap_len < wire_len */
 	XS_C_BYTES,		/* frame bytes delivered (cap_len sum) */
 	XS_C_WITHHELD,		/* payload bytes not copied: past --max-stream-bytes */
+	XS_C_SKIPPED,		/* payload bytes not copied: userspace asked (--no-bodies) */
 	XS_C_MAX,
 };
 
@@ -33,6 +34,6 @@ struct xs_counters {
 
 #define XS_COUNTER_NAMES                                                                \
 	{ "seen", "not_ip", "not_tcp", "malformed", "fragment", "filtered", "matched",   \
-	  "delivered", "ring_full", "snapped", "bytes", "withheld" }
+	  "delivered", "ring_full", "snapped", "bytes", "withheld", "skipped" }
 
 #endif

@@ -26,6 +26,8 @@ enum xs_event_flags {
 	/* payload withheld by the per-flow byte budget (--max-stream-bytes): the record
 	 * holds the headers and the payload up to the budget, nothing after */
 	XS_EVF_HDRONLY = 1 << 2,
+	/* payload not copied because userspace asked to skip it (--no-bodies): headers only */
+	XS_EVF_SKIPPED = 1 << 3,
 };
 
 struct xs_event {
@@ -59,13 +61,20 @@ struct xs_flow_key {
 	__u8 pad[3];
 };
 
+enum xs_flow_flags {
+	/* userspace asked not to copy payload before skip_until (a body it has no use for) */
+	XS_FLOW_SKIP = 1 << 0,
+};
+
 struct xs_flow_val {
 	__u64 withheld;		/* payload bytes not copied */
 	__u32 base_seq;		/* sequence number of offset 0 (first seen, or ISN + 1) */
 	__u32 drops;		/* ring-full drops not yet reported in a record */
+	__u32 skip_until;	/* with XS_FLOW_SKIP: first sequence number to copy again */
+	__u32 flags;		/* enum xs_flow_flags */
 };
 
 _Static_assert(sizeof(struct xs_flow_key) == 40, "xs_flow_key layout");
-_Static_assert(sizeof(struct xs_flow_val) == 16, "xs_flow_val layout");
+_Static_assert(sizeof(struct xs_flow_val) == 24, "xs_flow_val layout");
 
 #endif

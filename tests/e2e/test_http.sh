@@ -291,6 +291,38 @@ EOF
 	WHY=$(check_http ka "$spec") || return 1
 }
 
+# --no-bodies: the kernel skips Content-Length bodies once the sink has their heads; every
+# exchange is still reported with its full body length, unflagged, and most body bytes are
+# not copied at all.
+t_no_bodies()
+{
+	local urls=() i spec skipped
+
+	# at 200 Mbit/s a 1 MiB body takes 40 ms: the head is parsed long before its end
+	ip netns exec "$XS_NS" tc qdisc add dev "$XS_IF_PEER" root tbf rate 200mbit burst 64kb \
+		latency 400ms ||
+		{ WHY="the tbf qdisc is not available"; return 77; }
+	xs_start nb "$XS_IF" -p 8081 --http-log "$E2E_TMP/nb.http" --no-bodies || return 1
+	for i in $(seq 1 10); do
+		urls+=(-o /dev/null "http://$XS_SRV4:8081/f/f_1048576?i=$i")
+		urls+=(-o /dev/null "http://$XS_SRV4:8081/f/f_1460?i=$i")
+	done
+	"${CURL[@]}" "${urls[@]}" || { WHY="curl with 20 URLs failed"; return 1; }
+	ip netns exec "$XS_NS" tc qdisc del dev "$XS_IF_PEER" root
+	stopped_cleanly nb || return 1
+	spec=$(cat <<'EOF'
+want = [sum([[('GET', f'/f/f_1048576?i={i}', 200, 0, 1048576, None, ANY,
+               {'response_body_skipped': lambda v: v > 900000}),
+              ('GET', f'/f/f_1460?i={i}', 200, 0, 1460, None, ANY,
+               {'response_body_skipped': 0})] for i in range(1, 11)], [])]
+EOF
+)
+	WHY=$(check_http nb "$spec") || return 1
+	skipped=$(sed -n 's/.* \([0-9]*\) skipped for --no-bodies$/\1/p' "$E2E_TMP/nb.err")
+	[ "${skipped:-0}" -gt 9000000 ] ||
+		{ WHY="the kernel skipped ${skipped:-no} bytes of 10 MiB of bodies"; return 1; }
+}
+
 # Uploads up to 8 MiB (Content-Length and chunked, with and without Expect: 100-continue),
 # pipelined requests from a raw socket, and malformed HTTP; the exchange after them is whole.
 t_post_pipeline_malformed()
@@ -397,5 +429,6 @@ fi
 
 run_test http10_get_head_404 t_http10
 run_test keepalive_chunked_gzip t_keepalive
+run_test no_bodies_skipped_in_kernel t_no_bodies
 run_test post_pipeline_malformed t_post_pipeline_malformed
 e2e_finish

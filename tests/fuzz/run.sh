@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Builds the libFuzzer harnesses and runs each for FUZZ_SECONDS (default 60).
-# Corpora start from the frames of the test captures in ../shared/testdata/pcaps.
+# Corpora start from the frames of the test captures in ../shared/testdata/pcaps (fuzz_replay,
+# the capture-file front end, from the capture files themselves).
 # A crash leaves its input in build/fuzz/crashes/ and fails the run.
 set -u
 cd "$(dirname "$0")/../.."
@@ -43,7 +44,14 @@ for name in "${!srcs[@]}"; do
 	corpus=$out/corpus-$name
 	mkdir -p "$corpus"
 	dirs=("$corpus")
-	[ -d "$seed" ] && dirs+=("$seed")
+	if [ "$name" = fuzz_replay ]; then
+		# whole capture files, not frames: the test captures themselves
+		[ -d ../shared/testdata/pcaps ] &&
+			find ../shared/testdata/pcaps -maxdepth 1 -type f \( -name '*.pcap' -o -name '*.pcapng' \) \
+				-exec cp -n -t "$corpus" {} + 2>/dev/null
+	elif [ -d "$seed" ]; then
+		dirs+=("$seed")
+	fi
 	if "$out/$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$out/crashes/$name-" "${dirs[@]}" >"$out/$name.log" 2>&1; then
 		runs=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" | grep -o '[0-9]*$')

@@ -159,13 +159,61 @@ static void test_files_ipv4_names(void **state)
 	assert_string_equal(c, "x");
 	assert_int_equal(count_entries(tmpdir), 3);
 
-	/* mode 0644, times from the first packet of the direction */
+	/* mode 0600 (SINK_DEFAULT_FILE_MODE), times from the first packet of the direction */
 	assert_int_equal(stat(path_in("198.018.000.001.40380-198.018.000.002.08080"), &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0644);
+	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_int_equal(sb.st_mtim.tv_sec, TS0 / 1000000000ULL);
 	assert_int_equal(sb.st_mtim.tv_nsec, TS0 % 1000000000ULL);
 	assert_int_equal(stat(path_in("198.018.000.002.08080-198.018.000.001.40380"), &sb), 0);
 	assert_int_equal(sb.st_mtim.tv_sec, TS0 / 1000000000ULL + 1);
+}
+
+/* --output-mode: files get the mode less the umask, a directory the sink creates 0700 plus x
+ * where the mode gives r; the default comes back with sinks_set_file_mode(default). */
+static void test_files_output_mode(void **state)
+{
+	static const struct {
+		mode_t file, dir;
+	} cases[] = {{0600, 0700}, {0644, 0755}, {0640, 0750}, {0660, 0770}, {0604, 0705}};
+	struct sink_set set = {0};
+	struct stream st;
+	struct stat sb;
+	char sub[128];
+	mode_t old = umask(0);
+	size_t i;
+
+	assert_int_equal(sinks_file_mode(), SINK_DEFAULT_FILE_MODE);
+	assert_int_equal(sinks_dir_mode(), 0700);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sinks_set_file_mode(cases[i].file);
+		assert_int_equal(sinks_dir_mode(), cases[i].dir);
+		snprintf(sub, sizeof(sub), "%s/d%zu", tmpdir, i);
+		memset(&set, 0, sizeof(set));
+		assert_int_equal(sinks_add(&set, sink_files_new(sub, 0)), 0);
+		mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 8080);
+		assert_int_equal(data(&set, &st, STREAM_IN, 0, "x"), 1);
+		sinks_stream_close(&set, &st);
+		sinks_destroy(&set);
+		assert_int_equal(stat(sub, &sb), 0);
+		assert_int_equal(sb.st_mode & 07777, cases[i].dir);
+		snprintf(sub + strlen(sub), sizeof(sub) - strlen(sub),
+			 "/198.018.000.001.40380-198.018.000.002.08080");
+		assert_int_equal(stat(sub, &sb), 0);
+		assert_int_equal(sb.st_mode & 07777, cases[i].file);
+	}
+	/* less the umask, as open(2) */
+	umask(022);
+	sinks_set_file_mode(0666);
+	snprintf(sub, sizeof(sub), "%s/umask", tmpdir);
+	memset(&set, 0, sizeof(set));
+	assert_int_equal(sinks_add(&set, sink_files_new(sub, 0)), 0);
+	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 8080);
+	assert_int_equal(data(&set, &st, STREAM_IN, 0, "x"), 1);
+	sinks_destroy(&set);
+	assert_int_equal(stat(path_in("umask/198.018.000.001.40380-198.018.000.002.08080"), &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	umask(old);
+	sinks_set_file_mode(SINK_DEFAULT_FILE_MODE);
 }
 
 static void test_files_ipv6_names(void **state)
@@ -797,6 +845,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_files_ipv4_names, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_output_mode, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_files_ipv6_names, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_files_reuse, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_files_gap, setup_dir, teardown_dir),
