@@ -54,7 +54,10 @@ static void env_close(struct env *e)
 	xdp_sniff__destroy(e->skel);
 }
 
-/* The program with a byte budget (0: none), flows entries and ring size (0: defaults). */
+static bool want_skips;
+
+/* The program with a byte budget (0: none), flows entries and ring size (0: defaults);
+ * skips on when want_skips is set. */
 static int env_open(struct env *e, __u64 budget, __u32 flows, __u32 ring)
 {
 	struct xs_filter all;
@@ -65,6 +68,7 @@ static int env_open(struct env *e, __u64 budget, __u32 flows, __u32 ring)
 	if (!e->skel)
 		return -errno;
 	e->skel->rodata->max_stream_bytes = budget;
+	e->skel->rodata->skips = want_skips;
 	if ((flows && bpf_map__set_max_entries(e->skel->maps.flows, flows)) ||
 	    (ring && bpf_map__set_max_entries(e->skel->maps.ring, ring)) ||
 	    xdp_sniff__load(e->skel)) {
@@ -253,6 +257,57 @@ static void test_drops_carried(void **state)
 	env_close(&e);
 }
 
+/* --no-bodies: a skip mark in the flow entry; whole segments before it come headers only,
+ * one reaching past it is copied whole, and from the mark on the flow is copied again. */
+static void test_skip_transitions(void **state)
+{
+	struct xs_flow_key k = { .sport = 80, .dport = 40006, .family = 4 };
+	struct xs_flow_val v = {};
+	struct env e;
+	int fd;
+
+	NEED_BPF();
+	want_skips = true;
+	assert_int_equal(env_open(&e, 0, 0, 0), 0);
+	want_skips = false;
+	fd = bpf_map__fd(e.skel->maps.flows);
+	/* no entry: copied whole, and no entry is made for it */
+	assert_true(seg(&e, 40006, true, 1000, 0x18, 500));
+	expect_kept(500, false);
+	memcpy(k.saddr, (__u8[]){ 198, 18, 0, 2 }, 4);
+	memcpy(k.daddr, (__u8[]){ 198, 18, 0, 1 }, 4);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	/* userspace asks: skip up to 3000 */
+	v.base_seq = 1000;
+	v.skip_until = 3000;
+	v.flags = XS_FLOW_SKIP;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	assert_true(seg(&e, 40006, true, 1500, 0x18, 1000));
+	expect_kept(0, false);
+	assert_true(last.flags & XS_EVF_SKIPPED);
+	assert_true(seg(&e, 40006, true, 2500, 0x18, 500));
+	expect_kept(0, false);
+	assert_true(last.flags & XS_EVF_SKIPPED);
+	/* the other direction is not affected */
+	assert_true(seg(&e, 40006, false, 1, 0x18, 700));
+	expect_kept(700, false);
+	/* reaching past the mark: copied whole; the mark stays until a segment starts past it */
+	assert_true(seg(&e, 40006, true, 2900, 0x18, 500));
+	expect_kept(500, false);
+	assert_false(last.flags & XS_EVF_SKIPPED);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_true(v.flags & XS_FLOW_SKIP);
+	assert_true(seg(&e, 40006, true, 3400, 0x18, 500));
+	expect_kept(500, false);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_false(v.flags & XS_FLOW_SKIP);
+	/* and a segment before the old mark is now copied too */
+	assert_true(seg(&e, 40006, true, 2000, 0x18, 100));
+	expect_kept(100, false);
+	assert_int_equal(counter(&e, XS_C_SKIPPED), 1500);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_budget_lru_eviction),
 		cmocka_unit_test(test_no_budget_no_entries),
 		cmocka_unit_test(test_drops_carried),
+		cmocka_unit_test(test_skip_transitions),
 	};
 	struct env probe;
 
