@@ -231,7 +231,20 @@ t_iface_deleted()
 	E2E_LINKS+=("$a")
 	E2E_IFACES+=("$a")
 	ip link set "$a" up && ip link set "$b" up
-	xs_start ifdel "$a" -p 8080 -w "$E2E_TMP/ifdel.pcap" || return 1
+	xs_start ifdel "$a" -p 8080 -w "$E2E_TMP/ifdel.pcap" -j || return 1
+	# one data segment of a connection arrives on $a: a stream that is open when $a goes
+	python3 - "$b" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+data = b'still open when the interface went away'
+tcp = struct.pack('!HHIIBBHHH', 40000, 8080, 1000, 1, 5 << 4, 0x18, 65535, 0, 0)
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 40 + len(data), 0, 0, 64, 6, 0,
+                 bytes([198, 18, 255, 1]), bytes([198, 18, 255, 2]))
+s.send(b'\xff' * 6 + b'\x02' * 6 + b'\x08\x00' + ip + tcp + data)
+EOF
+	wait_for 5 eval "\"$XS\" status $a | grep -q 'delivered [1-9]'" ||
+		{ WHY="the segment sent on $b was not delivered"; return 1; }
 	ip link del "$a"
 	if ! wait_for 5 eval "! kill -0 $XS_PID 2>/dev/null"; then
 		WHY="still running 5 s after $a was deleted"
@@ -241,6 +254,11 @@ t_iface_deleted()
 	RC=$?
 	[ "$RC" -eq 1 ] || { WHY="exit status $RC, want 1: $(head -c 200 "$err" | tr '\n' ' ')"; return 1; }
 	grep -q "$a" "$err" || { WHY="stderr does not name $a: $(head -c 200 "$err" | tr '\n' ' ')"; return 1; }
+	# the stream that was open is flushed, with its data, as open
+	grep -q '"state":"open"' "$E2E_TMP/ifdel.out" ||
+		{ WHY="no open stream flushed at exit: $(head -c 200 "$E2E_TMP/ifdel.out")"; return 1; }
+	grep -q "$(printf '%s' 'still open when the interface went away' | base64 -w0)" \
+		"$E2E_TMP/ifdel.out" || { WHY="the flushed stream lacks its data"; return 1; }
 }
 
 # ...and leaves no pins behind for that name.
