@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "flow.h"
+#include "list.h"
 #include "xdp_sniff/event.h"
 #include "reasm.h"
 
@@ -29,38 +30,6 @@
 /* tombstones kept when --max-streams does not bound them */
 #define FLOW_DEFAULT_TOMBS 16384
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-struct flow_link {
-	struct flow_link *prev, *next;
-};
-
-static void link_init(struct flow_link *h)
-{
-	h->prev = h;
-	h->next = h;
-}
-
-static void link_add_tail(struct flow_link *h, struct flow_link *n)
-{
-	n->prev = h->prev;
-	n->next = h;
-	h->prev->next = n;
-	h->prev = n;
-}
-
-static void link_del(struct flow_link *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-	n->prev = n;
-	n->next = n;
-}
-
-static bool link_empty(const struct flow_link *h)
-{
-	return h->next == h;
-}
 
 /* The two endpoints in a fixed order (a <= b by address, then port), zero padded. */
 struct flow_key {
@@ -89,8 +58,8 @@ struct flow_node {
 /* A live stream. */
 struct flow_entry {
 	struct flow_node node;
-	struct flow_link lru;	/* ft->lru, least recently active first */
-	struct flow_link order; /* ft->order, by id */
+	struct xs_link lru;	/* ft->lru, least recently active first */
+	struct xs_link order; /* ft->order, by id */
 	struct reasm r[2];
 	bool fin_acked[2]; /* the FIN of that direction was acknowledged */
 	struct stream st;
@@ -103,7 +72,7 @@ _Static_assert(sizeof(struct flow_entry) <= 512, "flow_entry grew past its budge
 struct flow_tomb {
 	struct flow_node node;
 	struct flow_key key;
-	struct flow_link link; /* ft->tombs, oldest first */
+	struct xs_link link; /* ft->tombs, oldest first */
 	__u32 reuse;	       /* reuse of the stream that ended there */
 	__u8 state;	       /* enum stream_state it ended with */
 };
@@ -119,9 +88,9 @@ struct flow_table {
 	struct flow_node **buckets;
 	__u32 nbuckets; /* a power of two */
 	__u64 nnodes;
-	struct flow_link lru;
-	struct flow_link order;
-	struct flow_link tombs;
+	struct xs_link lru;
+	struct xs_link order;
+	struct xs_link tombs;
 	__u64 ntombs;
 	__u64 max_tombs;
 	__u64 next_id;
@@ -275,7 +244,7 @@ static void flow_hash_del(struct flow_table *ft, struct flow_node *n)
 static void tomb_free(struct flow_table *ft, struct flow_tomb *t)
 {
 	flow_hash_del(ft, &t->node);
-	link_del(&t->link);
+	xs_link_del(&t->link);
 	ft->ntombs--;
 	free(t);
 }
@@ -298,7 +267,7 @@ static void tomb_add(struct flow_table *ft, const struct flow_node *from, __u32 
 	t->reuse = reuse;
 	t->state = state;
 	flow_hash_add(ft, &t->node);
-	link_add_tail(&ft->tombs, &t->link);
+	xs_link_add_tail(&ft->tombs, &t->link);
 	ft->ntombs++;
 }
 
@@ -350,8 +319,8 @@ static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_st
 	sinks_stream_close(ft->sinks, st);
 
 	flow_hash_del(ft, &e->node);
-	link_del(&e->lru);
-	link_del(&e->order);
+	xs_link_del(&e->lru);
+	xs_link_del(&e->order);
 	tomb_add(ft, &e->node, st->reuse, state);
 	for (d = 0; d < 2; d++)
 		free(st->half[d].gaps);
@@ -413,8 +382,8 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 	st->midstream = !(p->tcp_flags & XS_TCP_SYN);
 
 	flow_hash_add(ft, &e->node);
-	link_add_tail(&ft->lru, &e->lru);
-	link_add_tail(&ft->order, &e->order);
+	xs_link_add_tail(&ft->lru, &e->lru);
+	xs_link_add_tail(&ft->order, &e->order);
 	ft->stats.streams_opened++;
 	ft->stats.streams_open++;
 	if (st->midstream)
@@ -453,8 +422,8 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		h->last_ts = seg->ts_ns;
 	if (seg->ts_ns > st->last_ts)
 		st->last_ts = seg->ts_ns;
-	link_del(&e->lru);
-	link_add_tail(&ft->lru, &e->lru);
+	xs_link_del(&e->lru);
+	xs_link_add_tail(&ft->lru, &e->lru);
 
 	if (fl & XS_TCP_SYN) {
 		reasm_start(r, h, seq + 1, true);
@@ -525,9 +494,9 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 	ft->buckets = calloc(ft->nbuckets, sizeof(*ft->buckets));
 	if (!ft->buckets)
 		goto err_free_ft;
-	link_init(&ft->lru);
-	link_init(&ft->order);
-	link_init(&ft->tombs);
+	xs_link_init(&ft->lru);
+	xs_link_init(&ft->order);
+	xs_link_init(&ft->tombs);
 	ft->max_tombs = opts->max_streams ? opts->max_streams : FLOW_DEFAULT_TOMBS;
 
 	/* the hash key only spreads buckets; without entropy a fixed key still works */
@@ -624,7 +593,7 @@ void flow_table_expire(struct flow_table *ft, __u64 now_ns)
 	if (!ft->opts.idle_timeout_ns)
 		return;
 	/* least recently active first: stop at the first one still fresh */
-	while (!link_empty(&ft->lru)) {
+	while (!xs_link_empty(&ft->lru)) {
 		e = container_of(ft->lru.next, struct flow_entry, lru);
 		if (!flow_idle(ft, e, now_ns))
 			break;
@@ -637,7 +606,7 @@ void flow_table_finish(struct flow_table *ft)
 {
 	struct flow_entry *e;
 
-	while (!link_empty(&ft->order)) {
+	while (!xs_link_empty(&ft->order)) {
 		e = container_of(ft->order.next, struct flow_entry, order);
 		flow_end(ft, e, fins_both(e) ? STREAM_CLOSED : STREAM_OPEN);
 	}
@@ -669,18 +638,18 @@ void flow_table_free(struct flow_table *ft)
 
 	if (!ft)
 		return;
-	while (!link_empty(&ft->order)) {
+	while (!xs_link_empty(&ft->order)) {
 		e = container_of(ft->order.next, struct flow_entry, order);
-		link_del(&e->order);
+		xs_link_del(&e->order);
 		for (d = 0; d < 2; d++) {
 			reasm_discard(&e->r[d], &ft->rctx);
 			free(e->st.half[d].gaps);
 		}
 		free(e);
 	}
-	while (!link_empty(&ft->tombs)) {
+	while (!xs_link_empty(&ft->tombs)) {
 		t = container_of(ft->tombs.next, struct flow_tomb, link);
-		link_del(&t->link);
+		xs_link_del(&t->link);
 		free(t);
 	}
 	free(ft->buckets);

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,4 +154,54 @@ void sinks_destroy(struct sink_set *set)
 		set->v[i] = NULL;
 	}
 	set->n = 0;
+}
+
+/* Opens dir without following a symbolic link at its last component (a trailing slash would
+ * make open follow it, so trailing slashes are dropped), creating it if missing, and checks
+ * that it can be written. what names it in messages. Returns the fd, or -errno; the path as
+ * opened goes to *out_path when out_path is not NULL. */
+int sinks_open_dir(const char *what, const char *dir, char **out_path)
+{
+	size_t n = strlen(dir);
+	char *path;
+	struct stat sb;
+	int fd, err;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	path = strndup(dir, n);
+	if (!path)
+		return -ENOMEM;
+	if (mkdir(path, sinks_dir_mode()) && errno != EEXIST) {
+		err = -errno;
+		pr_warn("failed to create %s %s: %s\n", what, dir, strerror(-err));
+		goto err_free_path;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		if (!lstat(path, &sb) && S_ISLNK(sb.st_mode)) {
+			err = -ELOOP;
+			pr_warn("%s %s is a symbolic link; give the directory it points to\n", what,
+				dir);
+		} else {
+			pr_warn("failed to open %s %s: %s\n", what, dir, strerror(-err));
+		}
+		goto err_free_path;
+	}
+	if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS)) {
+		err = -errno;
+		pr_warn("cannot write to %s %s: %s\n", what, dir, strerror(-err));
+		close(fd);
+		goto err_free_path;
+	}
+	if (out_path)
+		*out_path = path;
+	else
+		free(path);
+	return fd;
+
+err_free_path:
+	free(path);
+	return err;
 }

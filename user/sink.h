@@ -71,6 +71,11 @@ struct sink_set {
 	int n;
 };
 
+/* An output directory: made if missing (sinks_dir_mode()), never through a symbolic link,
+ * writable; what names it in messages. Returns its fd or -errno; *out_path (if asked) gets
+ * the path as opened, to free. */
+int sinks_open_dir(const char *what, const char *dir, char **out_path);
+
 /* Adds a sink (taking ownership); -ENOSPC past SINK_MAX. */
 int sinks_add(struct sink_set *set, struct sink *s);
 int sinks_have_stream_sinks(const struct sink_set *set);

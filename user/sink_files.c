@@ -419,53 +419,6 @@ static const struct sink_ops files_ops = {
     .destroy = files_destroy,
 };
 
-/* Opens dir without following a symbolic link at its last component (a trailing slash would
- * make open follow it, so trailing slashes are dropped), creating it if missing. */
-static int files_open_dir(const char *dir, char **out_path)
-{
-	size_t n = strlen(dir);
-	char *path;
-	struct stat sb;
-	int fd, err;
-
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	path = strndup(dir, n);
-	if (!path)
-		return -ENOMEM;
-	if (mkdir(path, sinks_dir_mode()) && errno != EEXIST) {
-		err = -errno;
-		pr_warn("failed to create output directory %s: %s\n", dir, strerror(-err));
-		goto err_free_path;
-	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		if (!lstat(path, &sb) && S_ISLNK(sb.st_mode)) {
-			err = -ELOOP;
-			pr_warn("output directory %s is a symbolic link; give the directory it "
-				"points to\n",
-				dir);
-		} else {
-			pr_warn("failed to open output directory %s: %s\n", dir, strerror(-err));
-		}
-		goto err_free_path;
-	}
-	if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS)) {
-		err = -errno;
-		pr_warn("cannot write to output directory %s: %s\n", dir, strerror(-err));
-		goto err_close_fd;
-	}
-	*out_path = path;
-	return fd;
-
-err_close_fd:
-	close(fd);
-err_free_path:
-	free(path);
-	return err;
-}
-
 struct sink *sink_files_new(const char *dir, int max_open)
 {
 	struct files_priv *p;
@@ -489,7 +442,7 @@ struct sink *sink_files_new(const char *dir, int max_open)
 	p->max_open = max_open > 0 ? max_open : FILES_DEFAULT_MAX_OPEN;
 	files_link_init(&p->lru);
 	files_link_init(&p->live);
-	p->dirfd = files_open_dir(dir, &p->dir);
+	p->dirfd = sinks_open_dir("output directory", dir, &p->dir);
 	if (p->dirfd < 0) {
 		err = p->dirfd;
 		goto err_free_priv;

@@ -107,6 +107,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "list.h"
 #include "sink.h"
 
 /* head bytes (target, reason, header names and values) kept per message */
@@ -146,9 +147,6 @@ static const char *const http_trunc_names[] = {NULL,	"gap",	   "close",  "end_of
 
 enum http_verdict { V_NONE, V_RESUME, V_STOP };
 
-struct http_link {
-	struct http_link *prev, *next;
-};
 
 struct hbuf {
 	char *p;
@@ -229,7 +227,7 @@ struct http_priv;
 
 /* Per stream, allocated at its first byte or gap. */
 struct http_stream {
-	struct http_link live;
+	struct xs_link live;
 	struct http_priv *p;
 	struct stream *st;
 	struct http_dir d[2];
@@ -248,27 +246,13 @@ struct http_priv {
 	bool decode;
 	const struct sink_feedback *no_bodies; /* --no-bodies: how to ask for skips */
 	struct memcap *mc;
-	struct http_link live;
+	struct xs_link live;
 	char *line; /* the JSON line being written */
 	size_t line_cap;
 	__u64 exchanges, not_http, errors, truncated, resumed, file_errors, overflow, hdr_trunc;
 	bool warned_exist, warned_write;
 };
 
-static void http_link_del(struct http_link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-static void http_link_add(struct http_link *head, struct http_link *l)
-{
-	l->next = head->next;
-	l->prev = head;
-	head->next->prev = l;
-	head->next = l;
-}
 
 /* Appends n bytes unless that passes limit; 0, 1 when it would, or -ENOMEM. */
 static int hbuf_add(struct hbuf *b, const char *s, size_t n, size_t limit)
@@ -1675,7 +1659,7 @@ static struct http_stream *http_stream_get(struct sink *s, struct stream *st)
 		if (st->midstream)
 			http_enter_resync(&hs->d[i], true);
 	}
-	http_link_add(&p->live, &hs->live);
+	xs_link_add(&p->live, &hs->live);
 	st->sink_priv[s->idx] = hs;
 	return hs;
 }
@@ -1775,7 +1759,7 @@ static void http_stream_free(struct http_priv *p, struct http_stream *hs)
 		hbuf_free(&hs->d[i].line);
 		hbuf_free(&hs->d[i].hold);
 	}
-	http_link_del(&hs->live);
+	xs_link_del(&hs->live);
 	free(hs);
 }
 
@@ -1862,40 +1846,6 @@ static const struct sink_ops http_ops = {
     .destroy = http_destroy,
 };
 
-/* The bodies directory, made if missing; never through a symbolic link. */
-static int http_open_dir(const char *dir)
-{
-	struct stat sb;
-	int fd, err;
-
-	if (mkdir(dir, sinks_dir_mode()) && errno != EEXIST) {
-		err = -errno;
-		pr_warn("failed to create --http-bodies directory %s: %s\n", dir, strerror(-err));
-		return err;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		if (!lstat(dir, &sb) && S_ISLNK(sb.st_mode)) {
-			err = -ELOOP;
-			pr_warn("--http-bodies directory %s is a symbolic link; give the directory "
-				"it points to\n",
-				dir);
-		} else {
-			pr_warn("failed to open --http-bodies directory %s: %s\n", dir,
-				strerror(-err));
-		}
-		return err;
-	}
-	if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS)) {
-		err = -errno;
-		pr_warn("cannot write to --http-bodies directory %s: %s\n", dir, strerror(-err));
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 void sink_http_set_no_bodies(struct sink *s, const struct sink_feedback *fb)
 {
 	struct http_priv *p = s->priv;
@@ -1928,7 +1878,7 @@ struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, st
 		p->dir = strdup(bodies_dir);
 		if (!p->dir)
 			goto err_free_priv;
-		p->dirfd = http_open_dir(bodies_dir);
+		p->dirfd = sinks_open_dir("--http-bodies directory", bodies_dir, NULL);
 		if (p->dirfd < 0) {
 			err = p->dirfd;
 			goto err_free_dir;

@@ -50,6 +50,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "list.h"
 #include "sink.h"
 
 /* the smallest buffer a direction grows to, so that small streams do not realloc per segment */
@@ -57,9 +58,6 @@
 
 #define json_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-struct json_link {
-	struct json_link *prev, *next;
-};
 
 struct json_half {
 	__u8 *buf;
@@ -71,7 +69,7 @@ struct json_half {
 
 /* Per stream, allocated at its first byte of data. */
 struct json_stream {
-	struct json_link live; /* in json_priv.live until the stream is written */
+	struct xs_link live; /* in json_priv.live until the stream is written */
 	struct json_half h[2];
 };
 
@@ -79,25 +77,11 @@ struct json_priv {
 	FILE *f;
 	__u64 max_payload; /* per direction, 0: no limit */
 	struct memcap *mc; /* may be NULL: no budget */
-	struct json_link live;
+	struct xs_link live;
 	__u64 truncated; /* directions with payload_truncated */
 	__u64 refused;	 /* of those, by the memcap */
 };
 
-static void json_link_del(struct json_link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-static void json_link_add(struct json_link *head, struct json_link *l)
-{
-	l->next = head->next;
-	l->prev = head;
-	head->next->prev = l;
-	head->next = l;
-}
 
 static bool json_charge(struct memcap *mc, __u64 n)
 {
@@ -252,7 +236,7 @@ static struct json_stream *json_stream_get(struct json_priv *p, struct sink *s, 
 	js = calloc(1, sizeof(*js));
 	if (!js)
 		return NULL;
-	json_link_add(&p->live, &js->live);
+	xs_link_add(&p->live, &js->live);
 	st->sink_priv[s->idx] = js;
 	return js;
 }
@@ -347,7 +331,7 @@ static void json_stream_free(struct json_priv *p, struct json_stream *js)
 		json_release(p->mc, js->h[d].cap);
 		free(js->h[d].buf);
 	}
-	json_link_del(&js->live);
+	xs_link_del(&js->live);
 	free(js);
 }
 
