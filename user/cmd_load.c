@@ -89,12 +89,6 @@ int cmd_load(int argc, char **argv)
 		case OPT_VERSION:
 			printf("xdp-sniff %s\n", XS_VERSION);
 			return 0;
-		case 'q':
-			log_level = LOG_WARN;
-			continue;
-		case 'v':
-			log_level = LOG_DEBUG;
-			continue;
 		case 'Z':
 			user = optarg;
 			continue;

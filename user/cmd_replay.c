@@ -181,12 +181,6 @@ int cmd_replay(int argc, char **argv)
 		case OPT_VERSION:
 			printf("xdp-sniff %s\n", XS_VERSION);
 			return 0;
-		case 'q':
-			log_level = LOG_WARN;
-			continue;
-		case 'v':
-			log_level = LOG_DEBUG;
-			continue;
 		case OPT_NO_KERNEL:
 			o.no_kernel = true;
 			continue;

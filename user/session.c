@@ -143,6 +143,12 @@ int session_parse_opt(struct session_opts *o, int opt, const char *arg, const ch
 	int err;
 
 	switch (opt) {
+	case 'q':
+		log_level = LOG_WARN;
+		return 0;
+	case 'v':
+		log_level = LOG_DEBUG;
+		return 0;
 	case 'a':
 		err = filter_add_addr(&o->filter, arg);
 		if (err == -E2BIG)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -204,4 +205,16 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path)
 err_free_path:
 	free(path);
 	return err;
+}
+
+void sinks_iso_time(char *buf, size_t size, __u64 ns)
+{
+	time_t sec = (time_t)(ns / 1000000000ULL);
+	struct tm tm;
+	size_t n;
+
+	if (!gmtime_r(&sec, &tm))
+		memset(&tm, 0, sizeof(tm));
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%06uZ", (unsigned int)(ns % 1000000000ULL / 1000));
 }

@@ -76,6 +76,9 @@ struct sink_set {
  * the path as opened, to free. */
 int sinks_open_dir(const char *what, const char *dir, char **out_path);
 
+/* ns since the epoch as ISO 8601 UTC with microseconds: 2026-11-26T05:01:52.245566Z */
+void sinks_iso_time(char *buf, size_t size, __u64 ns);
+
 /* Adds a sink (taking ownership); -ENOSPC past SINK_MAX. */
 int sinks_add(struct sink_set *set, struct sink *s);
 int sinks_have_stream_sinks(const struct sink_set *set);

@@ -318,17 +318,6 @@ static json_t *http_jstr(const char *s, size_t n)
 	return j;
 }
 
-static void http_time(char *buf, size_t size, __u64 ns)
-{
-	time_t sec = (time_t)(ns / 1000000000ULL);
-	struct tm tm;
-	size_t n;
-
-	if (!gmtime_r(&sec, &tm))
-		memset(&tm, 0, sizeof(tm));
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%06uZ", (unsigned int)(ns % 1000000000ULL / 1000));
-}
 
 static void http_fail(struct http_stream *hs, int err)
 {
@@ -666,13 +655,13 @@ static json_t *http_exch_object(const struct http_stream *hs, const struct http_
 	e |= http_put(o, "exchange", json_integer(ex->n));
 	e |= http_endpoints(o, hs->st);
 	if (hq)
-		http_time(t, sizeof(t), q->start_ns);
+		sinks_iso_time(t, sizeof(t), q->start_ns);
 	e |= http_put(o, "request_start", hq ? json_string(t) : json_null());
 	e |= http_put(o, "request_start_ns", http_opt_u64(hq, q->start_ns));
 	e |= http_put(o, "request_end_ns", http_opt_u64(hq && q->done, q->end_ns));
 	e |= http_put(o, "response_start_ns", http_opt_u64(hr, r->start_ns));
 	if (hr && r->done)
-		http_time(t, sizeof(t), r->end_ns);
+		sinks_iso_time(t, sizeof(t), r->end_ns);
 	e |= http_put(o, "response_end", hr && r->done ? json_string(t) : json_null());
 	e |= http_put(o, "response_end_ns", http_opt_u64(hr && r->done, r->end_ns));
 

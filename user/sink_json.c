@@ -130,17 +130,6 @@ static char *json_base64(const __u8 *in, size_t len, size_t *out_len)
 	return out;
 }
 
-static void json_time(char *buf, size_t size, __u64 ns)
-{
-	time_t sec = (time_t)(ns / 1000000000ULL);
-	struct tm tm;
-	size_t n;
-
-	if (!gmtime_r(&sec, &tm))
-		memset(&tm, 0, sizeof(tm));
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%06uZ", (unsigned int)(ns % 1000000000ULL / 1000));
-}
 
 static json_int_t json_u64(__u64 v)
 {
@@ -211,8 +200,8 @@ static json_t *json_stream_object(const struct stream *st, const struct json_str
 	if (!inet_ntop(af, st->saddr, src, sizeof(src)) ||
 	    !inet_ntop(af, st->daddr, dst, sizeof(dst)))
 		return NULL;
-	json_time(start, sizeof(start), st->first_ts);
-	json_time(end, sizeof(end), st->last_ts);
+	sinks_iso_time(start, sizeof(start), st->first_ts);
+	sinks_iso_time(end, sizeof(end), st->last_ts);
 
 	/* "o" steals its value, also when packing fails; a NULL value fails the pack */
 	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
