@@ -337,7 +337,11 @@ int socket(int domain, int type, int protocol)
 EOF
 		cc -shared -fPIC -o "$E2E_TMP/noxdp.so" "$E2E_TMP/noxdp.c" -ldl ||
 			{ WHY="cannot build the LD_PRELOAD shim"; return 1; }
-		LD_PRELOAD=$E2E_TMP/noxdp.so "$XS" load "$C1" --transport afxdp >/dev/null 2>"$E2E_TMP/err-noxdp"
+		# an ASan build wants its runtime first in the preload list
+		local pre=$E2E_TMP/noxdp.so asan
+		asan=$(ldd "$XS" 2>/dev/null | awk '/libasan/ { print $3 }')
+		[ -n "$asan" ] && pre=$asan:$pre
+		LD_PRELOAD=$pre "$XS" load "$C1" --transport afxdp >/dev/null 2>"$E2E_TMP/err-noxdp"
 		rc=$?
 		[ "$rc" -eq 1 ] || { WHY="without AF_XDP: exit $rc, not 1"; return 1; }
 		grep -q 'AF_XDP sockets are not available.*CONFIG_XDP_SOCKETS' "$E2E_TMP/err-noxdp" ||
