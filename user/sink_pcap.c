@@ -93,6 +93,8 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 		close(fd);
 		goto err_free;
 	}
+	/* one write(2) per MiB rather than per 4 KiB: the capture loop flushes once a second */
+	setvbuf(f, NULL, _IOFBF, 1 << 20);
 	ps->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB,
 							snaplen ? (int)snaplen : PCAP_SNAPLEN,
 							PCAP_TSTAMP_PRECISION_MICRO);
