@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "list.h"
 #include "sink.h"
 
 #define FILES_DEFAULT_MAX_OPEN 256
@@ -53,15 +54,11 @@
 /* "addr.port-addr.port" with the longest inet_ntop output and "c4294967295" */
 #define FILES_NAME_MAX (2 * (INET6_ADDRSTRLEN + 6) + 12)
 
-#define files_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-struct files_link {
-	struct files_link *prev, *next;
-};
 
 /* One direction of one stream. */
 struct files_half {
-	struct files_link lru; /* in files_priv.lru while fd >= 0 */
+	struct xs_link lru; /* in files_priv.lru while fd >= 0 */
 	int fd;		       /* -1 while closed */
 	__u32 conn;	       /* the cN of its name, 0 for none */
 	bool created;
@@ -70,7 +67,7 @@ struct files_half {
 
 /* Per stream, allocated at its first byte of data. */
 struct files_stream {
-	struct files_link live; /* in files_priv.live until the stream closes */
+	struct xs_link live; /* in files_priv.live until the stream closes */
 	struct files_half h[2];
 };
 
@@ -79,8 +76,8 @@ struct files_priv {
 	char *dir; /* as given, for messages */
 	int max_open;
 	int n_open;
-	struct files_link lru;	/* open files, most recently written first */
-	struct files_link live; /* streams with a files_stream */
+	struct xs_link lru;	/* open files, most recently written first */
+	struct xs_link live; /* streams with a files_stream */
 	__u64 files;		/* files created */
 	__u64 bytes;		/* bytes written */
 	__u64 skipped;		/* names skipped because something was there before us */
@@ -88,26 +85,6 @@ struct files_priv {
 	bool warned_skipped;
 	bool warned_given_up;
 };
-
-static void files_link_init(struct files_link *l)
-{
-	l->prev = l->next = l;
-}
-
-static void files_link_del(struct files_link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	files_link_init(l);
-}
-
-static void files_link_add(struct files_link *head, struct files_link *l)
-{
-	l->next = head->next;
-	l->prev = head;
-	head->next->prev = l;
-	head->next = l;
-}
 
 static void files_endpoint(char *buf, size_t size, int family, const __u8 *addr, __u16 port)
 {
@@ -145,7 +122,7 @@ static void files_close_half(struct files_priv *p, struct files_half *h)
 		return;
 	close(h->fd);
 	h->fd = -1;
-	files_link_del(&h->lru);
+	xs_link_del(&h->lru);
 	p->n_open--;
 }
 
@@ -154,7 +131,7 @@ static bool files_evict_one(struct files_priv *p)
 {
 	if (p->lru.prev == &p->lru)
 		return false;
-	files_close_half(p, files_container_of(p->lru.prev, struct files_half, lru));
+	files_close_half(p, container_of(p->lru.prev, struct files_half, lru));
 	return true;
 }
 
@@ -223,7 +200,7 @@ static int files_create(struct files_priv *p, struct stream *st, int dir, struct
 	h->fd = fd;
 	h->conn = conn;
 	h->created = true;
-	files_link_add(&p->lru, &h->lru);
+	xs_link_add(&p->lru, &h->lru);
 	p->n_open++;
 	p->files++;
 	return 0;
@@ -255,7 +232,7 @@ static int files_reopen(struct files_priv *p, struct stream *st, int dir, struct
 		return 0;
 	}
 	h->fd = fd;
-	files_link_add(&p->lru, &h->lru);
+	xs_link_add(&p->lru, &h->lru);
 	p->n_open++;
 	return 0;
 }
@@ -273,9 +250,9 @@ static struct files_stream *files_stream_get(struct files_priv *p, struct sink *
 		return NULL;
 	for (d = 0; d < 2; d++) {
 		fs->h[d].fd = -1;
-		files_link_init(&fs->h[d].lru);
+		xs_link_init(&fs->h[d].lru);
 	}
-	files_link_add(&p->live, &fs->live);
+	xs_link_add(&p->live, &fs->live);
 	st->sink_priv[s->idx] = fs;
 	return fs;
 }
@@ -310,8 +287,8 @@ static int files_stream_data(struct sink *s, struct stream *st, int dir, __u64 o
 		return err;
 
 	/* most recently written first */
-	files_link_del(&h->lru);
-	files_link_add(&p->lru, &h->lru);
+	xs_link_del(&h->lru);
+	xs_link_add(&p->lru, &h->lru);
 
 	while (len) {
 		ssize_t n = pwrite(h->fd, buf, len, (off_t)off);
@@ -362,7 +339,7 @@ static void files_stream_free(struct files_priv *p, struct files_stream *fs)
 {
 	files_close_half(p, &fs->h[STREAM_IN]);
 	files_close_half(p, &fs->h[STREAM_OUT]);
-	files_link_del(&fs->live);
+	xs_link_del(&fs->live);
 	free(fs);
 }
 
@@ -394,7 +371,7 @@ static void files_destroy(struct sink *s)
 		/* streams the flow table never closed (an error path) */
 		while (p->live.next != &p->live)
 			files_stream_free(
-			    p, files_container_of(p->live.next, struct files_stream, live));
+			    p, container_of(p->live.next, struct files_stream, live));
 		if (p->skipped)
 			pr_info(
 			    "%s: %llu files written under a later name, the first being taken\n",
@@ -440,8 +417,8 @@ struct sink *sink_files_new(const char *dir, int max_open)
 		goto err_free_sink;
 	}
 	p->max_open = max_open > 0 ? max_open : FILES_DEFAULT_MAX_OPEN;
-	files_link_init(&p->lru);
-	files_link_init(&p->live);
+	xs_link_init(&p->lru);
+	xs_link_init(&p->live);
 	p->dirfd = sinks_open_dir("output directory", dir, &p->dir);
 	if (p->dirfd < 0) {
 		err = p->dirfd;

@@ -128,7 +128,6 @@
 /* stand-in bytes fed to the parser per call when stepping over a gap in a body */
 #define HTTP_FILL_CHUNK 65536
 
-#define http_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 enum http_mode {
 	MODE_PARSE,  /* bytes go to the parser */
@@ -345,11 +344,11 @@ static void http_file_write(struct http_stream *hs, struct http_msg *m, int dir,
 {
 	const int flags = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC;
 	struct http_priv *p = hs->p;
-	struct http_exch *ex = http_container_of(m, struct http_exch, req);
+	struct http_exch *ex = container_of(m, struct http_exch, req);
 	ssize_t w;
 
 	if (dir == STREAM_OUT)
-		ex = http_container_of(m, struct http_exch, resp);
+		ex = container_of(m, struct http_exch, resp);
 	if (p->dirfd < 0 || m->file_err || !n)
 		return;
 	if (m->fd < 0) {
@@ -1804,7 +1803,7 @@ static void http_destroy(struct sink *s)
 	if (p) {
 		while (p->live.next != &p->live)
 			http_stream_free(p,
-					 http_container_of(p->live.next, struct http_stream, live));
+					 container_of(p->live.next, struct http_stream, live));
 		if (p->exchanges || p->not_http)
 			pr_info("http: %llu exchanges, %llu parse errors, %llu messages truncated, "
 				"%llu streams not HTTP\n",
@@ -1862,7 +1861,7 @@ struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, st
 	p->dirfd = -1;
 	p->decode = decode;
 	p->mc = mc;
-	p->live.prev = p->live.next = &p->live;
+	xs_link_init(&p->live);
 	if (bodies_dir) {
 		p->dir = strdup(bodies_dir);
 		if (!p->dir)

@@ -56,7 +56,6 @@
 /* the smallest buffer a direction grows to, so that small streams do not realloc per segment */
 #define JSON_MIN_ALLOC 4096
 
-#define json_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 
 struct json_half {
@@ -365,7 +364,7 @@ static void json_destroy(struct sink *s)
 	if (p) {
 		while (p->live.next != &p->live)
 			json_stream_free(p,
-					 json_container_of(p->live.next, struct json_stream, live));
+					 container_of(p->live.next, struct json_stream, live));
 		if (p->truncated)
 			pr_info("json: payload of %llu stream directions truncated (%llu by "
 				"--memcap)\n",
@@ -401,7 +400,7 @@ struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc)
 	p->f = f;
 	p->max_payload = max_payload;
 	p->mc = mc;
-	p->live.prev = p->live.next = &p->live;
+	xs_link_init(&p->live);
 	s->ops = &json_ops;
 	s->priv = p;
 	return s;
