@@ -24,6 +24,7 @@
 #   BENCH_KEEP=1       keep the work directory
 set -u
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BIN=$PWD/build/xdp-sniff
 N=${BENCH_AFXDP_N:-500000}
 RUNS=${BENCH_AFXDP_RUNS:-3}
@@ -84,15 +85,6 @@ tmpl $PORT 1400 >"$W/all1400.cfg"
 } >"$W/mix.cfg"
 declare -A MATCH_DIV=([all100]=1 [all1400]=1 [mix]=10)
 
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-proc_ticks() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-	s=${s##*) }
-	set -- $s
-	echo $((${12} + ${13}))
-}
-
 wait_attached() { # TOOL
 	local i
 	for i in $(seq 100); do
@@ -104,25 +96,6 @@ wait_attached() { # TOOL
 		sleep 0.1
 	done
 	return 1
-}
-
-# until the capturer has used no CPU for 0.3 s; B_SETTLED: busy ticks when it last did
-wait_settled() {
-	local last now same=0
-	last=$(proc_ticks "$CAP_PID")
-	B_SETTLED=$(busy_ticks)
-	for _ in $(seq 600); do
-		sleep 0.1
-		now=$(proc_ticks "$CAP_PID")
-		if [ "$now" = "$last" ]; then
-			same=$((same + 1))
-			[ $same -ge 3 ] && return 0
-		else
-			same=0
-			B_SETTLED=$(busy_ticks)
-		fi
-		last=$now
-	done
 }
 
 run_one() { # REP CASE TOOL
@@ -152,7 +125,7 @@ run_one() { # REP CASE TOOL
 		-n "$N" >"$W/gen.out" 2>&1 || echo "  trafgen failed: $(tail -n 2 "$W/gen.out" | tr '\n' ' ')"
 	b1=$(busy_ticks)
 	if [ -n "$CAP_PID" ]; then
-		wait_settled
+		wait_settled "$CAP_PID"
 		b1=$B_SETTLED
 		p1=$(proc_ticks "$CAP_PID")
 		# tcpdump hands over a TPACKET_V3 block that is not full only after its 1 s timeout

@@ -26,6 +26,7 @@
 #   BENCH_KEEP=1       keep the work directory
 set -u
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 BIN=$PWD/build/xdp-sniff
 N=${BENCH_FLOOD_N:-1000000}
 GCPUS=${BENCH_FLOOD_CPUS:-1}
@@ -107,14 +108,6 @@ declare -A DESC=([mix]="1 in 100 matching, 154-byte frames" [all100]="all matchi
 	[all1400]="all matching, 1454-byte frames")
 
 # ------------------------------------------------------------------ helpers
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-proc_ticks() { # utime + stime of a pid (0 when gone)
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-	s=${s##*) }
-	set -- $s
-	echo $((${12} + ${13}))
-}
 ksoftirqd_ticks() {
 	local p t=0
 	for p in $(pgrep '^ksoftirqd/'); do t=$((t + $(proc_ticks "$p"))); done
@@ -135,26 +128,6 @@ wait_attached() { # TOOL
 		sleep 0.1
 	done
 	return 1
-}
-
-# waits until the capturer has used no CPU for 0.3 s (caught up), at most 60 s; sets
-# B_SETTLED to the machine's busy ticks when it last used CPU
-wait_settled() {
-	local last now same=0
-	last=$(proc_ticks "$CAP_PID")
-	B_SETTLED=$(busy_ticks)
-	for _ in $(seq 600); do
-		sleep 0.1
-		now=$(proc_ticks "$CAP_PID")
-		if [ "$now" = "$last" ]; then
-			same=$((same + 1))
-			[ $same -ge 3 ] && return 0
-		else
-			same=0
-			B_SETTLED=$(busy_ticks)
-		fi
-		last=$now
-	done
 }
 
 # runs one case with one capturer; appends a row to $W/rows
@@ -206,7 +179,7 @@ run_one() { # REP CASE TOOL
 	[ $grc -eq 0 ] || { echo "  trafgen failed ($grc):"; tail -3 "$W/gen.out" | sed 's/^/    /'; }
 	b1=$(busy_ticks)
 	if [ -n "$CAP_PID" ]; then
-		wait_settled
+		wait_settled "$CAP_PID"
 		b1=$B_SETTLED
 	fi
 	k1=$(ksoftirqd_ticks)

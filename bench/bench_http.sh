@@ -25,6 +25,7 @@
 #   BENCH_KEEP=1       keep the work directory
 set -u
 cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 BIN=$PWD/build/xdp-sniff
 SECS=${BENCH_HTTP_SECS:-10}
 SIZES=${BENCH_HTTP_SIZES:-1460 65536}
@@ -156,29 +157,6 @@ for root, _, files in os.walk(d):
 print(ok, n)
 EOF
 }
-proc_ticks() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-	s=${s##*) }
-	set -- $s
-	echo $((${12} + ${13}))
-}
-wait_settled() { # PID: until it has used no CPU for 0.3 s, at most 60 s
-	local last now same=0
-	last=$(proc_ticks "$1")
-	for _ in $(seq 600); do
-		sleep 0.1
-		now=$(proc_ticks "$1")
-		if [ "$now" = "$last" ]; then
-			same=$((same + 1))
-			[ $same -ge 3 ] && return 0
-		else
-			same=0
-		fi
-		last=$now
-	done
-}
-
 run_one() { # SIZE TOOL
 	local size=$1 tool=$2 out=$W/out.$1.$2 pcap=$W/cap.pcap req=0 errs ok=- nfiles=- drops=- post=- off
 	local pcpu=- att=

@@ -14,7 +14,7 @@ pkgs=(
 	libcmocka-dev iproute2 ethtool tcpdump tcpflow tshark curl python3 python3-typing-extensions
 	xdp-tools netsniff-ng valgrind
 	# benchmarks and demo
-	nginx-light wrk libclang-rt-14-dev
+	nginx-light wrk libclang-rt-14-dev bc time
 )
 
 missing=()
