@@ -28,8 +28,9 @@
 
 /* the largest frame a record carries, as in the BPF program */
 #define XS_MAX_CAP (65536 + 256)
-/* enough for the one record of a replayed frame, many times over */
-#define REPLAY_RING_SIZE (1u << 22)
+/* enough for the one record of a replayed frame several times over, and small enough to
+ * stay in the cache (every page of the ring is touched as its positions go round) */
+#define REPLAY_RING_SIZE (1u << 19)
 
 struct capture {
 	struct xdp_sniff *skel;

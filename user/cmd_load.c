@@ -257,8 +257,7 @@ int cmd_load(int argc, char **argv)
 			last_tick = now;
 			if (s.flows)
 				flow_table_expire(s.flows, now);
-			if (s.pcap && !s.pcap->failed)
-				sink_pcap_flush(s.pcap);
+			sinks_flush(&s.sinks);
 			if (status_line)
 				session_print_status_line(&s, stderr, &rate, now);
 			err = capture_live_check(s.cap);

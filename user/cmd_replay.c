@@ -37,6 +37,8 @@
  * claim 4 GiB; passed on to -w, it would make a file that readers reject.
  */
 #define WIRE_MAX 262144
+/* the stdio buffer the capture file is read through */
+#define REPLAY_READ_BUF (256 << 10)
 
 static void replay_usage(FILE *f)
 {
@@ -159,6 +161,28 @@ int replay_pcap(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
 	return err;
 }
 
+/*
+ * libpcap reads a file record by record through stdio: with stdio's 4 KiB buffer that is a
+ * read(2) for every three full-size frames. "-" is stdin, as for pcap_open_offline().
+ */
+static pcap_t *replay_open(const char *path, char *errbuf)
+{
+	/* glibc takes the size of a buffer only with the buffer */
+	static char buf[REPLAY_READ_BUF];
+	FILE *f = strcmp(path, "-") ? fopen(path, "rbe") : stdin;
+	pcap_t *pc;
+
+	if (!f) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+		return NULL;
+	}
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+	pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!pc && f != stdin)
+		fclose(f);
+	return pc;
+}
+
 int cmd_replay(int argc, char **argv)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
@@ -207,7 +231,7 @@ int cmd_replay(int argc, char **argv)
 	}
 	path = argv[optind];
 
-	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	pc = replay_open(path, errbuf);
 	if (!pc) {
 		/* libpcap names the file itself when it cannot open it */
 		size_t n = strlen(path);

@@ -143,6 +143,11 @@ int sinks_stream_close(struct sink_set *set, struct stream *st)
 	return live;
 }
 
+int sinks_flush(struct sink_set *set)
+{
+	return SINKS_EACH(set, s->ops->flush ? s->ops->flush(s) : 0);
+}
+
 void sinks_destroy(struct sink_set *set)
 {
 	int i;

@@ -43,6 +43,8 @@ struct sink_ops {
 	int (*stream_gap)(struct sink *s, struct stream *st, int dir, __u64 off, __u64 len);
 	/* the stream ended; st->state says how. Last call for st. */
 	int (*stream_close)(struct sink *s, struct stream *st);
+	/* push what the sink holds back to its files (load calls it once a second) */
+	int (*flush)(struct sink *s);
 	/* end of capture: flush and free everything (accepts a sink that failed) */
 	void (*destroy)(struct sink *s);
 };
@@ -91,12 +93,11 @@ int sinks_stream_data(struct sink_set *set, struct stream *st, int dir, __u64 of
 		      const __u8 *buf, size_t len);
 int sinks_stream_gap(struct sink_set *set, struct stream *st, int dir, __u64 off, __u64 len);
 int sinks_stream_close(struct sink_set *set, struct stream *st);
+int sinks_flush(struct sink_set *set);
 void sinks_destroy(struct sink_set *set);
 
 /* Constructors; each returns NULL with errno set. */
 struct sink *sink_pcap_new(const char *path, __u32 snaplen);
-/* Pushes what the pcap sink holds to its file. */
-int sink_pcap_flush(struct sink *s);
 struct sink *sink_text_new(int packets, int streams);
 struct sink *sink_files_new(const char *dir, int max_open);
 struct sink *sink_json_new(__u64 max_payload, struct memcap *mc);

@@ -21,7 +21,13 @@
  *
  * Data is written with pwrite at its stream offset, so bytes that never came
  * are holes that read as NUL bytes (tcpflow seeks the same way); a gap at the
- * end of a direction leaves the file at the end of its last data. When the
+ * end of a direction leaves the file at the end of its last data. Contiguous
+ * data is gathered first in one of a few write buffers (FILES_WBUF_SLOTS of
+ * FILES_WBUF_SIZE, given to the directions written most recently), so that a
+ * bulk transfer costs one pwrite per buffer rather than one per segment; a
+ * buffer goes to its file when it is full, when its data stops being
+ * contiguous, when another direction needs it, when the file is closed, when
+ * the stream ends and on every flush (once a second in `load`). When the
  * stream ends the file's times are set to the first packet of its direction,
  * as tcpflow does.
  *
@@ -49,6 +55,9 @@
 #include "sink.h"
 
 #define FILES_DEFAULT_MAX_OPEN 256
+/* write buffers: 256 KiB in all, whatever the number of streams */
+#define FILES_WBUF_SLOTS 8
+#define FILES_WBUF_SIZE (32 * 1024)
 /* names tried per file before giving up on it: NAME, NAMEc1, ... */
 #define FILES_MAX_NAME_TRIES 10000
 /* "addr.port-addr.port" with the longest inet_ntop output and "c4294967295" */
@@ -63,6 +72,18 @@ struct files_half {
 	__u32 conn;	       /* the cN of its name, 0 for none */
 	bool created;
 	bool failed; /* given up: its data is dropped */
+	__u8 wbuf;   /* 1 + the index of its write buffer, 0 for none */
+};
+
+/* Data of one direction not yet written: len bytes at stream offset off. */
+struct files_wbuf {
+	struct xs_link lru;	 /* in files_priv.wbuf_lru, most recently used first */
+	struct files_half *h; /* the owner, NULL when free */
+	struct stream *st;	 /* the owner's stream and direction, for messages */
+	int dir;
+	__u64 off;
+	size_t len;
+	__u8 *data; /* FILES_WBUF_SIZE, allocated at first use */
 };
 
 /* Per stream, allocated at its first byte of data. */
@@ -78,12 +99,15 @@ struct files_priv {
 	int n_open;
 	struct xs_link lru;	/* open files, most recently written first */
 	struct xs_link live; /* streams with a files_stream */
+	struct files_wbuf wbuf[FILES_WBUF_SLOTS];
+	struct xs_link wbuf_lru;
 	__u64 files;		/* files created */
 	__u64 bytes;		/* bytes written */
 	__u64 skipped;		/* names skipped because something was there before us */
 	__u64 given_up;		/* directions given up after their file was created */
 	bool warned_skipped;
 	bool warned_given_up;
+	bool write_failed; /* a write failed and was said */
 };
 
 static void files_endpoint(char *buf, size_t size, int family, const __u8 *addr, __u16 port)
@@ -116,39 +140,104 @@ static void files_name(char *buf, size_t size, const struct stream *st, int dir,
 		snprintf(buf + n, size - n, "c%u", conn);
 }
 
-static void files_close_half(struct files_priv *p, struct files_half *h)
+/* pwrite of all of buf at off to h's file; a failure is said, naming the file. */
+static int files_pwrite(struct files_priv *p, struct stream *st, int dir, struct files_half *h,
+			__u64 off, const __u8 *buf, size_t len)
 {
+	while (len) {
+		ssize_t n = pwrite(h->fd, buf, len, (off_t)off);
+		char name[FILES_NAME_MAX];
+		int err;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			files_name(name, sizeof(name), st, dir, h->conn);
+			pr_warn("failed to write %s/%s: %s; -o is switched off, the other "
+				"outputs go on\n",
+				p->dir, name, strerror(-err));
+			p->write_failed = true;
+			return err;
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += (__u64)n;
+		p->bytes += (__u64)n;
+	}
+	return 0;
+}
+
+/* Writes what b holds (unless discard) and frees it from its owner. */
+static int files_wbuf_release(struct files_priv *p, struct files_wbuf *b, bool discard)
+{
+	int err = 0;
+
+	if (!b->h)
+		return 0;
+	if (b->len && !discard)
+		err = files_pwrite(p, b->st, b->dir, b->h, b->off, b->data, b->len);
+	b->h->wbuf = 0;
+	b->h = NULL;
+	b->len = 0;
+	return err;
+}
+
+/* Writes what h's buffer holds and gives the buffer back (discard: drops it). */
+static int files_half_flush(struct files_priv *p, struct files_half *h, bool discard)
+{
+	return h->wbuf ? files_wbuf_release(p, &p->wbuf[h->wbuf - 1], discard) : 0;
+}
+
+/* Closes h's file after writing its buffer (dropping it when discard). */
+static int files_close_half(struct files_priv *p, struct files_half *h, bool discard)
+{
+	int err;
+
 	if (h->fd < 0)
-		return;
+		return 0;
+	err = files_half_flush(p, h, discard);
 	close(h->fd);
 	h->fd = -1;
 	xs_link_del(&h->lru);
 	p->n_open--;
+	return err;
 }
 
-/* Closes the least recently written file; returns false when none is open. */
-static bool files_evict_one(struct files_priv *p)
+/* Closes the least recently written file: 1 when one was closed, 0 when none is open,
+ * -errno when its buffered data could not be written. */
+static int files_evict_one(struct files_priv *p)
 {
+	int err;
+
 	if (p->lru.prev == &p->lru)
-		return false;
-	files_close_half(p, container_of(p->lru.prev, struct files_half, lru));
-	return true;
+		return 0;
+	err = files_close_half(p, container_of(p->lru.prev, struct files_half, lru), false);
+	return err < 0 ? err : 1;
 }
 
 /* openat that makes room in the LRU first, and once more when the process is out of
  * descriptors. Returns the fd or -errno. */
 static int files_openat(struct files_priv *p, const char *name, int flags)
 {
-	int fd;
+	int fd, r;
 
-	while (p->n_open >= p->max_open && files_evict_one(p))
-		;
+	while (p->n_open >= p->max_open)
+		if ((r = files_evict_one(p)) <= 0) {
+			if (r < 0)
+				return r;
+			break;
+		}
 	for (;;) {
 		fd = openat(p->dirfd, name, flags, sinks_file_mode());
 		if (fd >= 0)
 			return fd;
-		if ((errno != EMFILE && errno != ENFILE) || !files_evict_one(p))
-			return -errno;
+		fd = -errno;
+		if (fd != -EMFILE && fd != -ENFILE)
+			return fd;
+		r = files_evict_one(p);
+		if (r <= 0)
+			return r < 0 ? r : fd;
 	}
 }
 
@@ -183,8 +272,11 @@ static int files_create(struct files_priv *p, struct stream *st, int dir, struct
 		return 0;
 	}
 	if (fd < 0) {
-		pr_warn("failed to create %s/%s: %s; -o is switched off, the other outputs go on\n",
-			p->dir, name, strerror(-fd));
+		/* unless it was the write of another file's buffer that failed, and was said */
+		if (!p->write_failed)
+			pr_warn("failed to create %s/%s: %s; -o is switched off, the other "
+				"outputs go on\n",
+				p->dir, name, strerror(-fd));
 		return fd;
 	}
 	/* conn > reuse: a name was taken by something this run did not write */
@@ -221,9 +313,10 @@ static int files_reopen(struct files_priv *p, struct stream *st, int dir, struct
 		return 0;
 	}
 	if (fd < 0) {
-		pr_warn("failed to open %s/%s again: %s; -o is switched off, the other outputs go "
-			"on\n",
-			p->dir, name, strerror(-fd));
+		if (!p->write_failed)
+			pr_warn("failed to open %s/%s again: %s; -o is switched off, the other "
+				"outputs go on\n",
+				p->dir, name, strerror(-fd));
 		return fd;
 	}
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
@@ -234,6 +327,70 @@ static int files_reopen(struct files_priv *p, struct stream *st, int dir, struct
 	h->fd = fd;
 	xs_link_add(&p->lru, &h->lru);
 	p->n_open++;
+	return 0;
+}
+
+/* A buffer for h: the one it has, a free one, or the least recently used one after writing
+ * out what it holds. NULL when none could be allocated (h is then written unbuffered);
+ * *err gets the error of writing out another direction's data. */
+static struct files_wbuf *files_wbuf_get(struct files_priv *p, struct stream *st, int dir,
+					 struct files_half *h, int *err)
+{
+	struct files_wbuf *b = NULL;
+	int i;
+
+	*err = 0;
+	if (h->wbuf)
+		return &p->wbuf[h->wbuf - 1];
+	for (i = 0; i < FILES_WBUF_SLOTS && !b; i++)
+		if (!p->wbuf[i].h)
+			b = &p->wbuf[i];
+	if (!b) {
+		b = container_of(p->wbuf_lru.prev, struct files_wbuf, lru);
+		*err = files_wbuf_release(p, b, false);
+		if (*err)
+			return NULL;
+	}
+	if (!b->data) {
+		b->data = malloc(FILES_WBUF_SIZE);
+		if (!b->data)
+			return NULL;
+	}
+	b->h = h;
+	b->st = st;
+	b->dir = dir;
+	b->len = 0;
+	h->wbuf = (__u8)(b - p->wbuf + 1);
+	return b;
+}
+
+/* Appends len bytes at off to h's buffer, writing out first what cannot be appended to;
+ * data that fills a buffer by itself is written at once. */
+static int files_write(struct files_priv *p, struct stream *st, int dir, struct files_half *h,
+		       __u64 off, const __u8 *buf, size_t len)
+{
+	struct files_wbuf *b = h->wbuf ? &p->wbuf[h->wbuf - 1] : NULL;
+	int err;
+
+	if (b && b->len && (off != b->off + b->len || b->len + len > FILES_WBUF_SIZE)) {
+		err = files_pwrite(p, st, dir, h, b->off, b->data, b->len);
+		b->len = 0;
+		if (err)
+			return err;
+	}
+	if (len >= FILES_WBUF_SIZE)
+		return files_pwrite(p, st, dir, h, off, buf, len);
+	b = files_wbuf_get(p, st, dir, h, &err);
+	if (err)
+		return err;
+	if (!b)
+		return files_pwrite(p, st, dir, h, off, buf, len);
+	if (!b->len)
+		b->off = off;
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	xs_link_del(&b->lru);
+	xs_link_add(&p->wbuf_lru, &b->lru);
 	return 0;
 }
 
@@ -289,29 +446,7 @@ static int files_stream_data(struct sink *s, struct stream *st, int dir, __u64 o
 	/* most recently written first */
 	xs_link_del(&h->lru);
 	xs_link_add(&p->lru, &h->lru);
-
-	while (len) {
-		ssize_t n = pwrite(h->fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			char name[FILES_NAME_MAX];
-
-			err = n < 0 ? -errno : -EIO;
-			files_name(name, sizeof(name), st, dir, h->conn);
-			pr_warn("failed to write %s/%s: %s; -o is switched off, the other "
-				"outputs go on\n",
-				p->dir, name, strerror(-err));
-			s->reported = true;
-			return err;
-		}
-		buf += n;
-		len -= (size_t)n;
-		off += (__u64)n;
-		p->bytes += (__u64)n;
-	}
-	return 0;
+	return files_write(p, st, dir, h, off, buf, len);
 }
 
 /* Gives the file the time of the first packet of its direction, as tcpflow does. */
@@ -335,10 +470,11 @@ static void files_set_time(struct files_priv *p, struct stream *st, int dir, str
 		pr_debug("failed to set the times of %s/%s: %s\n", p->dir, name, strerror(errno));
 }
 
+/* Frees fs, dropping what its buffers hold (the caller wrote it out if it was to be kept). */
 static void files_stream_free(struct files_priv *p, struct files_stream *fs)
 {
-	files_close_half(p, &fs->h[STREAM_IN]);
-	files_close_half(p, &fs->h[STREAM_OUT]);
+	files_close_half(p, &fs->h[STREAM_IN], true);
+	files_close_half(p, &fs->h[STREAM_OUT], true);
 	xs_link_del(&fs->live);
 	free(fs);
 }
@@ -347,28 +483,56 @@ static int files_stream_close(struct sink *s, struct stream *st)
 {
 	struct files_priv *p = s->priv;
 	struct files_stream *fs = st->sink_priv[s->idx];
-	int d;
+	int d, err = 0;
 
 	if (!fs)
 		return 0;
-	if (!s->failed)
+	for (d = 0; d < 2 && !s->failed && !err; d++)
+		err = files_half_flush(p, &fs->h[d], false);
+	if (!s->failed && !err)
 		for (d = 0; d < 2; d++)
 			if (fs->h[d].created && !fs->h[d].failed)
 				files_set_time(p, st, d, &fs->h[d]);
 	files_stream_free(p, fs);
 	st->sink_priv[s->idx] = NULL;
+	if (err)
+		s->reported = true; /* said, naming the file */
+	return err;
+}
+
+/* Writes out every buffer (they stay with their directions). */
+static int files_flush(struct sink *s)
+{
+	struct files_priv *p = s->priv;
+	struct files_wbuf *b;
+	int i, err;
+
+	for (i = 0; i < FILES_WBUF_SLOTS; i++) {
+		b = &p->wbuf[i];
+		if (!b->h || !b->len)
+			continue;
+		err = files_pwrite(p, b->st, b->dir, b->h, b->off, b->data, b->len);
+		b->len = 0;
+		if (err) {
+			s->reported = true;
+			return err;
+		}
+	}
 	return 0;
 }
 
 static void files_destroy(struct sink *s)
 {
 	struct files_priv *p;
+	int i;
 
 	if (!s)
 		return;
 	p = s->priv;
 	if (p) {
-		/* streams the flow table never closed (an error path) */
+		/* streams the flow table never closed (an error path): their data is kept */
+		if (!s->failed)
+			files_flush(s);
 		while (p->live.next != &p->live)
 			files_stream_free(
 			    p, container_of(p->live.next, struct files_stream, live));
@@ -381,6 +545,8 @@ static void files_destroy(struct sink *s)
 				(unsigned long long)p->given_up);
 		pr_debug("%s: %llu files, %llu bytes written\n", p->dir,
 			 (unsigned long long)p->files, (unsigned long long)p->bytes);
+		for (i = 0; i < FILES_WBUF_SLOTS; i++)
+			free(p->wbuf[i].data);
 		if (p->dirfd >= 0)
 			close(p->dirfd);
 		free(p->dir);
@@ -393,6 +559,7 @@ static const struct sink_ops files_ops = {
     .name = "files",
     .stream_data = files_stream_data,
     .stream_close = files_stream_close,
+    .flush = files_flush,
     .destroy = files_destroy,
 };
 
@@ -400,7 +567,7 @@ struct sink *sink_files_new(const char *dir, int max_open)
 {
 	struct files_priv *p;
 	struct sink *s;
-	int err;
+	int err, i;
 
 	if (!dir || !*dir) {
 		errno = EINVAL;
@@ -419,6 +586,9 @@ struct sink *sink_files_new(const char *dir, int max_open)
 	p->max_open = max_open > 0 ? max_open : FILES_DEFAULT_MAX_OPEN;
 	xs_link_init(&p->lru);
 	xs_link_init(&p->live);
+	xs_link_init(&p->wbuf_lru);
+	for (i = 0; i < FILES_WBUF_SLOTS; i++)
+		xs_link_add(&p->wbuf_lru, &p->wbuf[i].lru);
 	p->dirfd = sinks_open_dir("output directory", dir, &p->dir);
 	if (p->dirfd < 0) {
 		err = p->dirfd;

@@ -14,10 +14,13 @@
 
 #define PCAP_SNAPLEN 262144
 
+#define PCAP_SINK_BUF (1 << 20)
+
 struct pcap_sink {
 	struct sink sink;
 	pcap_t *dead;
 	pcap_dumper_t *dumper;
+	char *buf; /* the stdio buffer of the dumper's file */
 	__u64 packets;
 };
 
@@ -38,7 +41,6 @@ static int pcap_packet(struct sink *s, const struct xs_segment *seg)
 	return 0;
 }
 
-/* Called between batches: what is written can be read while the capture runs. */
 static void pcap_destroy(struct sink *s)
 {
 	struct pcap_sink *ps = s->priv;
@@ -47,23 +49,27 @@ static void pcap_destroy(struct sink *s)
 		pcap_dump_close(ps->dumper);
 	if (ps->dead)
 		pcap_close(ps->dead);
+	free(ps->buf);
 	free(ps);
+}
+
+/* So that what was captured can be read while the capture runs. */
+static int pcap_flush(struct sink *s)
+{
+	struct pcap_sink *ps = s->priv;
+
+	errno = 0;
+	if (pcap_dump_flush(ps->dumper))
+		return errno ? -errno : -EIO;
+	return 0;
 }
 
 static const struct sink_ops pcap_ops = {
 	.name = "pcap",
 	.packet = pcap_packet,
+	.flush = pcap_flush,
 	.destroy = pcap_destroy,
 };
-
-int sink_pcap_flush(struct sink *s)
-{
-	struct pcap_sink *ps = s->priv;
-
-	if (s->failed)
-		return s->failed;
-	return pcap_dump_flush(ps->dumper) ? -EIO : 0;
-}
 
 struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 {
@@ -93,8 +99,11 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 		close(fd);
 		goto err_free;
 	}
-	/* one write(2) per MiB rather than per 4 KiB: the capture loop flushes once a second */
-	setvbuf(f, NULL, _IOFBF, 1 << 20);
+	/* one write(2) per MiB rather than per 4 KiB: the capture loop flushes once a second
+	 * (glibc takes the size of a buffer only with the buffer) */
+	ps->buf = malloc(PCAP_SINK_BUF);
+	if (ps->buf)
+		setvbuf(f, ps->buf, _IOFBF, PCAP_SINK_BUF);
 	ps->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB,
 							snaplen ? (int)snaplen : PCAP_SNAPLEN,
 							PCAP_TSTAMP_PRECISION_MICRO);
@@ -117,6 +126,7 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 err_close:
 	pcap_close(ps->dead);
 err_free:
+	free(ps->buf);
 	free(ps);
 	errno = -err;
 	return NULL;

@@ -427,12 +427,14 @@ static void test_files_removed_while_closed(void **state)
 	assert_string_equal(slurp("198.018.000.001.01001-198.018.000.002.00080", NULL), "b1b2");
 }
 
-/* A write error is returned, and the dispatcher switches the sink off. */
+/* A write error is returned, and the dispatcher switches the sink off: from the write of a
+ * buffer (at a flush) and from a segment too big to buffer (at once). */
 static void test_files_write_error(void **state)
 {
 	struct sink_set set = files_set(0);
 	struct rlimit old, small = {4096, 4096};
 	struct stream st;
+	static char big[40000];
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
 	signal(SIGXFSZ, SIG_IGN);
@@ -440,13 +442,158 @@ static void test_files_write_error(void **state)
 	small.rlim_max = old.rlim_max;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
 	assert_int_equal(data(&set, &st, STREAM_IN, 0, "fits"), 1);
-	assert_int_equal(data(&set, &st, STREAM_IN, 8192, "too far"), 0);
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(data(&set, &st, STREAM_IN, 8192, "too far"), 1);
+	assert_int_equal(sinks_flush(&set), 0);
 	assert_int_equal(set.v[0]->failed, -EFBIG);
 	/* close still frees what the sink holds for the stream */
 	assert_int_equal(sinks_stream_close(&set, &st), 0);
 	sinks_destroy(&set);
+	assert_string_equal(slurp("198.018.000.001.40380-198.018.000.002.00080", NULL), "fits");
+
+	set = files_set(0);
+	mk_stream(&st, "198.18.0.1", 40381, "198.18.0.2", 80);
+	assert_int_equal(sinks_stream_data(&set, &st, STREAM_IN, 0, (const __u8 *)big,
+					   sizeof(big)),
+			 0);
+	assert_int_equal(set.v[0]->failed, -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(sinks_stream_close(&set, &st), 0);
+	sinks_destroy(&set);
+}
+
+static off_t file_size(const char *name)
+{
+	struct stat sb;
+
+	return stat(path_in(name), &sb) ? -1 : sb.st_size;
+}
+
+/* Contiguous data is gathered before it is written; a flush, a gap, a segment too big to
+ * gather and the end of the stream write it out, and the file's time is set after the last
+ * write. */
+static void test_files_buffered(void **state)
+{
+	const char *name = "198.018.000.001.40380-198.018.000.002.00080";
+	struct sink_set set = files_set(0);
+	static __u8 want[60000], big[40000];
+	struct stream st;
+	struct stat sb;
+	size_t len = 0, off = 0, i;
+	char *c;
+
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (__u8)(i * 7 + 3);
+	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
+	for (i = 0; i < 10; i++, off += 1000) {
+		memset(want + off, 'a' + (int)i, 1000);
+		assert_int_equal(sinks_stream_data(&set, &st, STREAM_IN, off, want + off, 1000), 1);
+	}
+	/* 10,000 bytes, all still gathered */
+	assert_int_equal(file_size(name), 0);
+	assert_int_equal(sinks_flush(&set), 1);
+	assert_int_equal(file_size(name), 10000);
+	assert_int_equal(sinks_stream_data(&set, &st, STREAM_IN, off, (const __u8 *)"tail", 4), 1);
+	off += 4;
+	memcpy(want + 10000, "tail", 4);
+	/* a gap of 6 bytes: what was gathered goes out first */
+	assert_int_equal(sinks_stream_gap(&set, &st, STREAM_IN, off, 6), 1);
+	off += 6;
+	assert_int_equal(sinks_stream_data(&set, &st, STREAM_IN, off, (const __u8 *)"Z", 1), 1);
+	assert_int_equal(file_size(name), 10004);
+	memcpy(want + off, "Z", 1);
+	off += 1;
+	/* too big to gather: written at once, after what was gathered before it */
+	assert_int_equal(sinks_stream_data(&set, &st, STREAM_IN, off, big, sizeof(big)), 1);
+	memcpy(want + off, big, sizeof(big));
+	off += sizeof(big);
+	assert_int_equal(file_size(name), (off_t)off);
+	assert_int_equal(sinks_stream_data(&set, &st, STREAM_IN, off, (const __u8 *)"end", 3), 1);
+	memcpy(want + off, "end", 3);
+	off += 3;
+	assert_int_equal(sinks_stream_close(&set, &st), 1);
+	sinks_destroy(&set);
+
+	c = slurp(name, &len);
+	assert_non_null(c);
+	assert_int_equal(len, off);
+	assert_memory_equal(c, want, off);
+	assert_int_equal(stat(path_in(name), &sb), 0);
+	assert_int_equal(sb.st_mtim.tv_sec, TS0 / 1000000000ULL);
+	assert_int_equal(sb.st_mtim.tv_nsec, TS0 % 1000000000ULL);
+}
+
+/* More directions than write buffers and than descriptors, written in turns in pieces of
+ * every size, some after gaps: every file ends as it would unbuffered. */
+static void test_files_buffers_shared(void **state)
+{
+	enum { NS = 20, ROUNDS = 12 };
+	struct sink_set set = files_set(3);
+	static __u8 want[NS][2][ROUNDS * 3000];
+	static size_t len[NS][2];
+	struct stream st[NS];
+	unsigned int rnd = 12345;
+	char name[128];
+	int i, d, r, base = count_fds();
+
+	for (i = 0; i < NS; i++) {
+		mk_stream(&st[i], "198.18.0.1", 41000 + i, "198.18.0.2", 80);
+		st[i].id = i + 1;
+	}
+	for (r = 0; r < ROUNDS; r++) {
+		for (i = 0; i < NS; i++) {
+			for (d = 0; d < 2; d++) {
+				size_t n, gap, k;
+
+				rnd = rnd * 1103515245u + 12345u;
+				n = 1 + (rnd >> 8) % 2999;
+				gap = (rnd >> 4) % 7 == 0 ? 1 + (rnd >> 20) % 100 : 0;
+				if (len[i][d] + gap + n > sizeof(want[i][d]))
+					continue;
+				len[i][d] += gap; /* left as zeros: the hole */
+				for (k = 0; k < n; k++)
+					want[i][d][len[i][d] + k] = (__u8)(i * 31 + d * 7 + r + k);
+				assert_int_equal(sinks_stream_data(&set, &st[i], d, len[i][d],
+								   want[i][d] + len[i][d], n),
+						 1);
+				len[i][d] += n;
+				assert_true(count_fds() <= base + 3);
+			}
+		}
+	}
+	for (i = 0; i < NS; i++)
+		assert_int_equal(sinks_stream_close(&set, &st[i]), 1);
+	sinks_destroy(&set);
+
+	for (i = 0; i < NS; i++) {
+		for (d = 0; d < 2; d++) {
+			size_t got = 0;
+			char *c;
+
+			if (d)
+				snprintf(name, sizeof(name),
+					 "198.018.000.002.00080-198.018.000.001.%05d", 41000 + i);
+			else
+				snprintf(name, sizeof(name),
+					 "198.018.000.001.%05d-198.018.000.002.00080", 41000 + i);
+			c = slurp(name, &got);
+			assert_non_null(c);
+			assert_int_equal(got, len[i][d]);
+			assert_memory_equal(c, want[i][d], got);
+		}
+	}
+}
+
+/* A stream the flow table never closed: what was gathered for it is written at the end. */
+static void test_files_destroy_writes(void **state)
+{
+	struct sink_set set = files_set(0);
+	struct stream st;
+
+	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
+	assert_int_equal(data(&set, &st, STREAM_IN, 0, "kept"), 1);
+	sinks_destroy(&set);
+	assert_string_equal(slurp("198.018.000.001.40380-198.018.000.002.00080", NULL), "kept");
 }
 
 /* Everything written to f since it was opened, as a string. */
@@ -855,6 +1002,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_files_removed_while_closed, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_files_write_error, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_buffered, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_buffers_shared, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_destroy_writes, setup_dir, teardown_dir),
 	    cmocka_unit_test(test_text_packets),
 	    cmocka_unit_test(test_text_streams),
 	    cmocka_unit_test(test_json_stream),
