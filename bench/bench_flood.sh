@@ -19,9 +19,11 @@
 #   BENCH_FLOOD_CPUS   trafgen processes, -P (default 1; see BENCHMARKS.md for why)
 #   BENCH_FLOOD_RUNS   repetitions, medians reported (default 3)
 #   BENCH_FLOOD_CASES  cases to run (default "mix all100 all1400")
-#   BENCH_FLOOD_TOOLS  capturers (default "none xdp-sniff tcpdump xdpdump"); also xdp-pass
-#                      (an empty XDP program, needs clang: what native XDP on a veth costs by
-#                      itself) and xdp-sniff-skb (xdp-sniff --xdp-mode skb)
+#   BENCH_FLOOD_TOOLS  capturers (default "none xdp-sniff xdp-sniff-native tcpdump xdpdump";
+#                      xdp-sniff is auto mode, which is skb on a veth, xdp-sniff-native is
+#                      --xdp-mode native); also xdp-pass and xdp-pass-skb (an empty XDP
+#                      program in native and in skb mode, needs clang: what XDP on a veth
+#                      costs by itself)
 #   BENCH_FLOOD_OUT    also write the table to this file
 #   BENCH_KEEP=1       keep the work directory
 set -u
@@ -32,7 +34,7 @@ N=${BENCH_FLOOD_N:-1000000}
 GCPUS=${BENCH_FLOOD_CPUS:-1}
 RUNS=${BENCH_FLOOD_RUNS:-3}
 CASES=${BENCH_FLOOD_CASES:-mix all100 all1400}
-TOOLS=${BENCH_FLOOD_TOOLS:-none xdp-sniff tcpdump xdpdump}
+TOOLS=${BENCH_FLOOD_TOOLS:-none xdp-sniff xdp-sniff-native tcpdump xdpdump}
 PORT=8080      # the filtered port
 OTHER=8081     # the other one
 HZ=$(getconf CLK_TCK)
@@ -115,6 +117,8 @@ ksoftirqd_ticks() {
 }
 rx_packets() { cat "/sys/class/net/$IF/statistics/rx_packets"; }
 peer_tx_dropped() { ip netns exec "$XS_NS" cat "/sys/class/net/$XS_IF_PEER/statistics/tx_dropped"; }
+# how iproute2 attaches the empty program of an xdp-pass row
+pass_mode() { if [ "$1" = xdp-pass-skb ]; then echo xdpgeneric; else echo xdpdrv; fi; }
 secs() { echo "scale=2; $1 / $HZ" | bc | sed 's/^\./0./; s/^-\./-0./'; }
 
 # waits until the capturer is attached (at most 10 s)
@@ -138,12 +142,12 @@ run_one() { # REP CASE TOOL
 	case $tool in
 	none) ;;
 	xdp-sniff) cmd="$BIN load $IF -p $PORT -w $pcap -q" ;;
-	xdp-sniff-skb) cmd="$BIN load $IF -p $PORT -w $pcap -q --xdp-mode skb" ;;
-	xdp-pass)
+	xdp-sniff-native) cmd="$BIN load $IF -p $PORT -w $pcap -q --xdp-mode native" ;;
+	xdp-pass | xdp-pass-skb)
 		# iproute2 pins under /sys/fs/bpf/{tc,ip,xdp}: keep that in a mount namespace of ours
 		unshare -m --propagation private sh -c 'mount -t bpf bpf /sys/fs/bpf &&
-			ip link set dev "$1" xdpdrv obj "$2" sec xdp' sh "$IF" "$W/pass.o" ||
-			{ echo "  xdp-pass: cannot attach"; return 1; }
+			ip link set dev "$1" "$3" obj "$2" sec xdp' sh "$IF" "$W/pass.o" "$(pass_mode "$tool")" ||
+			{ echo "  $tool: cannot attach"; return 1; }
 		;;
 	tcpdump) cmd="tcpdump -i $IF -w $pcap tcp port $PORT" ;;
 	xdpdump) cmd="xdpdump -i $IF --load-xdp-program -w $pcap" ;;
@@ -188,7 +192,7 @@ run_one() { # REP CASE TOOL
 	[ -n "$CAP_PID" ] && p1=$(proc_ticks "$CAP_PID")
 	r1=$(rx_packets)
 	d1=$(peer_tx_dropped)
-	[ "$tool" = xdp-pass ] && ip link set dev "$IF" xdpdrv off
+	case $tool in xdp-pass*) ip link set dev "$IF" "$(pass_mode "$tool")" off ;; esac
 	if [ -n "$CAP_PID" ]; then
 		# tcpdump gets a TPACKET_V3 block that is not full only after its 1 s timeout
 		[ "$tool" = tcpdump ] && sleep 1.2
@@ -199,7 +203,7 @@ run_one() { # REP CASE TOOL
 	nsent=$(tr '\r' '\n' <"$W/gen.out" | awk '/packets outgoing/ {print $1; exit}')
 	nsent=${nsent:-0}
 	nmatch=$((nsent / MATCH_DIV[$cs]))
-	if [ "$tool" != none ] && [ "$tool" != xdp-pass ]; then
+	if [ "$tool" != none ] && [ "${tool#xdp-pass}" = "$tool" ]; then
 		ncap=$(tcpdump -r "$pcap" --count "src host $SRC and tcp dst port $PORT" 2>/dev/null |
 			awk '/packets/ {print $1}')
 		ncap=${ncap:-0}
@@ -220,11 +224,11 @@ run_one() { # REP CASE TOOL
 }
 
 command -v xdpdump >/dev/null || echo "xdpdump not installed (xdp-tools): its rows are left out"
-if echo "$TOOLS" | grep -qw xdp-pass; then
+if echo "$TOOLS" | grep -q xdp-pass; then
 	printf '#define SEC(x) __attribute__((section(x), used))\nSEC("xdp") int xdp_pass(void *ctx) { return 2; }\nchar _license[] SEC("license") = "GPL";\n' >"$W/pass.c"
 	command -v clang >/dev/null && command -v unshare >/dev/null &&
 		clang -O2 -target bpf -c "$W/pass.c" -o "$W/pass.o" 2>/dev/null ||
-		{ echo "no clang or unshare: the xdp-pass rows are left out"; TOOLS=$(echo "$TOOLS" | sed 's/xdp-pass//'); }
+		{ echo "no clang or unshare: the xdp-pass rows are left out"; TOOLS=$(echo "$TOOLS" | sed 's/xdp-pass[a-z-]*//g'); }
 fi
 # repetitions interleaved, each with its own run without a capturer just before
 for rep in $(seq "$RUNS"); do
@@ -282,12 +286,12 @@ done
 	  return sprintf("%.2f", med(k SUBSEP what) / med(t SUBSEP what))
 	}
 	END {
-	  fmt = "| %-7s | %-13s | %7s | %7s | %7s | %8s | %-20s | %-15s | %5s | %6s | %7s | %6s | %6s | %7s | %6s | %6s |\n"
+	  fmt = "| %-7s | %-16s | %7s | %7s | %7s | %8s | %-20s | %-15s | %5s | %6s | %7s | %6s | %6s | %7s | %6s | %6s |\n"
 	  printf fmt, "case", "capturer", "sent", "arrived", "matched", "captured", "capt % (each run)", "lost (tool says)", "gen s", "busy s", "extra s", "x tcpd", "attr s", "a.extra", "x tcpd", "proc s"
-	  printf "|---------|---------------|---------|---------|---------|----------|----------------------|-----------------|-------|--------|---------|--------|--------|---------|--------|--------|\n"
+	  printf "|---------|------------------|---------|---------|---------|----------|----------------------|-----------------|-------|--------|---------|--------|--------|---------|--------|--------|\n"
 	  for (i = 1; i <= no; i++) {
 	    k = order[i]; split(k, p, SUBSEP); none = (p[2] == "none")
-	    nc = none || p[2] == "xdp-pass"
+	    nc = none || p[2] ~ /^xdp-pass/
 	    printf fmt, p[1], p[2], sprintf("%.0f", med(k SUBSEP "sent")), sprintf("%.0f", med(k SUBSEP "arr")),
 	      sprintf("%.0f", med(k SUBSEP "match")), nc ? "-" : sprintf("%.0f", med(k SUBSEP "cap")), nc ? "-" : pcts[k],
 	      nc ? "-" : sprintf("%.0f", med(k SUBSEP "lost")) " " what[k], sprintf("%.2f", med(k SUBSEP "wall")),

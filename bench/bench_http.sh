@@ -15,11 +15,12 @@
 # The capturer mounts its own bpffs in its mount namespace (ip netns exec remounts /sys).
 #
 # Extra rows, for reference: xdp-pass (an empty XDP program, native mode, built with
-# clang: what XDP on a veth costs by itself) and xdp-sniff-skb (--xdp-mode skb).
+# clang: what XDP on a veth costs by itself) and xdp-sniff-native (--xdp-mode native; the
+# default, auto, is skb on a veth).
 #
 #   BENCH_HTTP_SECS    seconds per run (default 10)
 #   BENCH_HTTP_SIZES   response bodies (default "1460 65536")
-#   BENCH_HTTP_TOOLS   default "none xdp-pass xdp-sniff tcpdump" (xdp-sniff-skb on demand)
+#   BENCH_HTTP_TOOLS   default "none xdp-pass xdp-sniff xdp-sniff-native tcpdump"
 #   BENCH_HTTP_OUT     also write the table to this file
 #   BENCH_HTTP_DIR     where the work directory (outputs, capture) goes (default /tmp)
 #   BENCH_KEEP=1       keep the work directory
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/.." || exit 1
 BIN=$PWD/build/xdp-sniff
 SECS=${BENCH_HTTP_SECS:-10}
 SIZES=${BENCH_HTTP_SIZES:-1460 65536}
-TOOLS=${BENCH_HTTP_TOOLS:-none xdp-pass xdp-sniff tcpdump}
+TOOLS=${BENCH_HTTP_TOOLS:-none xdp-pass xdp-sniff xdp-sniff-native tcpdump}
 HZ=$(getconf CLK_TCK)
 
 skip() {
@@ -170,9 +171,9 @@ run_one() { # SIZE TOOL
 			sh "$IF" "$W/pass.o" || { echo "  xdp-pass: cannot attach"; return 1; }
 		att=xdp
 		;;
-	xdp-sniff | xdp-sniff-skb)
+	xdp-sniff | xdp-sniff-native)
 		local mode=
-		[ "$tool" = xdp-sniff-skb ] && mode="--xdp-mode skb"
+		[ "$tool" = xdp-sniff-native ] && mode="--xdp-mode native"
 		# a simple command, not a function: $! is then the capturer itself
 		# shellcheck disable=SC2086,SC2016
 		ip netns exec "$NSC" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh \
@@ -223,7 +224,7 @@ run_one() { # SIZE TOOL
 		cp "$W/cap.err" "$W/err.$size.$tool"
 	fi
 	case $tool in
-	xdp-sniff | xdp-sniff-skb)
+	xdp-sniff | xdp-sniff-native)
 		read -r ok nfiles < <(verify "$out" "$W/www/f$size")
 		drops=$(awk '/dropped because the ring was full/ {print $1 " ring"}' "$W/cap.err")
 		;;
@@ -260,7 +261,7 @@ done
 	echo "Live HTTP: $SECS s per run; $(nproc) CPUs, $(uname -r); nginx (2 workers) in one namespace,"
 	echo "wrk and the capturer in another, one veth pair between them"
 	echo "  load:      wrk -t2 -c10 -d${SECS}s -H 'Connection: close' http://$SRV/fSIZE"
-	echo "  xdp-sniff: $BIN load $IF -p 80 -o DIR -q   (xdp-sniff-skb: the same with --xdp-mode skb)"
+	echo "  xdp-sniff: $BIN load $IF -p 80 -o DIR -q   (xdp-sniff-native: the same with --xdp-mode native)"
 	echo "  xdp-pass:  ip link set dev $IF xdpdrv obj pass.o sec xdp   (an empty XDP program, no capture)"
 	echo "  tcpdump:   tcpdump -i $IF -w FILE 'tcp port 80'  then  tcpflow -r FILE -o DIR2"
 	echo "  complete: response files (SRV.00080-*) in the output whose body after \\r\\n\\r\\n equals the"

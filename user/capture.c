@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -254,10 +258,45 @@ static const char *mode_name(enum xdp_attach_mode m)
 	}
 }
 
+/* The kernel driver of ifname ("veth", "mlx5_core", ...), or "" when it does not say. */
+static void driver_name(const char *ifname, char *buf, size_t size)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&di;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr))
+		snprintf(buf, size, "%.*s", (int)sizeof(di.driver), di.driver);
+	close(fd);
+}
+
+/*
+ * --xdp-mode auto: what libxdp chooses (native where the driver has it, else skb), except
+ * on a veth. There native XDP makes the veth copy every packet its peer sends into a page
+ * of its own and build the skb again, which cost the service behind it more than half its
+ * throughput in bench/bench_http.sh; skb (generic) mode costs much less there
+ * (BENCHMARKS.md). The ring transport only: AF_XDP keeps libxdp's choice.
+ */
+static enum xdp_attach_mode auto_mode(struct capture *c)
+{
+	char drv[40];
+
+	if (c->opts.xdp_mode != XDP_MODE_UNSPEC || c->xsk)
+		return c->opts.xdp_mode;
+	driver_name(c->ifname, drv, sizeof(drv));
+	return strcmp(drv, "veth") ? XDP_MODE_UNSPEC : XDP_MODE_SKB;
+}
+
 static int xdp_attach(struct capture *c)
 {
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = cap_obj(c),
 			    .prog_name = c->xsk ? "xsk_sniff" : "xdp_sniff");
+	enum xdp_attach_mode mode;
 	struct xdp_multiprog *mp;
 	int err;
 
@@ -267,10 +306,18 @@ static int xdp_attach(struct capture *c)
 		c->xdp_prog = NULL;
 		return err;
 	}
-	err = xdp_program__attach(c->xdp_prog, c->ifindex, c->opts.xdp_mode, 0);
+	mode = auto_mode(c);
+	err = xdp_program__attach(c->xdp_prog, c->ifindex, mode, 0);
+	/* a native program already on the veth excludes a generic one: join it there */
+	if (err && mode != c->opts.xdp_mode) {
+		pr_debug("attaching in skb mode to %s failed (%s); letting libxdp choose\n",
+			 c->ifname, strerror(-err));
+		err = xdp_program__attach(c->xdp_prog, c->ifindex, c->opts.xdp_mode, 0);
+	}
 	if (err)
 		return err;
 	c->xdp_on = true;
+	c->xdp_mode = mode;
 
 	mp = xdp_multiprog__get_from_ifindex(c->ifindex);
 	if (!libxdp_get_error(mp) && mp) {

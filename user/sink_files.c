@@ -446,7 +446,10 @@ static int files_stream_data(struct sink *s, struct stream *st, int dir, __u64 o
 	/* most recently written first */
 	xs_link_del(&h->lru);
 	xs_link_add(&p->lru, &h->lru);
-	return files_write(p, st, dir, h, off, buf, len);
+	err = files_write(p, st, dir, h, off, buf, len);
+	if (err)
+		s->reported = true; /* said, naming the file */
+	return err;
 }
 
 /* Gives the file the time of the first packet of its direction, as tcpflow does. */
