@@ -206,6 +206,88 @@ static __always_inline int xs_emit(void *ctx, bool xdp, const struct xs_event *t
 	return xs_emit_class(ctx, xdp, tmpl, len, XS_MAX_CAP);
 }
 
+/* Where the parser leaves what it learnt of the frame: a slot per CPU and direction (a program
+ * runs to completion on its CPU; XDP and tc each have their own, so that neither overwrites
+ * the other's where softirqs can preempt). A map value rather than the stack: what the code
+ * after the parser reads of it is unknown to the verifier, so every way through the parser
+ * meets the same state there instead of carrying its own offsets and bounds on to the copy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XS_DIR_MAX);
+	__type(key, __u32);
+	__type(value, struct xs_pkt);
+} pkt_scratch SEC(".maps");
+
+/*
+ * The IP and TCP layers of the frames that xs_parse_frame() does not parse inline: behind
+ * VLAN tags or PPPoE, IPv6 with extension headers or not to TCP. A global function, checked
+ * once with an offset the verifier does not know, instead of once for every way through the
+ * link layer and every chain of extension headers; a call costs a few nanoseconds (more with
+ * return-thunk mitigations), so untagged IPv4 and IPv6 to TCP make none. Packet pointers
+ * cannot be passed to a global function: it reads them from its context.
+ */
+static __always_inline int xs_parse_slow(void *data, void *data_end, __u32 off32, __u32 proto,
+					 __u32 claimed_len, struct xs_pkt *p)
+{
+	__u64 off = off32;
+
+	/* the verifier takes p for possibly NULL */
+	if (!p)
+		return XS_P_MALFORMED;
+	/* never taken (the link layer ends within 30 bytes): bounds off for the verifier, on the
+	 * register that is used (clang 14 otherwise checks a zero-extended copy) */
+	asm volatile("" : "+r"(off));
+	if (off > 64)
+		return XS_P_MALFORMED;
+	return xs_parse_l3(data, data_end, off, proto, claimed_len, p);
+}
+
+__noinline int xs_parse_slow_xdp(struct xdp_md *ctx, __u32 off, __u32 proto, __u32 claimed_len,
+				 struct xs_pkt *p)
+{
+	return xs_parse_slow((void *)(long)ctx->data, (void *)(long)ctx->data_end, off, proto,
+			     claimed_len, p);
+}
+
+__noinline int xs_parse_slow_skb(struct __sk_buff *skb, __u32 off, __u32 proto,
+				 __u32 claimed_len, struct xs_pkt *p)
+{
+	return xs_parse_slow((void *)(long)skb->data, (void *)(long)skb->data_end, off, proto,
+			     claimed_len, p);
+}
+
+/* xs_parse() of the frame at data, through the same stages: untagged IPv4, and IPv6 straight
+ * to TCP, inline; the IP layer of every other frame in xs_parse_slow_*(). */
+static __always_inline int xs_parse_frame(void *ctx, bool xdp, void *data, void *data_end,
+					  __u32 claimed_len, struct xs_pkt *p)
+{
+	__u32 l3, off;
+	__u16 proto;
+	__u8 nexthdr;
+	int r;
+
+	r = xs_parse_l2(data, data_end, &l3, &proto, p);
+	if (r)
+		return r;
+	off = l3;
+	if (l3 == sizeof(struct ethhdr) && proto == xs_htons_c(ETH_P_IP)) {
+		r = xs_parse_ipv4(data, data_end, &off, claimed_len, p);
+	} else if (l3 == sizeof(struct ethhdr) && proto == xs_htons_c(ETH_P_IPV6)) {
+		r = xs_parse_ipv6(data, data_end, &off, claimed_len, p, &nexthdr);
+		/* extension headers: the slow path parses the IPv6 header again, to the same end */
+		if (!r && nexthdr != IPPROTO_TCP)
+			goto slow;
+	} else {
+		goto slow;
+	}
+	if (r)
+		return r;
+	return xs_parse_tcp(data, data_end, off, p);
+slow:
+	return xdp ? xs_parse_slow_xdp(ctx, l3, proto, claimed_len, p)
+		   : xs_parse_slow_skb(ctx, l3, proto, claimed_len, p);
+}
+
 /*
  * The path both programs share once they know where the frame is: parse,
  * filter, count, copy. data/data_end cover the linear part; frame_len is
@@ -220,7 +302,7 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	__u32 carried = 0;
 	__u32 *gen;
 	struct xs_event tmpl = {};
-	struct xs_pkt pkt;
+	struct xs_pkt *pkt;
 	__u32 zero = 0, wire = frame_len, cap;
 	int r;
 
@@ -229,9 +311,12 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 		return;
 	cnt->c[XS_C_SEEN]++;
 
+	pkt = bpf_map_lookup_elem(&pkt_scratch, &dir);
+	if (!pkt)
+		return;
 	if (replay_wire_len > frame_len)
 		wire = replay_wire_len;
-	r = xs_parse(data, data_end, wire, &pkt);
+	r = xs_parse_frame(ctx, xdp, data, data_end, wire, pkt);
 	/* XDP passes the linear length (bpf_xdp_get_buff_len() is a helper call, a third of
 	 * the cost of a packet that does not match); a multi-buffer frame whose IP length
 	 * reaches into its fragments looks malformed then, and is parsed again whole */
@@ -241,7 +326,7 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 		if (full > frame_len) {
 			frame_len = full;
 			wire = replay_wire_len > frame_len ? replay_wire_len : frame_len;
-			r = xs_parse(data, data_end, wire, &pkt);
+			r = xs_parse_frame(ctx, xdp, data, data_end, wire, pkt);
 		}
 	}
 	switch (r) {
@@ -267,7 +352,7 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 		return;
 	m.gen = *gen & 1;
 	m.st = bpf_map_lookup_elem(&filter_state, &m.gen);
-	if (!m.st || !xs_filter_match(&m, &pkt, m.st->flags)) {
+	if (!m.st || !xs_filter_match(&m, pkt, m.st->flags)) {
 		cnt->c[XS_C_FILTERED]++;
 		return;
 	}
@@ -281,31 +366,31 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	cap = frame_len;
 	if (snaplen && cap > snaplen)
 		cap = snaplen;
-	if (skips && pkt.ip_end > pkt.payload_off) {
-		__u32 payload = pkt.ip_end - pkt.payload_off;
+	if (skips && pkt->ip_end > pkt->payload_off) {
+		__u32 payload = pkt->ip_end - pkt->payload_off;
 
-		fv = xs_flow(&pkt, false);
+		fv = xs_flow(pkt, false);
 		if (fv && (fv->flags & XS_FLOW_SKIP)) {
 			/* whole segments before the mark are skipped; one that reaches past it
 			 * is copied, and from the mark on the flow is copied again */
-			if ((__s32)(pkt.seq + payload - fv->skip_until) <= 0) {
+			if ((__s32)(pkt->seq + payload - fv->skip_until) <= 0) {
 				tmpl.flags |= XS_EVF_SKIPPED;
-				if (cap > pkt.payload_off)
-					cap = pkt.payload_off;
+				if (cap > pkt->payload_off)
+					cap = pkt->payload_off;
 				cnt->c[XS_C_SKIPPED] += payload;
-			} else if ((__s32)(pkt.seq - fv->skip_until) >= 0) {
+			} else if ((__s32)(pkt->seq - fv->skip_until) >= 0) {
 				fv->flags &= ~XS_FLOW_SKIP;
 			}
 		}
 	}
 	if (max_stream_bytes) {
-		__u32 payload = pkt.ip_end > pkt.payload_off ? pkt.ip_end - pkt.payload_off : 0;
-		__u32 keep = xs_budget(&pkt, payload, cnt);
+		__u32 payload = pkt->ip_end > pkt->payload_off ? pkt->ip_end - pkt->payload_off : 0;
+		__u32 keep = xs_budget(pkt, payload, cnt);
 
 		if (keep < payload) {
 			tmpl.flags |= XS_EVF_HDRONLY;
-			if (cap > pkt.payload_off + keep)
-				cap = pkt.payload_off + keep;
+			if (cap > pkt->payload_off + keep)
+				cap = pkt->payload_off + keep;
 		}
 	}
 	if (cap > XS_MAX_CAP)
@@ -317,8 +402,8 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	tmpl.ts_ns = bpf_ktime_get_ns();
 	tmpl.cap_len = cap;
 	tmpl.wire_len = wire;
-	tmpl.l3_off = pkt.l3_off;
-	tmpl.l4_off = pkt.l4_off;
+	tmpl.l3_off = pkt->l3_off;
+	tmpl.l4_off = pkt->l4_off;
 	tmpl.dir = dir;
 	if (cap < wire)
 		tmpl.flags |= XS_EVF_SNAPPED;
@@ -328,7 +413,7 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	/* drops of this direction wait in its flow entry until its next record carries them */
 	if (drops_pending) {
 		if (!fv)
-			fv = xs_flow(&pkt, false);
+			fv = xs_flow(pkt, false);
 		if (fv && fv->drops) {
 			carried = fv->drops;
 			tmpl.drops_before = carried > 0xffff ? 0xffff : carried;
@@ -338,7 +423,7 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 		cnt->c[XS_C_RING_FULL]++;
 		/* remember the drop with the flow, so that the gap it makes can be explained */
 		if (!fv)
-			fv = xs_flow(&pkt, true);
+			fv = xs_flow(pkt, true);
 		if (fv) {
 			__sync_fetch_and_add(&fv->drops, 1);
 			__sync_fetch_and_add(&drops_pending, 1);

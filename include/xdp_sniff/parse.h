@@ -180,98 +180,128 @@ XS_INLINE int xs_skip_ipv6_ext(void *data, void *data_end, __u32 *off, __u8 next
 	return -1;
 }
 
-XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_pkt *p)
+/*
+ * The parser in stages, so that a BPF program can run the common frames through the stages it
+ * needs inline and hand the rest to a copy it checks once (bpf/xdp_sniff.bpf.c); xs_parse()
+ * runs them all. Each stage takes the offset of its header and returns 0 (XS_P_TCP) when the
+ * next stage is to run, or the parse result that ends the frame.
+ */
+
+/* Ethernet, VLAN tags and PPPoE: *off and *proto become the offset and EtherType of what
+ * follows, and p->l3_off that offset. */
+XS_INLINE int xs_parse_l2(void *data, void *data_end, __u32 *off, __u16 *proto, struct xs_pkt *p)
 {
 	xs_ethhdr_u *eth = data;
-	xs_tcphdr_u *tcp;
-	__u32 off = sizeof(*eth);
-	__u16 proto;
-	__u32 thl;
-	int l4;
 	int i;
 
+	*off = sizeof(*eth);
 	if ((void *)(eth + 1) > data_end)
 		return XS_P_MALFORMED;
-	proto = eth->h_proto;
+	*proto = eth->h_proto;
 	p->vlans = 0;
 
 	for (i = 0; i < XS_MAX_VLANS; i++) {
-		xs_vlan_hdr_u *vh = data + off;
+		xs_vlan_hdr_u *vh = data + *off;
 
-		if (proto != xs_htons_c(ETH_P_8021Q) && proto != xs_htons_c(ETH_P_8021AD))
+		if (*proto != xs_htons_c(ETH_P_8021Q) && *proto != xs_htons_c(ETH_P_8021AD))
 			break;
 		if ((void *)(vh + 1) > data_end)
 			return XS_P_MALFORMED;
-		proto = vh->proto;
-		off += sizeof(*vh);
+		*proto = vh->proto;
+		*off += sizeof(*vh);
 		p->vlans++;
 	}
 
-	if (proto == xs_htons_c(ETH_P_PPP_SES)) {
-		xs_pppoe_hdr_u *ph = data + off;
+	if (*proto == xs_htons_c(ETH_P_PPP_SES)) {
+		xs_pppoe_hdr_u *ph = data + *off;
 
 		if ((void *)(ph + 1) > data_end)
 			return XS_P_MALFORMED;
 		if (ph->ppp_proto == xs_htons_c(0x0021))
-			proto = xs_htons_c(ETH_P_IP);
+			*proto = xs_htons_c(ETH_P_IP);
 		else if (ph->ppp_proto == xs_htons_c(0x0057))
-			proto = xs_htons_c(ETH_P_IPV6);
+			*proto = xs_htons_c(ETH_P_IPV6);
 		else
 			return XS_P_NOT_IP;
-		off += sizeof(*ph);
+		*off += sizeof(*ph);
 	}
 
-	p->l3_off = off;
-	if (proto == xs_htons_c(ETH_P_IP)) {
-		xs_iphdr_u *iph = data + off;
-		__u32 hl, tot;
+	p->l3_off = *off;
+	return XS_P_TCP;
+}
 
-		if ((void *)(iph + 1) > data_end)
-			return XS_P_MALFORMED;
-		hl = iph->ihl * 4;
-		if (iph->version != 4 || hl < sizeof(*iph))
-			return XS_P_MALFORMED;
-		if (data + off + hl > data_end)
-			return XS_P_MALFORMED;
-		tot = xs_ntohs(iph->tot_len);
-		if (tot < hl || off + tot > claimed_len)
-			return XS_P_MALFORMED;
-		if (iph->frag_off & xs_htons_c(0x3fff))
-			return XS_P_FRAGMENT;
-		if (iph->protocol != IPPROTO_TCP)
-			return XS_P_NOT_TCP;
-		p->family = 4;
-		xs_copy4(p->saddr, (const __u8 *)&iph->saddr);
-		xs_copy4(p->daddr, (const __u8 *)&iph->daddr);
-		p->ip_end = off + tot;
-		off += hl;
-	} else if (proto == xs_htons_c(ETH_P_IPV6)) {
-		xs_ipv6hdr_u *ip6 = data + off;
+/* The IPv4 header at *off; *off becomes the offset of the TCP header. */
+XS_INLINE int xs_parse_ipv4(void *data, void *data_end, __u32 *off, __u32 claimed_len,
+			    struct xs_pkt *p)
+{
+	xs_iphdr_u *iph = data + *off;
+	__u32 hl, tot;
 
-		if ((void *)(ip6 + 1) > data_end)
-			return XS_P_MALFORMED;
-		if (ip6->version != 6)
-			return XS_P_MALFORMED;
-		p->ip_end = off + sizeof(*ip6) + xs_ntohs(ip6->payload_len);
-		if (p->ip_end > claimed_len)
-			return XS_P_MALFORMED;
-		p->family = 6;
-		xs_copy16(p->saddr, (const __u8 *)&ip6->saddr);
-		xs_copy16(p->daddr, (const __u8 *)&ip6->daddr);
-		off += sizeof(*ip6);
-		l4 = xs_skip_ipv6_ext(data, data_end, &off, ip6->nexthdr);
-		if (l4 == -2)
-			return XS_P_FRAGMENT;
-		if (l4 < 0)
-			return XS_P_MALFORMED;
-		if (l4 != IPPROTO_TCP)
-			return XS_P_NOT_TCP;
-	} else {
-		return XS_P_NOT_IP;
-	}
+	if ((void *)(iph + 1) > data_end)
+		return XS_P_MALFORMED;
+	hl = iph->ihl * 4;
+	if (iph->version != 4 || hl < sizeof(*iph))
+		return XS_P_MALFORMED;
+	if (data + *off + hl > data_end)
+		return XS_P_MALFORMED;
+	tot = xs_ntohs(iph->tot_len);
+	if (tot < hl || *off + tot > claimed_len)
+		return XS_P_MALFORMED;
+	if (iph->frag_off & xs_htons_c(0x3fff))
+		return XS_P_FRAGMENT;
+	if (iph->protocol != IPPROTO_TCP)
+		return XS_P_NOT_TCP;
+	p->family = 4;
+	xs_copy4(p->saddr, (const __u8 *)&iph->saddr);
+	xs_copy4(p->daddr, (const __u8 *)&iph->daddr);
+	p->ip_end = *off + tot;
+	*off += hl;
+	return XS_P_TCP;
+}
+
+/* The fixed IPv6 header at *off; *off becomes the offset of what follows it, of type
+ * *nexthdr (an extension header or the upper layer: xs_parse_ipv6_ext() next). */
+XS_INLINE int xs_parse_ipv6(void *data, void *data_end, __u32 *off, __u32 claimed_len,
+			    struct xs_pkt *p, __u8 *nexthdr)
+{
+	xs_ipv6hdr_u *ip6 = data + *off;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return XS_P_MALFORMED;
+	if (ip6->version != 6)
+		return XS_P_MALFORMED;
+	p->ip_end = *off + sizeof(*ip6) + xs_ntohs(ip6->payload_len);
+	if (p->ip_end > claimed_len)
+		return XS_P_MALFORMED;
+	p->family = 6;
+	xs_copy16(p->saddr, (const __u8 *)&ip6->saddr);
+	xs_copy16(p->daddr, (const __u8 *)&ip6->daddr);
+	*off += sizeof(*ip6);
+	*nexthdr = ip6->nexthdr;
+	return XS_P_TCP;
+}
+
+/* The IPv6 extension headers from *off on; *off becomes the offset of the TCP header. */
+XS_INLINE int xs_parse_ipv6_ext(void *data, void *data_end, __u32 *off, __u8 nexthdr)
+{
+	int l4 = xs_skip_ipv6_ext(data, data_end, off, nexthdr);
+
+	if (l4 == -2)
+		return XS_P_FRAGMENT;
+	if (l4 < 0)
+		return XS_P_MALFORMED;
+	if (l4 != IPPROTO_TCP)
+		return XS_P_NOT_TCP;
+	return XS_P_TCP;
+}
+
+/* The TCP header at off, inside the IP packet that p->ip_end ends. */
+XS_INLINE int xs_parse_tcp(void *data, void *data_end, __u32 off, struct xs_pkt *p)
+{
+	xs_tcphdr_u *tcp = data + off;
+	__u32 thl;
 
 	p->l4_off = off;
-	tcp = data + off;
 	if ((void *)(tcp + 1) > data_end)
 		return XS_P_MALFORMED;
 	thl = tcp->doff * 4;
@@ -285,6 +315,39 @@ XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_
 	p->tcp_flags = ((__u8 *)tcp)[13];
 	p->payload_off = off + thl;
 	return XS_P_TCP;
+}
+
+/* The IP header at off, of EtherType proto, and the TCP header after it. */
+XS_INLINE int xs_parse_l3(void *data, void *data_end, __u32 off, __u16 proto, __u32 claimed_len,
+			  struct xs_pkt *p)
+{
+	__u8 nexthdr;
+	int r;
+
+	if (proto == xs_htons_c(ETH_P_IP)) {
+		r = xs_parse_ipv4(data, data_end, &off, claimed_len, p);
+	} else if (proto == xs_htons_c(ETH_P_IPV6)) {
+		r = xs_parse_ipv6(data, data_end, &off, claimed_len, p, &nexthdr);
+		if (!r)
+			r = xs_parse_ipv6_ext(data, data_end, &off, nexthdr);
+	} else {
+		return XS_P_NOT_IP;
+	}
+	if (r)
+		return r;
+	return xs_parse_tcp(data, data_end, off, p);
+}
+
+XS_INLINE int xs_parse(void *data, void *data_end, __u32 claimed_len, struct xs_pkt *p)
+{
+	__u32 off;
+	__u16 proto;
+	int r;
+
+	r = xs_parse_l2(data, data_end, &off, &proto, p);
+	if (r)
+		return r;
+	return xs_parse_l3(data, data_end, off, proto, claimed_len, p);
 }
 
 #endif
