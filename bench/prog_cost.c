@@ -95,6 +95,42 @@ static double run(int fd, struct ring_buffer *rb, const __u8 *frame, size_t len,
 	return total / done;
 }
 
+/* What the verifier spends on each program (libbpf log level 4: statistics only): paid by
+ * every load and every replay before the first frame. */
+static void verifier_stats(void)
+{
+	static char log[2][4096];
+	struct xdp_sniff *skel = xdp_sniff__open();
+	struct bpf_program *prog[2];
+	int i;
+
+	if (!skel)
+		return;
+	prog[0] = skel->progs.xdp_sniff;
+	prog[1] = skel->progs.tc_sniff;
+	for (i = 0; i < 2; i++) {
+		bpf_program__set_log_level(prog[i], 4);
+		bpf_program__set_log_buf(prog[i], log[i], sizeof(log[i]));
+	}
+	if (!xdp_sniff__load(skel)) {
+		for (i = 0; i < 2; i++) {
+			const char *t = strstr(log[i], "verification time");
+			const char *n = strstr(log[i], "processed");
+			unsigned long us = 0, insns = 0;
+
+			if (t)
+				sscanf(t, "verification time %lu usec", &us);
+			if (n)
+				sscanf(n, "processed %lu insns", &insns);
+			printf("verifier: %-9s %7lu instructions processed in %6.1f ms (%zu in the "
+			       "program)\n",
+			       bpf_program__name(prog[i]), insns, us / 1000.0,
+			       bpf_program__insn_cnt(prog[i]));
+		}
+	}
+	xdp_sniff__destroy(skel);
+}
+
 int main(int argc, char **argv)
 {
 	long reps = argc > 1 ? atol(argv[1]) : 1000000;
@@ -123,6 +159,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "skip: cannot load the xdp-sniff program\n");
 		return 0;
 	}
+	verifier_stats();
 	filter_init(&f);
 	filter_add_port(&f, "80");
 	{
