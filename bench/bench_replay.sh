@@ -6,6 +6,7 @@
 #   BENCH_MB        capture size in MB (default 150)
 #   BENCH_RUNS      runs per tool (default 3)
 #   BENCH_STREAMS   concurrent connections for the memory figure (default 100000)
+#   BENCH_SEED_CONNS connections of 64 KiB in the seed's smaller capture (default 500)
 #   BENCH_KEEP=1    keep the work directory
 set -u
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ BIN=$PWD/build/xdp-sniff
 MB=${BENCH_MB:-150}
 RUNS=${BENCH_RUNS:-3}
 NSTREAMS=${BENCH_STREAMS:-100000}
+NSEED=${BENCH_SEED_CONNS:-500}
+SEED=${BENCH_SEED:-$PWD/../shared/seed}
 
 skip() {
 	echo "skip bench_replay: $*"
@@ -86,6 +89,7 @@ echo "veth: $offl"
 
 mkdir -p "$W/www"
 for m in 1 2 4 8; do head -c $((m << 20)) /dev/urandom >"$W/www/f$m"; done
+head -c 65536 /dev/urandom >"$W/www/f64k"
 chmod -R a+rX "$W"
 if command -v nginx >/dev/null; then
 	cat >"$W/nginx.conf" <<EOF
@@ -141,6 +145,18 @@ kill -INT "$TCPDUMP_PID"
 wait "$TCPDUMP_PID" 2>/dev/null
 TCPDUMP_PID=
 t1=$(date +%s.%N)
+
+# the seed's capture: it reassembles a stream again after every packet, so it gets
+# NSEED connections of one 64 KiB response each
+SMALL=$W/small.pcap
+tcpdump -i "$VH" -w "$SMALL" -B 65536 'tcp port 8080' 2>"$W/tcpdump2.err" &
+TCPDUMP_PID=$!
+sleep 1
+for _ in $(seq "$NSEED"); do curl -s -o /dev/null http://198.18.77.2:8080/f64k; done
+sleep 0.5
+kill -INT "$TCPDUMP_PID"
+wait "$TCPDUMP_PID" 2>/dev/null
+TCPDUMP_PID=
 kill "$SERVER_PID" 2>/dev/null
 wait "$SERVER_PID" 2>/dev/null
 SERVER_PID=
@@ -255,5 +271,39 @@ for v in k u; do
 	echo "  => ($rN - $r1) KiB / $NSTREAMS streams = $per B per open stream ($verdict)"
 done
 
-# The seed (../shared/seed/sniff.py) sniffs a live AF_PACKET socket and cannot read a
-# capture file, so it has no replay figure here.
+# ---------------------------------------------------------------- the seed
+# The seed (../shared/seed/sniff.py) reads a raw socket: tests/replay/seed_run.py gives it
+# the capture's frames through a fake one. Against -j, its output's equivalent.
+echo
+echo "== the seed on a smaller capture"
+if [ ! -f "$SEED/sniff.py" ]; then
+	echo "  skipped: no seed at $SEED"
+else
+	ssize=$(stat -c %s "$SMALL")
+	printf '  capture: %s, %d KB, %s, %s\n' "$SMALL" $((ssize >> 10)) \
+		"$(grep -o '^[0-9]* packets captured' "$W/tcpdump2.err")" \
+		"$(grep -o '[0-9]* packets dropped by kernel' "$W/tcpdump2.err")"
+	cmd_s="python3 tests/replay/seed_run.py $SEED $SMALL"
+	cmd_sk="$BIN replay $SMALL -q -j"
+	cmd_su="$BIN replay $SMALL -q -j --no-kernel"
+	cmd_st="tcpflow -r $SMALL -o $W/o_st"
+	for i in $(seq "$RUNS"); do
+		for v in s sk su st; do
+			rm -rf "$W/o_st"
+			mkdir -p "$W/o_st"
+			eval c=\$cmd_$v
+			# shellcheck disable=SC2086
+			timed "$v" $c || exit 1
+		done
+	done
+	echo "  median of $RUNS runs (wall s, peak RSS KiB):"
+	for v in s sk su st; do
+		wall=$(awk '{print $1}' "$W/t.$v" | median)
+		rss=$(awk '{print $2}' "$W/t.$v" | median)
+		eval "w_$v=$wall c=\$cmd_$v"
+		printf '    %-70s %7s s %8s KiB\n' "$c" "$wall" "$rss"
+	done
+	echo "  $(python3 tests/replay/seed_run.py "$SEED" "$SMALL"); xdp-sniff -j: $($BIN replay "$SMALL" -q -j | wc -l) streams"
+	printf '  the seed takes %.1fx the time of xdp-sniff (kernel), %.1fx of --no-kernel, %.1fx of tcpflow\n' \
+		"$(echo "$w_s / $w_sk" | bc -l)" "$(echo "$w_s / $w_su" | bc -l)" "$(echo "$w_s / $w_st" | bc -l)"
+fi

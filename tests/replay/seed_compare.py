@@ -5,27 +5,15 @@ through a fake raw socket, and checks that every stream the seed's TCPStream.rea
 returns is in xdp-sniff's -j output with the same inbound and outbound bytes.
 Usage: seed_compare.py XDP_SNIFF SEED_DIR FILE"""
 import base64
-import importlib.util
 import json
+import os
 import socket
 import struct
 import subprocess
 import sys
 
-
-class Done(Exception):
-    pass
-
-
-def frames(path):
-    data = open(path, "rb").read()
-    magic = data[:4]
-    e = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-    off = 24
-    while off + 16 <= len(data):
-        _, _, caplen, _ = struct.unpack(e + "IIII", data[off:off + 16])
-        yield data[off + 16:off + 16 + caplen]
-        off += 16 + caplen
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seed_run import frames, seed_streams  # noqa: E402
 
 
 def syn_payload(path, key):
@@ -44,37 +32,9 @@ def syn_payload(path, key):
     return None
 
 
-class FakeSocket:
-    def __init__(self, path):
-        self.it = frames(path)
-
-    def recvfrom(self, size):
-        try:
-            return next(self.it), ("eth0", 0x0800, 0, 1, b"")
-        except StopIteration:
-            raise Done()
-
-
 def main():
     xs, seed_dir, path = sys.argv[1:4]
-    spec = importlib.util.spec_from_file_location("sniff", seed_dir + "/sniff.py")
-    sniff = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sniff)
-    real = socket.socket
-    socket.socket = lambda *a, **k: FakeSocket(path)
-    try:
-        s = sniff.Sniffer()
-    finally:
-        socket.socket = real
-    seed = []
-    while True:
-        try:
-            seed.append(s.recv_stream())
-        except Done:
-            break
-        except (struct.error, sniff.InvalidPacketException):
-            # the seed gives up on frames it cannot parse; it has no way to go on
-            break
+    seed = seed_streams(seed_dir, path)
     res = subprocess.run([xs, "replay", path, "-j", "-q"], capture_output=True, text=True)
     ours = [json.loads(l) for l in res.stdout.splitlines() if l.strip()]
     bad = 0
