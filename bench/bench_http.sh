@@ -20,7 +20,9 @@
 #
 #   BENCH_HTTP_SECS    seconds per run (default 10)
 #   BENCH_HTTP_SIZES   response bodies (default "1460 65536")
-#   BENCH_HTTP_TOOLS   default "none xdp-pass xdp-sniff xdp-sniff-native tcpdump"
+#   BENCH_HTTP_TOOLS   default "none xdp-pass xdp-sniff xdp-sniff-native xdp-sniff-w tcpdump"
+#                      (xdp-sniff-w: load -w during the run, replay -o after it, timed
+#                      like tcpflow)
 #   BENCH_HTTP_OUT     also write the table to this file
 #   BENCH_HTTP_DIR     where the work directory (outputs, capture) goes (default /tmp)
 #   BENCH_KEEP=1       keep the work directory
@@ -30,7 +32,7 @@ cd "$(dirname "$0")/.." || exit 1
 BIN=$PWD/build/xdp-sniff
 SECS=${BENCH_HTTP_SECS:-10}
 SIZES=${BENCH_HTTP_SIZES:-1460 65536}
-TOOLS=${BENCH_HTTP_TOOLS:-none xdp-pass xdp-sniff xdp-sniff-native tcpdump}
+TOOLS=${BENCH_HTTP_TOOLS:-none xdp-pass xdp-sniff xdp-sniff-native xdp-sniff-w tcpdump}
 HZ=$(getconf CLK_TCK)
 
 skip() {
@@ -171,13 +173,14 @@ run_one() { # SIZE TOOL
 			sh "$IF" "$W/pass.o" || { echo "  xdp-pass: cannot attach"; return 1; }
 		att=xdp
 		;;
-	xdp-sniff | xdp-sniff-native)
-		local mode=
-		[ "$tool" = xdp-sniff-native ] && mode="--xdp-mode native"
+	xdp-sniff | xdp-sniff-native | xdp-sniff-w)
+		local mode="-o $out"
+		[ "$tool" = xdp-sniff-native ] && mode="-o $out --xdp-mode native"
+		[ "$tool" = xdp-sniff-w ] && mode="-w $pcap"
 		# a simple command, not a function: $! is then the capturer itself
 		# shellcheck disable=SC2086,SC2016
 		ip netns exec "$NSC" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh \
-			"$BIN" load "$IF" -p 80 -o "$out" -q $mode >"$W/cap.err" 2>&1 &
+			"$BIN" load "$IF" -p 80 -q $mode >"$W/cap.err" 2>&1 &
 		CAP_PID=$!
 		att=xdp-sniff
 		;;
@@ -228,11 +231,17 @@ run_one() { # SIZE TOOL
 		read -r ok nfiles < <(verify "$out" "$W/www/f$size")
 		drops=$(awk '/dropped because the ring was full/ {print $1 " ring"}' "$W/cap.err")
 		;;
-	tcpdump)
-		drops=$(awk '/dropped by kernel/ {print $1 " kernel"}' "$W/cap.err")
+	tcpdump | xdp-sniff-w)
 		local t0 t1
-		t0=$(date +%s%N)
-		(cd "$out" && tcpflow -r "$pcap" -o . >"$W/tcpflow.out" 2>&1)
+		if [ "$tool" = tcpdump ]; then
+			drops=$(awk '/dropped by kernel/ {print $1 " kernel"}' "$W/cap.err")
+			t0=$(date +%s%N)
+			(cd "$out" && tcpflow -r "$pcap" -o . >"$W/tcpflow.out" 2>&1)
+		else
+			drops=$(awk '/dropped because the ring was full/ {print $1 " ring"}' "$W/cap.err")
+			t0=$(date +%s%N)
+			"$BIN" replay "$pcap" -q -o "$out" >"$W/tcpflow.out" 2>&1
+		fi
 		t1=$(date +%s%N)
 		post=$(echo "scale=1; ($t1 - $t0) / 1000000000" | bc | sed 's/^\./0./')
 		rm -f "$pcap"
@@ -252,7 +261,7 @@ for size in $SIZES; do
 	echo "== $size-byte responses"
 	for tool in $TOOLS; do
 		run_one "$size" "$tool" || continue
-		tail -1 "$W/rows" | awk -F'|' '{printf "  %-13s %s requests, %s complete of %s response files, drops %s\n", $2, $3, $4, $5, $6}'
+		tail -1 "$W/rows" | awk -F'|' '{printf "  %-16s %s requests, %s complete of %s response files, drops %s\n", $2, $3, $4, $5, $6}'
 	done
 done
 
@@ -261,19 +270,21 @@ done
 	echo "Live HTTP: $SECS s per run; $(nproc) CPUs, $(uname -r); nginx (2 workers) in one namespace,"
 	echo "wrk and the capturer in another, one veth pair between them"
 	echo "  load:      wrk -t2 -c10 -d${SECS}s -H 'Connection: close' http://$SRV/fSIZE"
-	echo "  xdp-sniff: $BIN load $IF -p 80 -o DIR -q   (xdp-sniff-native: the same with --xdp-mode native)"
+	echo "  xdp-sniff: $BIN load $IF -p 80 -o DIR -q   (auto mode: skb on a veth; xdp-sniff-native: the"
+	echo "             same with --xdp-mode native; xdp-sniff-w: load -w FILE, then replay FILE -o DIR)"
 	echo "  xdp-pass:  ip link set dev $IF xdpdrv obj pass.o sec xdp   (an empty XDP program, no capture)"
 	echo "  tcpdump:   tcpdump -i $IF -w FILE 'tcp port 80'  then  tcpflow -r FILE -o DIR2"
+	echo "  after s: the wall time of what runs after the traffic (tcpflow -r, or xdp-sniff replay -o)"
 	echo "  complete: response files (SRV.00080-*) in the output whose body after \\r\\n\\r\\n equals the"
 	echo "  served file byte for byte, over the requests wrk completed; proc: capturer's CPU s (utime+stime)"
 	echo
-	printf '| %-6s | %-13s | %8s | %8s | %8s | %8s | %-14s | %6s | %8s |\n' size capturer requests "vs none" complete "compl. %" "drops" "proc s" "tcpflow s"
-	printf '|--------|---------------|----------|----------|----------|----------|----------------|--------|-----------|\n'
+	printf '| %-6s | %-16s | %8s | %8s | %8s | %8s | %-14s | %6s | %8s |\n' size capturer requests "vs none" complete "compl. %" "drops" "proc s" "after s"
+	printf '|--------|------------------|----------|----------|----------|----------|----------------|--------|-----------|\n'
 	awk -F'|' '
 	{ if ($2 == "none") base[$1] = $3
 	  vs = ($1 in base && base[$1] > 0 && $2 != "none") ? sprintf("%.1f%%", 100 * $3 / base[$1]) : "-"
 	  pct = ($4 != "-" && $3 > 0) ? sprintf("%.2f", 100 * $4 / $3) : "-"
-	  printf "| %-6s | %-13s | %8s | %8s | %8s | %8s | %-14s | %6s | %9s |\n", $1, $2, $3, vs, $4, pct, $6, $7, $8 }' "$W/rows"
+	  printf "| %-6s | %-16s | %8s | %8s | %8s | %8s | %-14s | %6s | %9s |\n", $1, $2, $3, vs, $4, pct, $6, $7, $8 }' "$W/rows"
 	echo
 	echo "response files written (complete or not) and wrk's errors:"
 	awk -F'|' '{printf "  %s %s: %s files%s\n", $1, $2, $5, ($9 != "" ? "; wrk: " $9 : "")}' "$W/rows"
