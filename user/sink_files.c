@@ -60,6 +60,10 @@
 #define FILES_WBUF_SIZE (32 * 1024)
 /* names tried per file before giving up on it: NAME, NAMEc1, ... */
 #define FILES_MAX_NAME_TRIES 10000
+/* flow directions whose next name is remembered: 4-way sets, 16 B an entry, 4 MiB in all,
+ * allocated at the first file (touched as flows come) */
+#define FILES_HINT_SETS (1u << 16)
+#define FILES_HINT_WAYS 4
 /* "addr.port-addr.port" with the longest inet_ntop output and "c4294967295" */
 #define FILES_NAME_MAX (2 * (INET6_ADDRSTRLEN + 6) + 12)
 
@@ -73,6 +77,12 @@ struct files_half {
 	bool created;
 	bool failed; /* given up: its data is dropped */
 	__u8 wbuf;   /* 1 + the index of its write buffer, 0 for none */
+};
+
+struct files_hint {
+	__u64 key;  /* files_hint()'s hash of the name, 0 for none */
+	__u32 next; /* the cN to try first */
+	__u32 used; /* files_priv.hint_clock when last set */
 };
 
 /* Data of one direction not yet written: len bytes at stream offset off. */
@@ -101,6 +111,8 @@ struct files_priv {
 	struct xs_link live; /* streams with a files_stream */
 	struct files_wbuf wbuf[FILES_WBUF_SLOTS];
 	struct xs_link wbuf_lru;
+	struct files_hint *hints; /* FILES_HINT_SETS x FILES_HINT_WAYS, NULL until the first file */
+	__u32 hint_clock;
 	__u64 files;		/* files created */
 	__u64 bytes;		/* bytes written */
 	__u64 skipped;		/* names skipped because something was there before us */
@@ -253,16 +265,62 @@ static void files_give_up(struct files_priv *p, struct files_half *h, const char
 	}
 }
 
-/* Creates the file of direction dir under the first free name, as tcpflow does. */
+/* The hint of a flow direction: FNV-1a of its name without the cN picks a set of
+ * FILES_HINT_WAYS; in it the entry with that hash, else the least recently used one (*key
+ * then does not match). NULL when the table cannot be allocated. */
+static struct files_hint *files_hint(struct files_priv *p, const char *base, __u64 *key)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	struct files_hint *set, *old;
+	const char *c;
+	int i;
+
+	for (c = base; *c; c++)
+		h = (h ^ (__u8)*c) * 0x100000001b3ULL;
+	*key = h | 1; /* 0 marks a free entry */
+	if (!p->hints) {
+		p->hints = calloc(FILES_HINT_SETS * FILES_HINT_WAYS, sizeof(*p->hints));
+		if (!p->hints)
+			return NULL;
+	}
+	set = &p->hints[((h ^ (h >> 32)) & (FILES_HINT_SETS - 1)) * FILES_HINT_WAYS];
+	old = set;
+	for (i = 0; i < FILES_HINT_WAYS; i++) {
+		if (set[i].key == *key)
+			return &set[i];
+		if (set[i].used < old->used)
+			old = &set[i];
+	}
+	return old;
+}
+
+/*
+ * Creates the file of direction dir under the first free name, as tcpflow does. Names below
+ * the one this run last created for the same flow direction were all taken then, so the
+ * search starts after it (a hint kept per flow direction, see files_hint()): without it a 4-tuple used n times costs n failed openat calls per file,
+ * 67% of all openat calls when wrk reused ports for 10 s.
+ */
 static int files_create(struct files_priv *p, struct stream *st, int dir, struct files_half *h)
 {
 	const int flags = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC;
 	char name[FILES_NAME_MAX];
-	__u32 conn;
+	struct files_hint *hint;
+	__u32 conn, start = 0, tries;
+	bool hit = false;
+	__u64 key = 0;
+	size_t n;
 	int fd = -EEXIST;
 
-	for (conn = 0; conn < FILES_MAX_NAME_TRIES; conn++) {
-		files_name(name, sizeof(name), st, dir, conn);
+	files_name(name, sizeof(name), st, dir, 0);
+	n = strlen(name);
+	hint = files_hint(p, name, &key);
+	if (hint && hint->key == key) {
+		start = hint->next;
+		hit = true;
+	}
+	for (conn = start, tries = 0; tries < FILES_MAX_NAME_TRIES; conn++, tries++) {
+		if (conn)
+			snprintf(name + n, sizeof(name) - n, "c%u", conn);
 		fd = files_openat(p, name, flags);
 		if (fd != -EEXIST)
 			break;
@@ -279,8 +337,14 @@ static int files_create(struct files_priv *p, struct stream *st, int dir, struct
 				p->dir, name, strerror(-fd));
 		return fd;
 	}
-	/* conn > reuse: a name was taken by something this run did not write */
-	if (conn > st->reuse) {
+	if (hint) {
+		hint->key = key;
+		hint->next = conn + 1;
+		hint->used = ++p->hint_clock;
+	}
+	/* a name was taken by something this run did not write: one at or past the hint, or
+	 * without a hint, past the names of the 4-tuple's earlier streams */
+	if (hit ? conn > start : conn > st->reuse) {
 		p->skipped++;
 		if (!p->warned_skipped) {
 			pr_warn("%s: files from before are kept; flows whose name is taken are "
@@ -550,6 +614,7 @@ static void files_destroy(struct sink *s)
 			 (unsigned long long)p->files, (unsigned long long)p->bytes);
 		for (i = 0; i < FILES_WBUF_SLOTS; i++)
 			free(p->wbuf[i].data);
+		free(p->hints);
 		if (p->dirfd >= 0)
 			close(p->dirfd);
 		free(p->dir);

@@ -584,6 +584,35 @@ static void test_files_buffers_shared(void **state)
 	}
 }
 
+/* A 4-tuple used more often than names are tried per file (10,000): each file still gets the
+ * next name, found from where the last one of its flow direction was, not from NAME. */
+static void test_files_many_reuses(void **state)
+{
+	enum { N = 10050 };
+	struct sink_set set = files_set(0);
+	struct stream st;
+	char name[128], want[16];
+	int i;
+
+	for (i = 0; i < N; i++) {
+		mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
+		st.id = i + 1;
+		st.reuse = i;
+		snprintf(want, sizeof(want), "%d", i);
+		assert_int_equal(data(&set, &st, STREAM_IN, 0, want), 1);
+		assert_int_equal(sinks_stream_close(&set, &st), 1);
+	}
+	sinks_destroy(&set);
+	assert_int_equal(count_entries(tmpdir), N);
+	for (i = 0; i < N; i += N - 1) {
+		snprintf(name, sizeof(name), "198.018.000.001.40380-198.018.000.002.00080c%d", i);
+		if (!i)
+			name[strlen(name) - 2] = '\0';
+		snprintf(want, sizeof(want), "%d", i);
+		assert_string_equal(slurp(name, NULL), want);
+	}
+}
+
 /* A stream the flow table never closed: what was gathered for it is written at the end. */
 static void test_files_destroy_writes(void **state)
 {
@@ -1005,6 +1034,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_files_buffered, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_files_buffers_shared, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_files_destroy_writes, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_many_reuses, setup_dir, teardown_dir),
 	    cmocka_unit_test(test_text_packets),
 	    cmocka_unit_test(test_text_streams),
 	    cmocka_unit_test(test_json_stream),
