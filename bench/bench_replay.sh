@@ -63,6 +63,20 @@ timed() {
 	cat "$W/time.one" >>"$W/t.$label"
 }
 
+# RUNS rounds of the commands $cmd_LABEL for each LABEL, in turn, each into a fresh $W/o_LABEL
+timed_rounds() {
+	local i v c
+	for i in $(seq "$RUNS"); do
+		for v in "$@"; do
+			rm -rf "$W/o_$v"
+			mkdir -p "$W/o_$v"
+			eval c=\$cmd_$v
+			# shellcheck disable=SC2086
+			timed "$v" $c || exit 1
+		done
+	done
+}
+
 echo "== replay throughput and memory against tcpflow (work dir $W)"
 
 # ---------------------------------------------------------------- capture
@@ -174,15 +188,7 @@ esac
 cmd_k="$BIN replay $PCAP -q -o $W/o_k"
 cmd_u="$BIN replay $PCAP -q --no-kernel -o $W/o_u"
 cmd_t="tcpflow -r $PCAP -o $W/o_t"
-for i in $(seq "$RUNS"); do
-	for v in k u t; do
-		rm -rf "$W/o_$v"
-		mkdir -p "$W/o_$v"
-		eval c=\$cmd_$v
-		# shellcheck disable=SC2086
-		timed "$v" $c || exit 1
-	done
-done
+timed_rounds k u t
 cat /dev/null >"$W/summary"
 for v in k u t; do
 	wall=$(awk '{print $1}' "$W/t.$v" | median)
@@ -287,15 +293,7 @@ else
 	cmd_sk="$BIN replay $SMALL -q -j"
 	cmd_su="$BIN replay $SMALL -q -j --no-kernel"
 	cmd_st="tcpflow -r $SMALL -o $W/o_st"
-	for i in $(seq "$RUNS"); do
-		for v in s sk su st; do
-			rm -rf "$W/o_st"
-			mkdir -p "$W/o_st"
-			eval c=\$cmd_$v
-			# shellcheck disable=SC2086
-			timed "$v" $c || exit 1
-		done
-	done
+	timed_rounds s sk su st
 	echo "  median of $RUNS runs (wall s, peak RSS KiB):"
 	for v in s sk su st; do
 		wall=$(awk '{print $1}' "$W/t.$v" | median)
@@ -304,6 +302,8 @@ else
 		printf '    %-70s %7s s %8s KiB\n' "$c" "$wall" "$rss"
 	done
 	echo "  $(python3 tests/replay/seed_run.py "$SEED" "$SMALL"); xdp-sniff -j: $($BIN replay "$SMALL" -q -j | wc -l) streams"
-	printf '  the seed takes %.1fx the time of xdp-sniff (kernel), %.1fx of --no-kernel, %.1fx of tcpflow\n' \
-		"$(echo "$w_s / $w_sk" | bc -l)" "$(echo "$w_s / $w_su" | bc -l)" "$(echo "$w_s / $w_st" | bc -l)"
+	# A/B as "N.Nx", or "n/a" when B is below the timer's 0.01 s
+	times() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "n/a" }'; }
+	echo "  the seed takes $(times "$w_s" "$w_sk") the time of xdp-sniff (kernel)," \
+		"$(times "$w_s" "$w_su") of --no-kernel, $(times "$w_s" "$w_st") of tcpflow"
 fi
