@@ -14,13 +14,14 @@
 # change). The client namespace gets ip_local_port_range 1024-65535 and tcp_tw_reuse=1.
 # The capturer mounts its own bpffs in its mount namespace (ip netns exec remounts /sys).
 #
-# Extra rows, for reference: xdp-pass (an empty XDP program, native mode, built with
-# clang: what XDP on a veth costs by itself) and xdp-sniff-native (--xdp-mode native; the
-# default, auto, is skb on a veth).
+# Extra rows, for reference: xdp-pass and xdp-pass-skb (an empty XDP program in native and
+# in skb mode, built with clang: what XDP on a veth costs by itself) and xdp-sniff-native
+# (--xdp-mode native; the default, auto, is skb on a veth).
 #
 #   BENCH_HTTP_SECS    seconds per run (default 10)
 #   BENCH_HTTP_SIZES   response bodies (default "1460 65536")
-#   BENCH_HTTP_TOOLS   default "none xdp-pass xdp-sniff xdp-sniff-native xdp-sniff-w tcpdump"
+#   BENCH_HTTP_TOOLS   default "none xdp-pass xdp-pass-skb xdp-sniff xdp-sniff-native
+#                      xdp-sniff-w tcpdump"
 #                      (xdp-sniff-w: load -w during the run, replay -o after it, timed
 #                      like tcpflow)
 #   BENCH_HTTP_OUT     also write the table to this file
@@ -32,7 +33,7 @@ cd "$(dirname "$0")/.." || exit 1
 BIN=$PWD/build/xdp-sniff
 SECS=${BENCH_HTTP_SECS:-10}
 SIZES=${BENCH_HTTP_SIZES:-1460 65536}
-TOOLS=${BENCH_HTTP_TOOLS:-none xdp-pass xdp-sniff xdp-sniff-native xdp-sniff-w tcpdump}
+TOOLS=${BENCH_HTTP_TOOLS:-none xdp-pass xdp-pass-skb xdp-sniff xdp-sniff-native xdp-sniff-w tcpdump}
 HZ=$(getconf CLK_TCK)
 
 skip() {
@@ -133,10 +134,10 @@ inc curl -s -o "$W/check" "http://$SRV/f${SIZES%% *}" && cmp -s "$W/check" "$W/w
 echo "nginx ($(nginx -v 2>&1 | sed 's/.*: //'), 2 workers) on $SRV:80 in $NSS; wrk and the capturer in $NSC on $IF"
 echo "binary: $BIN, built $(stat -c %y "$BIN" | cut -d. -f1); outputs under $W ($(stat -f -c %T "$W"))"
 echo "offloads (defaults, left alone): $IF $(offl "$NSC" "$IF"); $VS $(offl "$NSS" "$VS")"
-if [ -n "$(echo "$TOOLS" | grep -w xdp-pass)" ]; then
+if [ -n "$(echo "$TOOLS" | grep xdp-pass)" ]; then
 	printf '#define SEC(x) __attribute__((section(x), used))\nSEC("xdp") int xdp_pass(void *ctx) { return 2; }\nchar _license[] SEC("license") = "GPL";\n' >"$W/pass.c"
 	command -v clang >/dev/null && clang -O2 -target bpf -c "$W/pass.c" -o "$W/pass.o" 2>/dev/null ||
-		{ echo "no clang: the xdp-pass row is left out"; TOOLS=$(echo "$TOOLS" | sed 's/xdp-pass//'); }
+		{ echo "no clang: the xdp-pass row is left out"; TOOLS=$(echo "$TOOLS" | sed 's/xdp-pass[a-z-]*//g'); }
 fi
 
 # responses in DIR (files named SRV.00080-*, tcpflow's names) whose body after the
@@ -167,11 +168,12 @@ run_one() { # SIZE TOOL
 	mkdir -p "$out"
 	case $tool in
 	none) ;;
-	xdp-pass)
+	xdp-pass | xdp-pass-skb)
 		# iproute2 pins under /sys/fs/bpf/{tc,ip,xdp}: keep that in a mount namespace of ours
-		inc sh -c 'mount -t bpf bpf /sys/fs/bpf && ip link set dev "$1" xdpdrv obj "$2" sec xdp' \
-			sh "$IF" "$W/pass.o" || { echo "  xdp-pass: cannot attach"; return 1; }
-		att=xdp
+		att=xdpdrv
+		[ "$tool" = xdp-pass-skb ] && att=xdpgeneric
+		inc sh -c 'mount -t bpf bpf /sys/fs/bpf && ip link set dev "$1" "$3" obj "$2" sec xdp' \
+			sh "$IF" "$W/pass.o" "$att" || { echo "  $tool: cannot attach"; return 1; }
 		;;
 	xdp-sniff | xdp-sniff-native | xdp-sniff-w)
 		local mode="-o $out"
@@ -216,7 +218,7 @@ run_one() { # SIZE TOOL
 	WRK_PID=
 	req=$(awk '/requests in/ {print $1}' "$W/wrk.out")
 	errs=$(awk '/Socket errors|Non-2xx/ {sub(/^ +/, ""); printf "%s; ", $0}' "$W/wrk.out")
-	[ "$att" = xdp ] && ip -n "$NSC" link set dev "$IF" xdpdrv off
+	case $att in xdpdrv | xdpgeneric) ip -n "$NSC" link set dev "$IF" "$att" off ;; esac
 	if [ -n "$CAP_PID" ]; then
 		wait_settled "$CAP_PID"
 		[ "$tool" = tcpdump ] && sleep 1.2 # libpcap hands over a block that is not full after 1 s
@@ -272,7 +274,8 @@ done
 	echo "  load:      wrk -t2 -c10 -d${SECS}s -H 'Connection: close' http://$SRV/fSIZE"
 	echo "  xdp-sniff: $BIN load $IF -p 80 -o DIR -q   (auto mode: skb on a veth; xdp-sniff-native: the"
 	echo "             same with --xdp-mode native; xdp-sniff-w: load -w FILE, then replay FILE -o DIR)"
-	echo "  xdp-pass:  ip link set dev $IF xdpdrv obj pass.o sec xdp   (an empty XDP program, no capture)"
+	echo "  xdp-pass:  ip link set dev $IF xdpdrv obj pass.o sec xdp   (an empty XDP program, no capture;"
+	echo "             xdp-pass-skb: the same with xdpgeneric)"
 	echo "  tcpdump:   tcpdump -i $IF -w FILE 'tcp port 80'  then  tcpflow -r FILE -o DIR2"
 	echo "  after s: the wall time of what runs after the traffic (tcpflow -r, or xdp-sniff replay -o)"
 	echo "  complete: response files (SRV.00080-*) in the output whose body after \\r\\n\\r\\n equals the"
