@@ -202,6 +202,61 @@ t_output_dir()
 	done
 }
 
+# -o while a connection stays open: what it carried is in its files within the load loop's
+# one-second flush, not only when the stream ends (the files sink gathers data in buffers).
+t_output_open_stream()
+{
+	local d=$E2E_TMP/open flag=$E2E_TMP/open.flag req resp i cpid spid
+
+	mkdir -p "$d"
+	ip netns exec "$XS_NS" python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 7070))
+s.listen(1)
+c, _ = s.accept()
+d = b""
+while len(d) < 5000:
+    d += c.recv(65536)
+c.sendall(b"R" * 7000)
+c.recv(1)  # until the client closes
+' "$XS_SRV4" >"$E2E_TMP/open-srv.log" 2>&1 &
+	spid=$!
+	E2E_PIDS+=("$spid")
+	xs_netns_wait_listen 7070 10 || { WHY="the test server did not listen on 7070"; return 1; }
+	xs_start open "$XS_IF" -p 7070 -o "$d" || return 1
+	python3 -c '
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], 7070))
+c.sendall(b"Q" * 5000)
+got = b""
+while len(got) < 7000:
+    got += c.recv(65536)
+open(sys.argv[2], "w").write("ok")
+time.sleep(float(sys.argv[3]))
+c.close()
+' "$XS_SRV4" "$flag" 6 >"$E2E_TMP/open-cli.log" 2>&1 &
+	cpid=$!
+	E2E_PIDS+=("$cpid")
+	wait_for 10 test -s "$flag" || { WHY="the client did not get its 7000 bytes"; return 1; }
+	# the connection is open for 6 s more: its bytes must show within the 1 s flush
+	for i in $(seq 40); do
+		# bytes of Q in the request file, of R in the response file
+		req=$(cat "$d"/*.07070 2>/dev/null | tr -cd Q | wc -c)
+		resp=$(cat "$d"/*.07070-* 2>/dev/null | tr -cd R | wc -c)
+		[ "$req" = 5000 ] && [ "$resp" = 7000 ] && break
+		sleep 0.1
+	done
+	kill -0 "$cpid" 2>/dev/null || { WHY="the connection closed before the check"; return 1; }
+	[ "$req" = 5000 ] && [ "$resp" = 7000 ] ||
+		{ WHY="4 s into an open connection the files hold $req of 5000 request and $resp of 7000 response bytes"; return 1; }
+	wait "$cpid"
+	stopped_cleanly open || return 1
+	[ "$(cat "$d"/*.07070 | wc -c)" = 5000 ] && [ "$(cat "$d"/*.07070-* | wc -c)" = 7000 ] ||
+		{ WHY="the files hold other bytes than the 5000 Q and 7000 R sent"; return 1; }
+}
+
 # -j: JSON lines, inbound/outbound base64 of the request and the response, every
 # stream closed.
 t_json()
@@ -316,6 +371,7 @@ run_test direction_out t_direction out
 run_test addr_host_both_ports t_addr_host
 run_test addr_other_net_captures_nothing t_addr_other_net
 run_test output_dir_matches_tcpflow t_output_dir
+run_test output_dir_open_stream_flushed t_output_open_stream
 run_test json_lines t_json
 run_test pcap_to_stdout t_pcap_stdout
 run_test default_text_stream_lines t_text_streams
