@@ -36,6 +36,10 @@ const volatile __u64 wakeup_bytes = 0;
  * sequence number (--no-bodies); when off, the packet path does not look for such asks. */
 const volatile bool skips = false;
 
+/* Fixed at load time: replay runs the program on frames of a capture file; records carry
+ * the time replay_ts_ns that replay writes before each test run, not the clock's. */
+const volatile bool replay_mode = false;
+
 /* Fixed at load time: payload bytes copied per direction of a flow, 0 for no limit
  * (--max-stream-bytes). Past it, records carry the headers only. */
 const volatile __u64 max_stream_bytes = 0;
@@ -119,6 +123,10 @@ static __always_inline __u32 xs_budget(const struct xs_pkt *p, __u32 payload,
 /* Written by `replay` before each test run of a frame that its capture file cut short: the
  * frame's length on the wire. Always 0 on a live interface. */
 __u32 replay_wire_len = 0;
+
+/* Written by `replay` before each test run: the frame's time in the capture file, ns since
+ * the epoch. The record takes it (replay_mode), so that a reader on another thread has it. */
+__u64 replay_ts_ns = 0;
 
 #define XS_HDR_LEN sizeof(struct xs_event)
 /* The largest frame copied: a 64 KiB GSO super-packet and its headers. */
@@ -399,7 +407,7 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 	tmpl.version = XS_EVENT_VERSION;
 	tmpl.hdr_len = XS_HDR_LEN;
 	tmpl.ifindex = ifindex;
-	tmpl.ts_ns = bpf_ktime_get_ns();
+	tmpl.ts_ns = replay_mode ? replay_ts_ns : bpf_ktime_get_ns();
 	tmpl.cap_len = cap;
 	tmpl.wire_len = wire;
 	tmpl.l3_off = pkt->l3_off;

@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/ethtool.h>
@@ -35,6 +39,8 @@
 /* enough for the one record of a replayed frame several times over, and small enough to
  * stay in the cache (every page of the ring is touched as its positions go round) */
 #define REPLAY_RING_SIZE (1u << 19)
+/* the most one frame puts on the ring: its record, the ring's header and alignment */
+#define REPLAY_MAX_RECORD (XS_MAX_CAP + sizeof(struct xs_event) + 64)
 
 struct capture {
 	struct xdp_sniff *skel;
@@ -53,6 +59,14 @@ struct capture {
 	bool dispatcher;
 	__s64 mono_to_wall;
 	__u64 replay_ts;
+	/* replay through the kernel: the frames run on the caller's thread, the records are
+	 * read on the reader thread; the ring's positions tell the frames when to wait */
+	bool pipeline, reader_on;
+	pthread_t reader;
+	atomic_bool frames_done;
+	atomic_int reader_err;
+	const __u64 *cons_pos, *prod_pos;
+	long page;
 	__u64 bad_records;
 	/* outcomes counted on the host: every one for the host path, runt frames that
 	 * BPF_PROG_TEST_RUN refuses for the kernel path */
@@ -81,8 +95,6 @@ static int ring_record(void *ctx, void *data, size_t size)
 		c->bad_records++;
 		return 0;
 	}
-	if (c->replay)
-		seg.ts_ns = c->replay_ts;
 	return c->cb(c->ctx, &seg, r);
 }
 
@@ -124,6 +136,7 @@ static int skel_open(struct capture *c, __u32 ring_size)
 	c->skel->rodata->snaplen = c->opts.snaplen;
 	c->skel->rodata->max_stream_bytes = c->opts.max_stream_bytes;
 	c->skel->rodata->skips = c->opts.skips;
+	c->skel->rodata->replay_mode = c->replay;
 	/* replay drains the ring after every frame: it never needs waking; a live reader is
 	 * woken when an eighth of the ring is used, else finds the records at its next poll */
 	c->skel->rodata->wakeup_bytes = c->replay ? ~0ULL : ring_size / 8;
@@ -561,6 +574,101 @@ int capture_live_check(struct capture *c)
 	return c->xsk ? xsk_check(c->xsk) : 0;
 }
 
+/*
+ * Replay through the kernel pays a bpf() call per frame; reading the records, reassembly
+ * and the outputs cost about as much again. The reader thread does the second while the
+ * caller's thread runs the next frames: the ring is a queue between them, in frame order,
+ * so the outputs are the same. The frames wait while the ring might not hold one more
+ * record: none is ever dropped.
+ */
+static void *replay_reader(void *arg)
+{
+	struct capture *c = arg;
+	unsigned int idle = 0;
+	struct timespec nap = { .tv_nsec = 20000 };
+
+	for (;;) {
+		/* read before consuming: whatever was put on the ring before the frames were
+		 * done is then read by this consume */
+		bool done = atomic_load_explicit(&c->frames_done, memory_order_acquire);
+		int n = ring_buffer__consume(c->rb);
+
+		if (n < 0) {
+			atomic_store(&c->reader_err, n);
+			break;
+		}
+		if (n > 0) {
+			idle = 0;
+			continue;
+		}
+		if (done)
+			break;
+		if (++idle < 64)
+			sched_yield();
+		else
+			nanosleep(&nap, NULL);
+	}
+	return NULL;
+}
+
+static int replay_reader_start(struct capture *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.ring), err;
+	void *cp, *pp;
+
+	c->page = sysconf(_SC_PAGESIZE);
+	/* the ring's consumer and producer positions, each at the start of its page */
+	cp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, 0);
+	if (cp == MAP_FAILED)
+		return -errno;
+	pp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, c->page);
+	if (pp == MAP_FAILED) {
+		err = -errno;
+		munmap(cp, c->page);
+		return err;
+	}
+	c->cons_pos = cp;
+	c->prod_pos = pp;
+	err = pthread_create(&c->reader, NULL, replay_reader, c);
+	if (err)
+		return -err;
+	c->pipeline = c->reader_on = true;
+	return 0;
+}
+
+/* Waits until the ring has room for a frame's record; the reader's error if it stopped. */
+static int replay_wait_room(struct capture *c)
+{
+	struct timespec nap = { .tv_nsec = 20000 };
+	unsigned int spins = 0;
+
+	for (;;) {
+		int err = atomic_load(&c->reader_err);
+		__u64 cons, prod;
+
+		if (err)
+			return err;
+		cons = __atomic_load_n(c->cons_pos, __ATOMIC_ACQUIRE);
+		prod = __atomic_load_n(c->prod_pos, __ATOMIC_ACQUIRE);
+		if (prod - cons <= REPLAY_RING_SIZE - REPLAY_MAX_RECORD)
+			return 0;
+		if (++spins < 64)
+			sched_yield();
+		else
+			nanosleep(&nap, NULL);
+	}
+}
+
+int capture_replay_end(struct capture *c)
+{
+	if (!c || !c->reader_on)
+		return 0;
+	atomic_store_explicit(&c->frames_done, true, memory_order_release);
+	pthread_join(c->reader, NULL);
+	c->reader_on = false;
+	return atomic_load(&c->reader_err);
+}
+
 struct capture *capture_replay_open(const struct capture_opts *opts, bool use_kernel,
 				    capture_cb cb, void *ctx)
 {
@@ -595,6 +703,13 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 	if (!c->rb) {
 		err = -errno;
 		goto err;
+	}
+	/* a skip is asked from what the reader parsed, for the frames that follow: those must
+	 * wait for it, so replay with skips reads each frame's record before the next frame */
+	if (!opts->skips) {
+		err = replay_reader_start(c);
+		if (err)
+			goto err;
 	}
 	describe(c);
 	return c;
@@ -679,7 +794,13 @@ int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __
 		c->host[XS_DIR_INGRESS].c[XS_C_MALFORMED]++;
 		return 0;
 	}
+	if (c->pipeline) {
+		err = replay_wait_room(c);
+		if (err)
+			return err;
+	}
 	c->skel->bss->replay_wire_len = wire > cap_len ? wire : 0;
+	c->skel->bss->replay_ts_ns = ts_ns;
 	err = bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.xdp_sniff), &topts);
 	if (err) {
 		err = -errno;
@@ -687,6 +808,8 @@ int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __
 			strerror(-err));
 		return err;
 	}
+	if (c->pipeline)
+		return 0;
 	err = ring_buffer__consume(c->rb);
 	return err < 0 ? err : 0;
 }
@@ -832,6 +955,11 @@ void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
+	capture_replay_end(c);
+	if (c->cons_pos)
+		munmap((void *)c->cons_pos, c->page);
+	if (c->prod_pos)
+		munmap((void *)c->prod_pos, c->page);
 	capture_detach(c);
 	ring_buffer__free(c->rb);
 	xdp_program__close(c->xdp_prog);

@@ -66,9 +66,14 @@ int capture_live_check(struct capture *c);
 /* use_kernel: run the BPF program (needs CAP_BPF); otherwise the host build. */
 struct capture *capture_replay_open(const struct capture_opts *opts, bool use_kernel,
 				    capture_cb cb, void *ctx);
-/* One frame of a file; ts_ns is its time in the file. Returns 0 or a negative errno. */
+/* One frame of a file; ts_ns is its time in the file. Returns 0 or a negative errno. Through
+ * the kernel (without skips), the records are read on a thread of their own while the next
+ * frames run: the callback runs on that thread until capture_replay_end(). */
 int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __u32 wire_len,
 			 __u64 ts_ns);
+/* After the last frame: waits until every record has been handed to the callback. Returns 0
+ * or the first error of the callback (or of reading the ring). */
+int capture_replay_end(struct capture *c);
 
 /*
  * Asks the kernel not to copy payload of the direction saddr:sport -> daddr:dport before

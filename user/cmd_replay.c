@@ -120,7 +120,7 @@ int replay_pcap(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	__u8 *buf;
-	int r, err = 0;
+	int r, r2, err = 0;
 
 	buf = malloc(FRAME_MAX);
 	if (!buf)
@@ -153,6 +153,10 @@ int replay_pcap(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
 			break;
 	}
 	free(buf);
+	/* every record read before the caller finishes the session */
+	r2 = capture_replay_end(s->cap);
+	if (!err)
+		err = r2;
 	if (!err && r == PCAP_ERROR) {
 		pr_warn("%s: %s (after %llu frames; everything before was processed)\n", path,
 			pcap_geterr(pc), (unsigned long long)*frames);
