@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -629,6 +630,10 @@ static int replay_reader_start(struct capture *c)
 	}
 	c->cons_pos = cp;
 	c->prod_pos = pp;
+	/* the reader makes nearly every allocation of the run: in an arena of its own (glibc's
+	 * default for a second thread) that cost 100 B more per open stream (604 instead of 508
+	 * B with 100,000 streams); the frames' thread allocates next to nothing to contend */
+	mallopt(M_ARENA_MAX, 1);
 	err = pthread_create(&c->reader, NULL, replay_reader, c);
 	if (err)
 		return -err;
