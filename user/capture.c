@@ -582,11 +582,21 @@ int capture_live_check(struct capture *c)
  * so the outputs are the same. The frames wait while the ring might not hold one more
  * record: none is ever dropped.
  */
+/* Waiting for the other thread: yield the CPU the first 64 times in a row, then nap 20 µs. */
+static void replay_backoff(unsigned int *times)
+{
+	struct timespec nap = { .tv_nsec = 20000 };
+
+	if (++*times < 64)
+		sched_yield();
+	else
+		nanosleep(&nap, NULL);
+}
+
 static void *replay_reader(void *arg)
 {
 	struct capture *c = arg;
 	unsigned int idle = 0;
-	struct timespec nap = { .tv_nsec = 20000 };
 
 	for (;;) {
 		/* read before consuming: whatever was put on the ring before the frames were
@@ -604,10 +614,7 @@ static void *replay_reader(void *arg)
 		}
 		if (done)
 			break;
-		if (++idle < 64)
-			sched_yield();
-		else
-			nanosleep(&nap, NULL);
+		replay_backoff(&idle);
 	}
 	return NULL;
 }
@@ -644,7 +651,6 @@ static int replay_reader_start(struct capture *c)
 /* Waits until the ring has room for a frame's record; the reader's error if it stopped. */
 static int replay_wait_room(struct capture *c)
 {
-	struct timespec nap = { .tv_nsec = 20000 };
 	unsigned int spins = 0;
 
 	for (;;) {
@@ -657,10 +663,7 @@ static int replay_wait_room(struct capture *c)
 		prod = __atomic_load_n(c->prod_pos, __ATOMIC_ACQUIRE);
 		if (prod - cons <= REPLAY_RING_SIZE - REPLAY_MAX_RECORD)
 			return 0;
-		if (++spins < 64)
-			sched_yield();
-		else
-			nanosleep(&nap, NULL);
+		replay_backoff(&spins);
 	}
 }
 
