@@ -297,8 +297,9 @@ static struct files_hint *files_hint(struct files_priv *p, const char *base, __u
 /*
  * Creates the file of direction dir under the first free name, as tcpflow does. Names below
  * the one this run last created for the same flow direction were all taken then, so the
- * search starts after it (a hint kept per flow direction, see files_hint()): without it a 4-tuple used n times costs n failed openat calls per file,
- * 67% of all openat calls when wrk reused ports for 10 s.
+ * search starts after it (a hint kept per flow direction, see files_hint()): without it, a
+ * 4-tuple used n times costs n failed openat calls per file, 67% of all openat calls when
+ * wrk reused ports for 10 s.
  */
 static int files_create(struct files_priv *p, struct stream *st, int dir, struct files_half *h)
 {
