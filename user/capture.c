@@ -68,6 +68,7 @@ struct capture {
 	atomic_int reader_err;
 	const __u64 *cons_pos, *prod_pos;
 	long page;
+	__u32 ring_bytes;
 	__u64 bad_records;
 	/* outcomes counted on the host: every one for the host path, runt frames that
 	 * BPF_PROG_TEST_RUN refuses for the kernel path */
@@ -661,7 +662,7 @@ static int replay_wait_room(struct capture *c)
 			return err;
 		cons = __atomic_load_n(c->cons_pos, __ATOMIC_ACQUIRE);
 		prod = __atomic_load_n(c->prod_pos, __ATOMIC_ACQUIRE);
-		if (prod - cons <= REPLAY_RING_SIZE - REPLAY_MAX_RECORD)
+		if (prod - cons <= c->ring_bytes - REPLAY_MAX_RECORD)
 			return 0;
 		replay_backoff(&spins);
 	}
@@ -692,7 +693,9 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 		describe(c);
 		return c;
 	}
-	err = skel_open(c, REPLAY_RING_SIZE);
+	/* --ring-size, checked by cmd_replay to hold the largest record */
+	c->ring_bytes = opts->ring_size ? opts->ring_size : REPLAY_RING_SIZE;
+	err = skel_open(c, c->ring_bytes);
 	if (err)
 		goto err;
 	bpf_program__set_autoload(c->skel->progs.tc_sniff, false);

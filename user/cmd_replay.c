@@ -37,6 +37,8 @@
  * claim 4 GiB; passed on to -w, it would make a file that readers reject.
  */
 #define WIRE_MAX 262144
+/* the smallest --ring-size: a ring that holds the largest record */
+#define REPLAY_MIN_RING (128u << 10)
 /* the stdio buffer the capture file is read through */
 #define REPLAY_READ_BUF (256 << 10)
 
@@ -46,7 +48,9 @@ static void replay_usage(FILE *f)
 		   "Runs every frame of a pcap or pcapng FILE through the XDP program with\n"
 		   "BPF_PROG_TEST_RUN, then the same ring buffer and reassembly as load. Without\n"
 		   "privileges, the same parser and filter compiled for the host.\n\n%s"
-		   "      --no-kernel          use the host build even with privileges\n",
+		   "      --no-kernel          use the host build even with privileges\n"
+		   "      --ring-size BYTES    the ring between the program and the reader, a power\n"
+		   "                           of two from 128K (default 512K)\n",
 		session_help);
 }
 
@@ -194,7 +198,7 @@ int cmd_replay(int argc, char **argv)
 	struct session_opts o;
 	struct session s;
 	const char *path;
-	__u64 frames = 0;
+	__u64 frames = 0, v;
 	bool kernel;
 	pcap_t *pc;
 	int opt, r, err, status = 0;
@@ -211,6 +215,17 @@ int cmd_replay(int argc, char **argv)
 			return 0;
 		case OPT_NO_KERNEL:
 			o.no_kernel = true;
+			continue;
+		case OPT_RING_SIZE:
+			/* room for the largest record, 64 KiB and its header, and then some */
+			if (parse_size(optarg, 1ULL << 30, &v) || v < REPLAY_MIN_RING || (v & (v - 1))) {
+				fprintf(stderr,
+					"xdp-sniff replay: --ring-size must be a power of two from "
+					"128K to 1G, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			copts.ring_size = (__u32)v;
 			continue;
 		case '?':
 			fprintf(stderr, "see xdp-sniff replay --help\n");

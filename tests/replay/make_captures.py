@@ -116,12 +116,13 @@ def tcp4(src, dst, sport, dport, seq, ack, flags, payload):
 
 
 def big_connection(outdir):
-    """One connection carrying ~64 KiB segments each way: the largest IPv4 packets."""
+    """One connection carrying ~64 KiB segments each way: the largest IPv4 packets. The
+    response (2.6 MB) is five times replay's ring, so that the frames wait for the reader."""
     c, s = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
     cp, sp = 40000, 8080
     seg = 65535 - 40
     c2s = bytes((i * 7 + 3) & 0xff for i in range(3 * seg))
-    s2c = bytes((i * 13 + 5) & 0xff for i in range(4 * seg - 1000))
+    s2c = bytes((i * 13 + 5) & 0xff for i in range(40 * seg - 1000))
     ci, si = 1000, 5000000
     pkts = [tcp4(c, s, cp, sp, ci, 0, 0x02, b''), tcp4(s, c, sp, cp, si, ci + 1, 0x12, b''),
             tcp4(c, s, cp, sp, ci + 1, si + 1, 0x10, b'')]

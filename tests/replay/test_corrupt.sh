@@ -50,6 +50,8 @@ replay() {
 	local mode=$1 f=$2 out=$3 extra=()
 
 	[ "$mode" = host ] && extra=(--no-kernel)
+	# the smallest ring: one 64 KiB record fills it, the frames wait for the reader each time
+	[ "$mode" = kernel-ring128k ] && extra=(--ring-size 128K)
 	rm -rf "$out.d" && mkdir -p "$out.d"
 	"$XS" replay "$f" "${extra[@]}" -q -j -o "$out.d" -w "$out.pcap" >"$out.json" 2>"$out.err"
 	RC=$?
@@ -167,11 +169,14 @@ for f in "$C"/null*.pcap "$C"/loop*.pcap "$C"/ipv4.pcap "$C"/ipv6.pcap; do
 	fi
 done
 
-# 3. ~64 KiB segments: both directions byte for byte in -o and -j.
+# 3. ~64 KiB segments: both directions byte for byte in -o and -j; through the kernel also
+# with a ring that holds one record.
+big_modes=("${modes[@]}")
+[ "${#modes[@]}" -eq 2 ] && big_modes+=(kernel-ring128k)
 for f in "$C"/big-*.pcap; do
 	[ -f "$f" ] || continue
 	n=$(basename "$f")
-	for mode in "${modes[@]}"; do
+	for mode in "${big_modes[@]}"; do
 		out=$tmp/$mode-$n
 		replay "$mode" "$f" "$out"
 		[ "$RC" -eq 0 ] || { bad "$mode $n" "exit $RC: $(head -c 200 "$out.err")"; continue; }
@@ -198,6 +203,8 @@ EOF
 	if [ "${#modes[@]}" -eq 2 ]; then
 		same_output "$tmp/host-$n" "$tmp/kernel-$n" && ok "kernel-equals-host $n" ||
 			bad "kernel-equals-host $n" "$WHY"
+		same_output "$tmp/host-$n" "$tmp/kernel-ring128k-$n" &&
+			ok "kernel-ring128k-equals-host $n" || bad "kernel-ring128k-equals-host $n" "$WHY"
 	fi
 done
 
