@@ -15,16 +15,7 @@
 #    for byte;
 # each through the kernel (as root) and the host build, which must agree.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-XS=${XDP_SNIFF:-build/xdp-sniff}
-PCAPS=../shared/testdata/pcaps
-pass=0 fail=0 skip=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp() { echo "skip $1: $2"; skip=$((skip + 1)); }
-finish() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 [ -x "$XS" ] || { skp corrupt "$XS is not built (run make)"; finish; }
 command -v python3 >/dev/null || { skp corrupt "python3 is not installed"; finish; }

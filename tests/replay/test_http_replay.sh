@@ -9,18 +9,9 @@
 #    oversized head, a bad chunk size) and a lost segment in a keep-alive connection: each is
 #    flagged, nothing crashes, and the exchanges around them are whole.
 set -u
-cd "$(dirname "$0")/../.."
-XS=${XDP_SNIFF:-build/xdp-sniff}
-PCAPS=../shared/testdata/pcaps
-pass=0 fail=0 skip=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp() { echo "skip $1: $2"; skip=$((skip + 1)); }
-tmp=$(mktemp -d)
-# KEEP_TMP=1 keeps the temp directory
-[ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
-[ -x "$XS" ] || { skp http-replay "$XS is not built (run make)"; echo "$pass passed, $fail failed, $skip skipped"; exit 0; }
+[ -x "$XS" ] || { skp http-replay "$XS is not built (run make)"; finish; }
 kernel=1
 [ "$(id -u)" -eq 0 ] || kernel=0
 
@@ -255,5 +246,4 @@ EOF
 	fi
 fi
 
-echo "$pass passed, $fail failed, $skip skipped"
-[ $fail -eq 0 ]
+finish

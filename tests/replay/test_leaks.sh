@@ -6,16 +6,7 @@
 # build; an ASan build (make check SANITIZE=1) cannot run under valgrind and is run
 # as it is, with LeakSanitizer on.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-XS=${XDP_SNIFF:-build/xdp-sniff}
-PCAPS=../shared/testdata/pcaps
-pass=0 fail=0 skip=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp() { echo "skip $1: $2"; skip=$((skip + 1)); }
-finish() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 [ -d "$PCAPS" ] || { skp leaks "no $PCAPS (the shared test captures are not here)"; finish; }
 [ -x "$XS" ] || { skp leaks "$XS is not built (run make)"; finish; }

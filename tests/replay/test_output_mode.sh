@@ -8,16 +8,8 @@
 #  - --output-mode with a bad value (not octal, past 0777, without owner read and write) is a
 #    usage error: exit 2, one line naming the value.
 set -u
-cd "$(dirname "$0")/../.."
-XS=${XDP_SNIFF:-build/xdp-sniff}
+. "$(dirname "$0")/lib.sh"
 CAP=../shared/testdata/pcaps/pcapplusplus__three_http_streams.pcap
-pass=0 fail=0 skip=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp() { echo "skip $1: $2"; skip=$((skip + 1)); }
-finish() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit; }
-tmp=$(mktemp -d)
-[ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 
 [ -x "$XS" ] || { skp output-mode "$XS is not built (run make)"; finish; }
 [ -f "$CAP" ] || { skp output-mode "$CAP is missing (../shared/testdata)"; finish; }

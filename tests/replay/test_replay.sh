@@ -8,20 +8,11 @@
 #  - where the seed's TCPStream.reassemble() returns a stream, -j gives the same bytes;
 #  - -o files equal tcpflow's on the captures both read the same way.
 set -u
-cd "$(dirname "$0")/../.."
-XS=${XDP_SNIFF:-build/xdp-sniff}
-PCAPS=../shared/testdata/pcaps
-pass=0 fail=0 skip=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-skp() { echo "skip $1: $2"; skip=$((skip + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 if [ ! -d "$PCAPS" ]; then
 	skp replay "no $PCAPS (the shared test captures are not here)"
-	echo "$pass passed, $fail failed, $skip skipped"
-	exit 0
+	finish
 fi
 kernel=1
 if [ "$(id -u)" -ne 0 ]; then
@@ -105,5 +96,4 @@ else
 	skp tcpflow "tcpflow is not installed"
 fi
 
-echo "$pass passed, $fail failed, $skip skipped"
-[ $fail -eq 0 ]
+finish
