@@ -143,6 +143,29 @@ int sinks_stream_close(struct sink_set *set, struct stream *st)
 	return live;
 }
 
+struct sink *sink_alloc(const struct sink_ops *ops, size_t priv_size)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->priv = calloc(1, priv_size);
+	if (!s || !s->priv) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->ops = ops;
+	return s;
+}
+
+void sink_free(struct sink *s)
+{
+	if (!s)
+		return;
+	free(s->priv);
+	free(s);
+}
+
 int sinks_flush(struct sink_set *set)
 {
 	return SINKS_EACH(set, s->ops->flush ? s->ops->flush(s) : 0);

@@ -81,6 +81,11 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path);
 /* ns since the epoch as ISO 8601 UTC with microseconds: 2026-11-26T05:01:52.245566Z */
 void sinks_iso_time(char *buf, size_t size, __u64 ns);
 
+/* A sink of ops with a zeroed private part of priv_size bytes at s->priv: what every
+ * constructor starts from. NULL with errno ENOMEM. sink_free() frees both. */
+struct sink *sink_alloc(const struct sink_ops *ops, size_t priv_size);
+void sink_free(struct sink *s);
+
 /* Adds a sink (taking ownership); -ENOSPC past SINK_MAX. */
 int sinks_add(struct sink_set *set, struct sink *s);
 int sinks_have_stream_sinks(const struct sink_set *set);

@@ -619,9 +619,8 @@ static void files_destroy(struct sink *s)
 		if (p->dirfd >= 0)
 			close(p->dirfd);
 		free(p->dir);
-		free(p);
 	}
-	free(s);
+	sink_free(s);
 }
 
 static const struct sink_ops files_ops = {
@@ -642,16 +641,10 @@ struct sink *sink_files_new(const char *dir, int max_open)
 		errno = EINVAL;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		err = -ENOMEM;
-		goto err;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		err = -ENOMEM;
-		goto err_free_sink;
-	}
+	s = sink_alloc(&files_ops, sizeof(*p));
+	if (!s)
+		return NULL;
+	p = s->priv;
 	p->max_open = max_open > 0 ? max_open : FILES_DEFAULT_MAX_OPEN;
 	xs_link_init(&p->lru);
 	xs_link_init(&p->live);
@@ -661,17 +654,9 @@ struct sink *sink_files_new(const char *dir, int max_open)
 	p->dirfd = sinks_open_dir("output directory", dir, &p->dir);
 	if (p->dirfd < 0) {
 		err = p->dirfd;
-		goto err_free_priv;
+		sink_free(s);
+		errno = -err;
+		return NULL;
 	}
-	s->ops = &files_ops;
-	s->priv = p;
 	return s;
-
-err_free_priv:
-	free(p);
-err_free_sink:
-	free(s);
-err:
-	errno = -err;
-	return NULL;
 }

@@ -1821,9 +1821,8 @@ static void http_destroy(struct sink *s)
 			close(p->dirfd);
 		free(p->dir);
 		free(p->line);
-		free(p);
 	}
-	free(s);
+	sink_free(s);
 }
 
 static const struct sink_ops http_ops = {
@@ -1845,18 +1844,16 @@ struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, st
 {
 	struct http_priv *p;
 	struct sink *s;
-	int err = -ENOMEM;
+	int err;
 
 	if (!f) {
 		errno = EINVAL;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
+	s = sink_alloc(&http_ops, sizeof(*p));
 	if (!s)
-		goto err;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		goto err_free_sink;
+		return NULL;
+	p = s->priv;
 	p->f = f;
 	p->dirfd = -1;
 	p->decode = decode;
@@ -1864,27 +1861,17 @@ struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, st
 	xs_link_init(&p->live);
 	if (bodies_dir) {
 		p->dir = strdup(bodies_dir);
-		if (!p->dir)
-			goto err_free_priv;
-		p->dirfd = sinks_open_dir("--http-bodies directory", bodies_dir, NULL);
-		if (p->dirfd < 0) {
-			err = p->dirfd;
-			goto err_free_dir;
+		if (p->dir)
+			p->dirfd = sinks_open_dir("--http-bodies directory", bodies_dir, NULL);
+		if (!p->dir || p->dirfd < 0) {
+			err = p->dir ? p->dirfd : -ENOMEM;
+			free(p->dir);
+			sink_free(s);
+			errno = -err;
+			return NULL;
 		}
 	}
-	s->ops = &http_ops;
-	s->priv = p;
 	return s;
-
-err_free_dir:
-	free(p->dir);
-err_free_priv:
-	free(p);
-err_free_sink:
-	free(s);
-err:
-	errno = -err;
-	return NULL;
 }
 
 struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool decode,

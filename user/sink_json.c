@@ -379,9 +379,8 @@ static void json_destroy(struct sink *s)
 				"--memcap)\n",
 				(unsigned long long)p->truncated, (unsigned long long)p->refused);
 		fflush(p->f);
-		free(p);
 	}
-	free(s);
+	sink_free(s);
 }
 
 static const struct sink_ops json_ops = {
@@ -400,25 +399,15 @@ struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc)
 		errno = EINVAL;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
+	s = sink_alloc(&json_ops, sizeof(*p));
 	if (!s)
-		goto err;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		goto err_free_sink;
+		return NULL;
+	p = s->priv;
 	p->f = f;
 	p->max_payload = max_payload;
 	p->mc = mc;
 	xs_link_init(&p->live);
-	s->ops = &json_ops;
-	s->priv = p;
 	return s;
-
-err_free_sink:
-	free(s);
-err:
-	errno = ENOMEM;
-	return NULL;
 }
 
 struct sink *sink_json_new(__u64 max_payload, struct memcap *mc)

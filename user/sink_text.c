@@ -145,8 +145,7 @@ static void text_destroy(struct sink *s)
 		return;
 	if (s->priv)
 		fflush(((struct text_priv *)s->priv)->f);
-	free(s->priv);
-	free(s);
+	sink_free(s);
 }
 
 /* Three tables, so that a packets-only sink does not ask for reassembly
@@ -172,34 +171,22 @@ static const struct sink_ops text_ops_both = {
 
 struct sink *sink_text_new_file(FILE *f, int packets, int streams)
 {
-	struct text_priv *p = NULL;
-	struct sink *s = NULL;
+	struct text_priv *p;
+	struct sink *s;
 
 	if (!f || (!packets && !streams)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
+	s = sink_alloc(packets && streams ? &text_ops_both
+		       : packets	  ? &text_ops_packets
+					  : &text_ops_streams,
+		       sizeof(*p));
 	if (!s)
-		goto err;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		goto err_free_sink;
+		return NULL;
+	p = s->priv;
 	p->f = f;
-	s->priv = p;
-	if (packets && streams)
-		s->ops = &text_ops_both;
-	else if (packets)
-		s->ops = &text_ops_packets;
-	else
-		s->ops = &text_ops_streams;
 	return s;
-
-err_free_sink:
-	free(s);
-err:
-	errno = ENOMEM;
-	return NULL;
 }
 
 struct sink *sink_text_new(int packets, int streams)
