@@ -171,13 +171,7 @@ done
 	echo "  machine's busy CPU s from the start of the flood until the capturer is idle; extra: busy minus"
 	echo "  the same run without a capturer; own: the capturer's utime+stime"
 	echo
-	awk -v hz="$HZ" '
-	function med(key,   n, a, i, j, t) {
-		n = split(vals[key], a, " ")
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	function add(key, v) { if (key in vals) vals[key] = vals[key] " " v; else vals[key] = v }
+	awk -v hz="$HZ" "$AWK_MEDIAN"'
 	{ k = $2 SUBSEP $3
 	  if (!(k in seen)) { seen[k] = 1; order[++no] = k }
 	  add(k SUBSEP "sent", $4); add(k SUBSEP "match", $5); add(k SUBSEP "cap", $6); add(k SUBSEP "lost", $7)

@@ -260,13 +260,7 @@ done
 	echo "  capturer's + ksoftirqd's), immune to other load on the machine; a.extra: attr minus the"
 	echo "  no-capturer run's; proc: the capturer's own utime+stime"
 	echo
-	awk -v hz="$HZ" '
-	function med(key, n,   a, i, j, t) {
-		n = split(vals[key], a, " ")
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	function add(key, v) { if (key in vals) vals[key] = vals[key] " " v; else vals[key] = v }
+	awk -v hz="$HZ" "$AWK_MEDIAN"'
 	{ rep = $1; cs = $2; tool = $3; k = cs SUBSEP tool
 	  if (!(k in seen)) { seen[k] = 1; order[++no] = k }
 	  add(k SUBSEP "sent", $4); add(k SUBSEP "arr", $5); add(k SUBSEP "txd", $6); add(k SUBSEP "match", $7)

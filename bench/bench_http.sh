@@ -105,23 +105,7 @@ offl() { # NETNS DEV: the offloads that matter here
 mkdir -p "$W/www" "$W/tmp"
 for s in $SIZES; do head -c "$s" /dev/urandom >"$W/www/f$s"; done
 chmod -R a+rX "$W"
-cat >"$W/nginx.conf" <<EOF
-daemon off;
-worker_processes 2;
-pid $W/nginx.pid;
-error_log $W/nginx.err;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	sendfile on;
-	client_body_temp_path $W/tmp;
-	proxy_temp_path $W/tmp;
-	fastcgi_temp_path $W/tmp;
-	uwsgi_temp_path $W/tmp;
-	scgi_temp_path $W/tmp;
-	server { listen $SRV:80; root $W/www; }
-}
-EOF
+nginx_conf "$W/nginx.conf" "$W" "$SRV:80" 2
 ip netns exec "$NSS" nginx -c "$W/nginx.conf" &
 NGINX_PID=$!
 for _ in $(seq 100); do

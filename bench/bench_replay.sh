@@ -9,7 +9,8 @@
 #   BENCH_SEED_CONNS connections of 64 KiB in the seed's smaller capture (default 500)
 #   BENCH_KEEP=1    keep the work directory
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+. bench/lib.sh
 BIN=$PWD/build/xdp-sniff
 MB=${BENCH_MB:-150}
 RUNS=${BENCH_RUNS:-3}
@@ -106,24 +107,7 @@ for m in 1 2 4 8; do head -c $((m << 20)) /dev/urandom >"$W/www/f$m"; done
 head -c 65536 /dev/urandom >"$W/www/f64k"
 chmod -R a+rX "$W"
 if command -v nginx >/dev/null; then
-	cat >"$W/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $W/nginx.pid;
-error_log $W/nginx.err;
-events { worker_connections 256; }
-http {
-	access_log off;
-	sendfile on;
-	client_body_temp_path $W/tmp;
-	proxy_temp_path $W/tmp;
-	fastcgi_temp_path $W/tmp;
-	uwsgi_temp_path $W/tmp;
-	scgi_temp_path $W/tmp;
-	server { listen 198.18.77.2:8080; root $W/www; }
-}
-EOF
+	nginx_conf "$W/nginx.conf" "$W" 198.18.77.2:8080 1
 	mkdir -p "$W/tmp"
 	ip netns exec "$NS" nginx -c "$W/nginx.conf" &
 	SERVER_PID=$!

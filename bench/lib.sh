@@ -33,3 +33,35 @@ wait_settled() {
 		last=$now
 	done
 }
+
+# nginx_conf FILE DIR LISTEN WORKERS: an nginx configuration serving DIR/www on LISTEN
+# (ADDR:PORT) in the foreground, everything it writes under DIR
+nginx_conf() {
+	cat >"$1" <<EOF
+daemon off;
+worker_processes $4;
+pid $2/nginx.pid;
+error_log $2/nginx.err;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile on;
+	client_body_temp_path $2/tmp;
+	proxy_temp_path $2/tmp;
+	fastcgi_temp_path $2/tmp;
+	uwsgi_temp_path $2/tmp;
+	scgi_temp_path $2/tmp;
+	server { listen $3; root $2/www; }
+}
+EOF
+}
+
+# awk functions for the result tables: add(key, v) collects values, med(key) is their median
+AWK_MEDIAN='
+function med(key,   n, a, i, j, t) {
+	n = split(vals[key], a, " ")
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, v) { if (key in vals) vals[key] = vals[key] " " v; else vals[key] = v }
+'
