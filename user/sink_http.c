@@ -1354,24 +1354,38 @@ static size_t http_exec(struct http_stream *hs, struct http_dir *d, const char *
 	return len;
 }
 
+/* "HTTP/1.0" or "HTTP/1.1" at s + *i (s is n bytes): 1 when it is there (*i then past it), 0
+ * when s ends before that is known, -1 when it is not. */
+static int http_version_at(const char *s, size_t n, size_t *i)
+{
+	const char *v = "HTTP/1.";
+	size_t j;
+
+	for (j = 0; j < 7; j++, (*i)++) {
+		if (*i == n)
+			return 0;
+		if (s[*i] != v[j])
+			return -1;
+	}
+	if (*i == n)
+		return 0;
+	if (s[*i] != '0' && s[*i] != '1')
+		return -1;
+	(*i)++;
+	return 1;
+}
+
 /* Resync: is line (complete or not) a start line? 1 yes, 0 not yet known, -1 no. */
 static int http_start_line(const struct http_dir *d, const char *s, size_t n)
 {
 	size_t i = 0, j;
-	const char *v = "HTTP/1.";
+	int r;
 
 	if (d->dir == STREAM_OUT) {
-		for (j = 0; j < 7; j++, i++) {
-			if (i == n)
-				return 0;
-			if (s[i] != v[j])
-				return -1;
-		}
+		r = http_version_at(s, n, &i);
+		if (r <= 0)
+			return r;
 		if (i == n)
-			return 0;
-		if (s[i] != '0' && s[i] != '1')
-			return -1;
-		if (++i == n)
 			return 0;
 		if (s[i++] != ' ')
 			return -1;
@@ -1411,17 +1425,10 @@ static int http_start_line(const struct http_dir *d, const char *s, size_t n)
 	if (i == j || s[i] != ' ')
 		return -1;
 	i++;
-	for (j = 0; j < 7; j++, i++) {
-		if (i == n)
-			return 0;
-		if (s[i] != v[j])
-			return -1;
-	}
+	r = http_version_at(s, n, &i);
+	if (r <= 0)
+		return r;
 	if (i == n)
-		return 0;
-	if (s[i] != '0' && s[i] != '1')
-		return -1;
-	if (++i == n)
 		return 0;
 	if (s[i] == '\r')
 		i++;
