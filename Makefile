@@ -63,11 +63,11 @@ $(BUILD)/user/%.o: user/%.c $(HDRS) $(SKELS) | $(BUILD)
 $(BUILD)/xdp-sniff: $(USER_OBJS)
 	$(CC) $(XS_LDFLAGS) $(LDFLAGS) -o $@ $^ $(XS_LDLIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) $(HDRS) $(SKELS)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) $(HDRS) $(SKELS) tests/filter_cases.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XS_CFLAGS) $(XS_LDFLAGS) -o $@ $< $(LIB_OBJS) $(XS_LDLIBS) -lcmocka
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) $(HDRS) $(SKELS)
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) $(HDRS) $(SKELS) tests/filter_cases.h tests/bpf/frames.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XS_CFLAGS) $(XS_LDFLAGS) -o $@ $< $(LIB_OBJS) $(XS_LDLIBS) -lcmocka
 

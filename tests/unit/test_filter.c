@@ -250,75 +250,15 @@ static struct xs_pkt pkt(int family, const char *saddr, const char *daddr, __u16
 	return p;
 }
 
-struct match_case {
-	const char *name;
-	const char *addrs[4]; /* NULL-terminated */
-	const char *ports[4];
-	int family;
-	const char *saddr, *daddr;
-	__u16 sport, dport;
-	bool match;
-};
-
-static const struct match_case match_cases[] = {
-    {"all v4", {}, {}, 4, "1.1.1.1", "2.2.2.2", 1, 2, true},
-    {"all v6", {}, {}, 6, "::1", "::2", 1, 2, true},
-    {"addr src", {"198.18.0.1"}, {}, 4, "198.18.0.1", "2.2.2.2", 1, 2, true},
-    {"addr dst", {"198.18.0.1"}, {}, 4, "2.2.2.2", "198.18.0.1", 1, 2, true},
-    {"addr none", {"198.18.0.1"}, {}, 4, "2.2.2.2", "3.3.3.3", 1, 2, false},
-    {"addr /24 in", {"198.18.5.0/24"}, {}, 4, "198.18.5.255", "3.3.3.3", 1, 2, true},
-    {"addr /24 out", {"198.18.5.0/24"}, {}, 4, "198.18.6.0", "198.18.4.255", 1, 2, false},
-    {"addr /15 in", {"198.18.0.0/15"}, {}, 4, "1.1.1.1", "198.19.0.7", 1, 2, true},
-    {"addr /15 out", {"198.18.0.0/15"}, {}, 4, "1.1.1.1", "198.20.0.0", 1, 2, false},
-    {"addr /0 v4", {"0.0.0.0/0"}, {}, 4, "1.1.1.1", "2.2.2.2", 1, 2, true},
-    {"addr /0 v4, v6 packet", {"0.0.0.0/0"}, {}, 6, "::", "::", 1, 2, false},
-    {"addr /0 v6", {"::/0"}, {}, 6, "::1", "::2", 1, 2, true},
-    {"addr /0 v6, v4 packet", {"::/0"}, {}, 4, "0.0.0.0", "0.0.0.0", 1, 2, false},
-    {"addr /128", {"2001:db8::1"}, {}, 6, "2001:db8::2", "2001:db8::1", 1, 2, true},
-    {"addr /128 out", {"2001:db8::1"}, {}, 6, "2001:db8::2", "2001:db8::3", 1, 2, false},
-    {"addr /61 edge", {"2001:db8:0:8::/61"}, {}, 6, "2001:db8:0:f:ffff::", "::", 1, 2, true},
-    {"addr /61 out", {"2001:db8:0:8::/61"}, {}, 6, "2001:db8:0:10::", "::", 1, 2, false},
-    {"v4-mapped is v6", {"198.18.0.1"}, {}, 6, "::ffff:198.18.0.1", "::", 1, 2, false},
-    {"port src", {}, {"80"}, 4, "1.1.1.1", "2.2.2.2", 80, 2, true},
-    {"port dst", {}, {"80"}, 4, "1.1.1.1", "2.2.2.2", 2, 80, true},
-    {"port none", {}, {"80"}, 4, "1.1.1.1", "2.2.2.2", 79, 81, false},
-    {"range edges", {}, {"8000-8080"}, 6, "::1", "::2", 8080, 7999, true},
-    {"range out", {}, {"8000-8080"}, 6, "::1", "::2", 8081, 7999, false},
-    {"port 0", {}, {"0"}, 4, "1.1.1.1", "2.2.2.2", 0, 5, true},
-    {"port 65535", {}, {"65535"}, 4, "1.1.1.1", "2.2.2.2", 5, 65535, true},
-    {"both src side", {"198.18.0.1"}, {"80"}, 4, "198.18.0.1", "2.2.2.2", 80, 5, true},
-    {"both dst side", {"198.18.0.1"}, {"80"}, 4, "2.2.2.2", "198.18.0.1", 5, 80, true},
-    {"both crossed: saddr, dport",
-     {"198.18.0.1"},
-     {"80"},
-     4,
-     "198.18.0.1",
-     "2.2.2.2",
-     5,
-     80,
-     false},
-    {"both crossed: daddr, sport",
-     {"198.18.0.1"},
-     {"80"},
-     4,
-     "2.2.2.2",
-     "198.18.0.1",
-     80,
-     5,
-     false},
-    {"both addr only", {"198.18.0.1"}, {"80"}, 4, "198.18.0.1", "198.18.0.1", 5, 6, false},
-    {"both port only", {"198.18.0.1"}, {"80"}, 4, "2.2.2.2", "3.3.3.3", 80, 80, false},
-    {"both v6", {"2001:db8::/32"}, {"443"}, 6, "2001:db9::1", "2001:db8::1", 5, 443, true},
-    {"both v6 crossed", {"2001:db8::/32"}, {"443"}, 6, "2001:db8::1", "2001:db9::1", 5, 443, false},
-};
+#include "../filter_cases.h"
 
 static void test_match(void **state)
 {
 	size_t i;
 	int k;
 
-	for (i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
-		const struct match_case *c = &match_cases[i];
+	for (i = 0; i < sizeof(filter_cases) / sizeof(filter_cases[0]); i++) {
+		const struct filter_case *c = &filter_cases[i];
 		struct xs_pkt p = pkt(c->family, c->saddr, c->daddr, c->sport, c->dport);
 
 		filter_init(&flt);
