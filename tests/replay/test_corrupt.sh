@@ -12,7 +12,8 @@
 #    AF_INET6 values), DLT_LOOP, LINKTYPE_IPV4 and LINKTYPE_IPV6 give the streams of the
 #    source capture;
 #  - a connection of ~64 KiB segments (Ethernet and LINKTYPE_IPV4) is reassembled byte
-#    for byte;
+#    for byte, also through a ring that holds one record;
+#  - a --ring-size replay cannot use is a usage error: exit 2, one line naming it;
 # each through the kernel (as root) and the host build, which must agree.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -226,4 +227,16 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 else
 	skp unreadable "needs root and setpriv to run as another user"
 fi
+# 5. --ring-size that cannot hold the largest record, or is not a power of two: a usage error
+# (exit 2), one line naming the value; nothing is replayed.
+for v in 64K 100K 2G 3M abc; do
+	"$XS" replay "$C/big-eth.pcap" --ring-size "$v" -q -j >"$tmp/ring.out" 2>"$tmp/ring.err"
+	rc=$?
+	if [ "$rc" -eq 2 ] && [ "$(grep -c . "$tmp/ring.err")" -eq 1 ] &&
+		grep -qF -- "'$v'" "$tmp/ring.err" && [ ! -s "$tmp/ring.out" ]; then
+		ok "ring-size-bad $v (exit 2, one line)"
+	else
+		bad "ring-size-bad $v" "exit $rc: $(head -c 200 "$tmp/ring.err" | tr '\n' '|')"
+	fi
+done
 finish
