@@ -719,8 +719,11 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 	 * wait for it, so replay with skips reads each frame's record before the next frame */
 	if (!opts->skips) {
 		err = replay_reader_start(c);
-		if (err)
+		if (err) {
+			pr_warn("cannot start the thread that reads the ring: %s\n",
+				strerror(-err));
 			goto err;
+		}
 	}
 	describe(c);
 	return c;
