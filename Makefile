@@ -31,9 +31,10 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard include/xdp_sniff/*.h)
-HDRS      := $(BPF_HDRS) $(wildcard user/*.h)
+HDRS      := $(BPF_HDRS) $(wildcard user/*.h user/*/*.h)
 
-USER_SRCS := $(wildcard user/*.c)
+# user/ and its rooms (capture, stream, sinks, cmd): every source found by wildcard
+USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 

@@ -20,8 +20,8 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 
-#include "filter.h"
-#include "filter_skel.h"
+#include "capture/filter.h"
+#include "capture/filter_skel.h"
 
 #define BATCH 10000
 

@@ -8,7 +8,7 @@ CF="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE 
 
 echo "== XDP program cost per packet (BPF_PROG_TEST_RUN, against an empty XDP program)"
 echo "   command: build/bench/prog_cost ${BENCH_REPEAT:-1000000}"
-gcc $CF -o build/bench/prog_cost bench/prog_cost.c user/filter.c -lbpf || exit 1
+gcc $CF -o build/bench/prog_cost bench/prog_cost.c user/capture/filter.c -lbpf || exit 1
 build/bench/prog_cost "${BENCH_REPEAT:-1000000}"
 
 for b in bench/bench_*.sh; do

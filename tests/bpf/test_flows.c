@@ -21,8 +21,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "filter.h"
-#include "filter_skel.h"
+#include "capture/filter.h"
+#include "capture/filter_skel.h"
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
 

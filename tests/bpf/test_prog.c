@@ -25,11 +25,11 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
-#include "decode.h"
-#include "filter.h"
+#include "capture/decode.h"
+#include "capture/filter.h"
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
-#include "filter_skel.h"
+#include "capture/filter_skel.h"
 
 #define XDP_PASS_RET 2 /* XDP_PASS */
 #define TC_OK_RET    0 /* TC_ACT_OK */

@@ -26,7 +26,7 @@
 #include <linux/bpf.h>
 #include <xdp/xsk.h>
 
-#include "filter.h"
+#include "capture/filter.h"
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
 #include "xsk.skel.h"

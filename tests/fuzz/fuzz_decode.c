@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "decode.h"
-#include "filter.h"
+#include "capture/decode.h"
+#include "capture/filter.h"
 #include "xdp_sniff/event.h"
 
 static struct xs_filter filters[4];

@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "sink.h"
+#include "sinks/sink.h"
 
 static char dir[64];
 static unsigned long runs;

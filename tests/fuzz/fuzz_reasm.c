@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flow.h"
-#include "reasm.h"
-#include "sink.h"
+#include "stream/flow.h"
+#include "stream/reasm.h"
+#include "sinks/sink.h"
 
 #define CHECK(c)                                                                               \
 	do {                                                                                   \

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "replay.h"
-#include "session.h"
+#include "cmd/replay.h"
+#include "cmd/session.h"
 
 static FILE *devnull;
 

@@ -20,11 +20,11 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long s){return 0;}' |
 fi
 
 declare -A srcs=(
-	[fuzz_decode]="tests/fuzz/fuzz_decode.c user/decode.c user/filter.c user/log.c"
+	[fuzz_decode]="tests/fuzz/fuzz_decode.c user/capture/decode.c user/capture/filter.c user/log.c"
 )
-[ -f tests/fuzz/fuzz_reasm.c ] && srcs[fuzz_reasm]="tests/fuzz/fuzz_reasm.c user/flow.c user/reasm.c user/sink.c user/log.c"
-[ -f tests/fuzz/fuzz_http.c ] && srcs[fuzz_http]="tests/fuzz/fuzz_http.c user/sink_http.c user/sink.c user/log.c"
-[ -f tests/fuzz/fuzz_replay.c ] && srcs[fuzz_replay]="tests/fuzz/fuzz_replay.c $(ls user/*.c | grep -v -e main.c | tr '\n' ' ')"
+[ -f tests/fuzz/fuzz_reasm.c ] && srcs[fuzz_reasm]="tests/fuzz/fuzz_reasm.c user/stream/flow.c user/stream/reasm.c user/sinks/sink.c user/log.c"
+[ -f tests/fuzz/fuzz_http.c ] && srcs[fuzz_http]="tests/fuzz/fuzz_http.c user/sinks/http*.c user/sinks/sink.c user/log.c"
+[ -f tests/fuzz/fuzz_replay.c ] && srcs[fuzz_replay]="tests/fuzz/fuzz_replay.c $(ls user/*.c user/*/*.c | grep -v -e main.c | tr '\n' ' ')"
 
 # Seed corpus: every frame of every test capture, one file each.
 seed=$out/seed

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "decode.h"
+#include "capture/decode.h"
 #include "xdp_sniff/event.h"
 
 #define HDR_LEN ((__u32)sizeof(struct xs_event))

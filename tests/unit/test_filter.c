@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "filter.h"
+#include "capture/filter.h"
 
 /* struct xs_filter is large (the prefix array and the port bitmap): keep it off the stack */
 static struct xs_filter flt, saved;

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "flow.h"
-#include "reasm.h"
+#include "stream/flow.h"
+#include "stream/reasm.h"
 
 #define NS	1000000000ULL
 #define MAX_REC 1100

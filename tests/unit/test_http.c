@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "sink.h"
+#include "sinks/sink.h"
 
 #define TS0 1700000000000000000ULL
 

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "privs.h"
+#include "cmd/privs.h"
 
 /* Child outcomes, as exit codes: 0 all as expected, else the number of the failed check. */
 enum { C_DROP = 10, C_WRITE, C_STATUS, C_OPEN, C_INET, C_UNIX, C_NETLINK, C_IOCTL, C_SENDTO };

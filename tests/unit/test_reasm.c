@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "reasm.h"
+#include "stream/reasm.h"
 
 static const __u32 isns[] = {0, 1, 0xffffffffU, 0xfffffff6U};
 

@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "sink.h"
+#include "sinks/sink.h"
 #include "xdp_sniff/event.h"
 
 #define TS0 1700000000123456789ULL

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "xsk.h"
+#include "capture/xsk.h"
 
 static void test_frames_per_queue(void **state)
 {

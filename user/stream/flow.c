@@ -20,10 +20,10 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "flow.h"
+#include "stream/flow.h"
 #include "list.h"
 #include "xdp_sniff/event.h"
-#include "reasm.h"
+#include "stream/reasm.h"
 
 #define NS_PER_SEC	  1000000000ULL
 #define FLOW_INIT_BUCKETS 256

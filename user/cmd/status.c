@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capture.h"
-#include "cmd.h"
+#include "capture/capture.h"
+#include "cmd/cmd.h"
 #include "log.h"
 
 static const char *const counter_names[] = XS_COUNTER_NAMES;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reasm.h"
+#include "stream/reasm.h"
 
 /*
  * A buffered piece of the stream: payload bytes, or a marker for bytes that the snaplen

@@ -10,7 +10,7 @@
 #include <pcap/pcap.h>
 
 #include "log.h"
-#include "sink.h"
+#include "sinks/sink.h"
 
 #define PCAP_SNAPLEN 262144
 

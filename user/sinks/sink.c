@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "sink.h"
+#include "sinks/sink.h"
 
 const char *stream_state_name(enum stream_state s)
 {

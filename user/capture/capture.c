@@ -28,12 +28,12 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
-#include "capture.h"
+#include "capture/capture.h"
 #include "log.h"
-#include "filter_skel.h"
+#include "capture/filter_skel.h"
 #include "xdp_sniff.skel.h"
 #include "xdp_sniff/event.h"
-#include "xsk.h"
+#include "capture/xsk.h"
 
 /* the largest frame a record carries, as in the BPF program */
 #define XS_MAX_CAP (65536 + 256)

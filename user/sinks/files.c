@@ -52,7 +52,7 @@
 
 #include "log.h"
 #include "list.h"
-#include "sink.h"
+#include "sinks/sink.h"
 
 #define FILES_DEFAULT_MAX_OPEN 256
 /* write buffers: 256 KiB in all, whatever the number of streams */

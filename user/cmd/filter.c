@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "capture.h"
-#include "cmd.h"
+#include "capture/capture.h"
+#include "cmd/cmd.h"
 #include "log.h"
 
 enum filter_op { OP_LIST, OP_ADD, OP_DEL, OP_SET, OP_CLEAR };

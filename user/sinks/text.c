@@ -36,7 +36,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "sink.h"
+#include "sinks/sink.h"
 #include "xdp_sniff/event.h"
 
 struct text_priv {

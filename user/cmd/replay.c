@@ -11,13 +11,13 @@
 
 #include <linux/if_ether.h>
 
-#include "replay.h"
+#include "cmd/replay.h"
 #include <pcap/dlt.h>
 
-#include "cmd.h"
+#include "cmd/cmd.h"
 #include "log.h"
-#include "privs.h"
-#include "session.h"
+#include "cmd/privs.h"
+#include "cmd/session.h"
 
 /* Link types whose frames become Ethernet frames before the XDP program sees them. */
 #ifndef DLT_LINUX_SLL2

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "decode.h"
+#include "capture/decode.h"
 #include "xdp_sniff/event.h"
 
 int decode_frame(const __u8 *frame, __u32 cap_len, __u32 wire_len, struct xs_segment *seg)

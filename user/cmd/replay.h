@@ -13,7 +13,7 @@
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
 
-#include "session.h"
+#include "cmd/session.h"
 
 /* Is dlt a link type replay finds TCP/IP in (EN10MB, LINUX_SLL/SLL2, RAW, IPV4/6, NULL, LOOP)? */
 bool replay_link_supported(int dlt);

@@ -5,7 +5,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "filter.h"
+#include "capture/filter.h"
 #include "xdp_sniff.skel.h"
 
 static inline struct filter_maps filter_maps_of(const struct xdp_sniff *s)

@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#include "memcap.h"
-#include "sink.h"
-#include "stream.h"
+#include "stream/memcap.h"
+#include "sinks/sink.h"
+#include "stream/stream.h"
 
 /* Wrap-safe sequence number comparisons (RFC 793 modular arithmetic). */
 static inline bool seq_lt(__u32 a, __u32 b)

@@ -108,7 +108,7 @@
 
 #include "log.h"
 #include "list.h"
-#include "sink.h"
+#include "sinks/sink.h"
 
 /* head bytes (target, reason, header names and values) kept per message */
 /* --no-bodies: bodies shorter than this are copied anyway (not worth a map update) */

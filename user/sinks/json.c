@@ -51,7 +51,7 @@
 
 #include "log.h"
 #include "list.h"
-#include "sink.h"
+#include "sinks/sink.h"
 
 /* the smallest buffer a direction grows to, so that small streams do not realloc per segment */
 #define JSON_MIN_ALLOC 4096

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "session.h"
+#include "cmd/session.h"
 
 const struct option session_longopts[] = {
 	{ "addr", required_argument, NULL, 'a' },

@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <linux/types.h>
 
-#include "decode.h"
-#include "filter.h"
+#include "capture/decode.h"
+#include "capture/filter.h"
 
 struct bpf_object;
 struct xsk_capture;

@@ -8,7 +8,7 @@
 
 #include <bpf/bpf.h>
 
-#include "filter.h"
+#include "capture/filter.h"
 
 void filter_init(struct xs_filter *f)
 {

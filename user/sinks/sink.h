@@ -14,9 +14,9 @@
 #include <sys/types.h>
 #include <linux/types.h>
 
-#include "decode.h"
-#include "memcap.h"
-#include "stream.h"
+#include "capture/decode.h"
+#include "stream/memcap.h"
+#include "stream/stream.h"
 
 struct sink;
 

@@ -15,8 +15,8 @@
 #include <linux/types.h>
 #include <xdp/libxdp.h>
 
-#include "decode.h"
-#include "filter.h"
+#include "capture/decode.h"
+#include "capture/filter.h"
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
 #include "xdp_sniff/instance.h"

@@ -22,7 +22,7 @@
 #include <xdp/xsk.h>
 
 #include "log.h"
-#include "xsk.h"
+#include "capture/xsk.h"
 #include "xsk.skel.h"
 #include "xdp_sniff/event.h"
 

@@ -11,11 +11,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "capture.h"
-#include "filter.h"
-#include "flow.h"
-#include "memcap.h"
-#include "sink.h"
+#include "capture/capture.h"
+#include "capture/filter.h"
+#include "stream/flow.h"
+#include "stream/memcap.h"
+#include "sinks/sink.h"
 
 struct session_opts {
 	struct xs_filter filter;

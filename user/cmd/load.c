@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd.h"
+#include "cmd/cmd.h"
 #include "log.h"
-#include "privs.h"
-#include "session.h"
+#include "cmd/privs.h"
+#include "cmd/session.h"
 
 /* How long records may wait on the ring when the kernel does not wake the reader (it wakes
  * it once an eighth of the ring is full): the latency bound of a quiet capture. */

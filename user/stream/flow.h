@@ -10,10 +10,10 @@
 
 #include <linux/types.h>
 
-#include "decode.h"
-#include "memcap.h"
-#include "sink.h"
-#include "stream.h"
+#include "capture/decode.h"
+#include "stream/memcap.h"
+#include "sinks/sink.h"
+#include "stream/stream.h"
 
 enum overlap_policy {
 	OVERLAP_LAST = 0,	/* later bytes replace buffered ones (the seed's rule, default) */

@@ -13,7 +13,7 @@
 #include <sys/capability.h>
 
 #include "log.h"
-#include "privs.h"
+#include "cmd/privs.h"
 
 #ifndef CAP_BPF
 #define CAP_BPF 39
