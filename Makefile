@@ -80,7 +80,11 @@ tests: $(BUILD)/xdp-sniff $(UNIT_BINS) $(BPFT_BINS)
 # the test scripts use this tree's binaries: tests/run.sh reads BUILD, the scripts XDP_SNIFF
 RUN_TESTS := BUILD=$(BUILD) XDP_SNIFF=$(abspath $(BUILD)/xdp-sniff) tests/run.sh
 
-check: tests
+# README's two commands work on a fresh machine, either one first: the packages are
+# installed before anything is built (a prerequisite list would build them side by side
+# under -j)
+check: deps
+	$(MAKE) tests
 	$(RUN_TESTS) all
 
 check-unit: tests
@@ -101,7 +105,8 @@ fuzz:
 bench: $(BUILD)/xdp-sniff $(BPFT_BINS)
 	bench/run.sh
 
-demo: deps $(BUILD)/xdp-sniff
+demo: deps
+	$(MAKE) $(BUILD)/xdp-sniff
 	scripts/demo.sh
 
 deps:
