@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "metrics/metrics.h"
+
+#define METRICS_PATH "/metrics"
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+struct metrics {
+	struct MHD_Daemon *daemon;
+	pthread_mutex_t lock;	/* guards text, len and the counters */
+	char *text;
+	size_t len;
+	__u16 port;
+	__u64 scrapes;
+	__u64 refused;
+};
+
+int metrics_parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 2] = "127.0.0.1";
+	const char *port_s = arg;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	unsigned long port;
+	char *end;
+
+	if (!arg || !*arg)
+		return -EINVAL;
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+
+		if (!close || close[1] != ':' || (size_t)(close - arg - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, arg + 1, close - arg - 1);
+		host[close - arg - 1] = '\0';
+		port_s = close + 2;
+	} else if (strchr(arg, ':')) {
+		const char *colon = strrchr(arg, ':');
+
+		/* an address must be named: ":9100" would mean all addresses by accident */
+		if (colon == arg || (size_t)(colon - arg) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, arg, colon - arg);
+		host[colon - arg] = '\0';
+		port_s = colon + 1;
+	}
+	if (!*port_s || *port_s == '-' || *port_s == '+')
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(port_s, &end, 10);
+	if (errno || *end || port > 65535)
+		return -EINVAL;
+
+	memset(ss, 0, sizeof(*ss));
+	/* brackets are for IPv6 only, as in URLs */
+	if (arg[0] != '[' && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (arg[0] == '[' && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+			     const char *body, size_t len, bool allow_get)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				status == MHD_HTTP_OK ? METRICS_CONTENT_TYPE : "text/plain");
+	if (allow_get)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* libmicrohttpd's request callback, on its thread: only the published text is read. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	static const char not_found[] = "not found: the metrics are at " METRICS_PATH "\n";
+	static const char not_allowed[] = "method not allowed: GET " METRICS_PATH "\n";
+	struct metrics *m = cls;
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload_data;
+	/* the first call has only the headers; a body (a POST's) is never read, so answer
+	 * before it arrives */
+	if (!*req_cls && get) {
+		*req_cls = m;
+		return MHD_YES;
+	}
+	*upload_size = 0;
+	if (strcmp(url, METRICS_PATH)) {
+		pthread_mutex_lock(&m->lock);
+		m->refused++;
+		pthread_mutex_unlock(&m->lock);
+		return reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1, false);
+	}
+	if (!get) {
+		pthread_mutex_lock(&m->lock);
+		m->refused++;
+		pthread_mutex_unlock(&m->lock);
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed,
+			     sizeof(not_allowed) - 1, true);
+	}
+	pthread_mutex_lock(&m->lock);
+	m->scrapes++;
+	ret = reply(conn, MHD_HTTP_OK, m->text ? m->text : "", m->text ? m->len : 0, false);
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[256];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	pr_debug("metrics: %s\n", line);
+}
+
+struct metrics *metrics_start(const struct sockaddr_storage *ss, socklen_t len)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	struct metrics *m;
+	__u16 port;
+	int err;
+
+	(void)len;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	pthread_mutex_init(&m->lock, NULL);
+	if (ss->ss_family == AF_INET6) {
+		flags |= MHD_USE_IPv6;
+		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	} else {
+		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	}
+	errno = 0;
+	m->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_request, m,
+				     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_MAX_CONNECTIONS,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				     MHD_OPTION_END);
+	if (!m->daemon) {
+		err = errno ? errno : EADDRINUSE;
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		errno = err;
+		return NULL;
+	}
+	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	m->port = info ? info->port : port;
+	return m;
+}
+
+__u16 metrics_port(const struct metrics *m)
+{
+	return m->port;
+}
+
+int metrics_publish(struct metrics *m, const char *text, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	pthread_mutex_lock(&m->lock);
+	free(m->text);
+	m->text = copy;
+	m->len = len;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+__u64 metrics_scrapes(const struct metrics *m)
+{
+	struct metrics *mm = (struct metrics *)m;
+	__u64 n;
+
+	pthread_mutex_lock(&mm->lock);
+	n = mm->scrapes;
+	pthread_mutex_unlock(&mm->lock);
+	return n;
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (!m)
+		return;
+	MHD_stop_daemon(m->daemon);
+	pthread_mutex_destroy(&m->lock);
+	free(m->text);
+	free(m);
+}
+
+static void text_printf(struct metrics_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->err)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->err = -EINVAL;
+			return;
+		}
+		if (t->buf && t->len + n < t->cap) {
+			t->len += n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		char *nb;
+
+		while (cap <= t->len + n)
+			cap *= 2;
+		nb = realloc(t->buf, cap);
+		if (!nb) {
+			t->err = -ENOMEM;
+			return;
+		}
+		t->buf = nb;
+		t->cap = cap;
+	}
+}
+
+void metrics_family(struct metrics_text *t, const char *name, const char *type,
+		    const char *help)
+{
+	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value in the exposition format: backslash, double quote and newline escaped. */
+static void text_label_value(struct metrics_text *t, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\')
+			text_printf(t, "\\\\");
+		else if (*v == '"')
+			text_printf(t, "\\\"");
+		else if (*v == '\n')
+			text_printf(t, "\\n");
+		else
+			text_printf(t, "%c", *v);
+	}
+}
+
+void metrics_sample(struct metrics_text *t, const char *name, const char *const *labels,
+		    int nlabels, __u64 value)
+{
+	text_printf(t, "%s", name);
+	for (int i = 0; i < nlabels; i++) {
+		text_printf(t, "%s%s=\"", i ? "," : "{", labels[2 * i]);
+		text_label_value(t, labels[2 * i + 1]);
+		text_printf(t, "\"");
+	}
+	text_printf(t, "%s %llu\n", nlabels ? "}" : "", (unsigned long long)value);
+}
