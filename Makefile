@@ -5,6 +5,8 @@ CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
 PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 # make SANITIZE=1 builds in a tree of its own, so instrumented and plain objects never mix
 ifeq ($(SANITIZE),1)
 BUILD   := build/asan
@@ -112,9 +114,17 @@ demo: deps
 deps:
 	scripts/deps.sh
 
+# the binary, the man page, the systemd template unit (instance = interface) with the
+# binary's path written in, and the documented per-interface options file as an example
 install: $(BUILD)/xdp-sniff
 	install -D -m 0755 $(BUILD)/xdp-sniff $(DESTDIR)$(PREFIX)/sbin/xdp-sniff
 	install -D -m 0644 man/xdp-sniff.8 $(DESTDIR)$(PREFIX)/share/man/man8/xdp-sniff.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' scripts/service/xdp-sniff@.service \
+		> $(DESTDIR)$(UNITDIR)/xdp-sniff@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xdp-sniff@.service
+	install -D -m 0644 scripts/service/xdp-sniff.conf \
+		$(DESTDIR)$(SYSCONFDIR)/xdp-sniff/example.conf
 
 clean:
 	rm -rf $(BUILD)
