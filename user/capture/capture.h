@@ -6,6 +6,10 @@
  * through the same XDP program with BPF_PROG_TEST_RUN and the same ring, or,
  * without privileges, through the same parser and filter built for the host.
  * Either way every record reaches the callback as a decoded segment.
+ *
+ * capture.c: what every transport shares (allocation, counters, description, close);
+ * live.c: attach and the live transports; replay.c: frames of a file; instance.c: the pins
+ * status, filter and unload read. capture_priv.h holds the struct they share.
  */
 #ifndef XS_CAPTURE_H
 #define XS_CAPTURE_H

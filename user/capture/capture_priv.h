@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * capture_priv: what the four files of the capture module share and nothing
+ * outside them sees. capture.c holds what every transport has (allocation,
+ * the BPF object, counters, the description, close); live.c attaches for
+ * `load` and reads the live ring or the AF_XDP sockets; replay.c runs the
+ * frames of a file through BPF_PROG_TEST_RUN or the host build; instance.c
+ * owns the pins under XS_PIN_ROOT that `status`, `filter` and `unload` read.
+ */
+#ifndef XS_CAPTURE_PRIV_H
+#define XS_CAPTURE_PRIV_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "capture/capture.h"
+
+struct capture {
+	struct xdp_sniff *skel;
+	struct xsk_capture *xsk;	/* --transport afxdp: its object instead of skel */
+	struct ring_buffer *rb;
+	struct xdp_program *xdp_prog;
+	capture_cb cb;
+	void *ctx;
+	struct capture_opts opts;
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	bool replay;
+	bool on_host;		/* replay through the host build of the parser */
+	bool xdp_on, tc_on, pinned;
+	enum xdp_attach_mode xdp_mode;
+	bool dispatcher;
+	__s64 mono_to_wall;
+	__u64 replay_ts;
+	/* replay through the kernel: the frames run on the caller's thread, the records are
+	 * read on the reader thread; the ring's positions tell the frames when to wait */
+	bool pipeline, reader_on;
+	pthread_t reader;
+	atomic_bool frames_done;
+	atomic_int reader_err;
+	const __u64 *cons_pos, *prod_pos;
+	long page;
+	__u32 ring_bytes;
+	__u64 bad_records;
+	/* outcomes counted on the host: every one for the host path, runt frames that
+	 * BPF_PROG_TEST_RUN refuses for the kernel path */
+	struct xs_counters host[XS_DIR_MAX];
+	char desc[160];
+};
+
+/* capture.c */
+
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns: turns the records' timestamps into wall time. */
+__s64 capture_mono_to_wall_ns(void);
+/* The ring buffer's callback (ctx is the capture): decodes a record, hands it on. */
+int capture_ring_record(void *ctx, void *data, size_t size);
+/* The loaded BPF object: the ring buffer's, or the AF_XDP transport's (same map names). */
+struct bpf_object *capture_obj(struct capture *c);
+/* Puts opts.filter in force in the loaded object's maps. */
+int capture_apply_filter(struct capture *c);
+/* A zeroed capture holding a copy of opts; NULL with errno set. */
+struct capture *capture_alloc(const struct capture_opts *opts, capture_cb cb, void *ctx);
+/* Opens (does not load) the ring buffer's BPF object with a ring of ring_size bytes. */
+int capture_skel_open(struct capture *c, __u32 ring_size);
+/* Fills c->desc, what capture_describe() returns, from how c was opened. */
+void capture_set_desc(struct capture *c);
+/* " (run as root or grant ...)" for a permission error, else "". */
+const char *capture_privilege_hint(int err);
+/* Sums the per-CPU counters of the counters map fd into out. */
+int capture_read_counters(int fd, struct xs_counters out[XS_DIR_MAX]);
+
+/* live.c */
+
+/* Takes our tc filter off the egress hook of ifindex; nothing when there is none. */
+void capture_tc_detach(int ifindex);
+/* The id of our tc program on the egress hook of ifindex, 0 when there is none. */
+__u32 capture_tc_query(int ifindex);
+
+/* replay.c */
+
+/* Stops the reader thread (capture_replay_end) and unmaps the ring's positions. */
+void capture_replay_release(struct capture *c);
+
+/* instance.c */
+
+/* Pins the maps that status, filter and unload read under XS_PIN_ROOT/ifname. */
+int instance_pin(struct capture *c);
+/* Writes what c attached (pid, programs, modes) into the pinned "instance" map. */
+int instance_write(struct capture *c);
+/* Removes the pins of ifname and its directory. */
+void instance_unpin(const char *ifname);
+
+#endif
