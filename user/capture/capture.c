@@ -14,8 +14,6 @@
 #include <bpf/libbpf.h>
 
 #include "capture/capture_priv.h"
-#include "capture/filter_skel.h"
-#include "capture/xsk.h"
 #include "log.h"
 #include "xdp_sniff.skel.h"
 
@@ -43,15 +41,14 @@ int capture_ring_record(void *ctx, void *data, size_t size)
 	return c->cb(c->ctx, &seg, r);
 }
 
-/* The loaded BPF object: the ring buffer's, or the AF_XDP transport's (same map names). */
 struct bpf_object *capture_obj(struct capture *c)
 {
-	return c->xsk ? xsk_object(c->xsk) : c->skel->obj;
+	return c->ops->object(c);
 }
 
 int capture_apply_filter(struct capture *c)
 {
-	struct filter_maps m = c->xsk ? xsk_filter_maps(c->xsk) : filter_maps_of(c->skel);
+	struct filter_maps m = c->ops->filter_maps(c);
 
 	return filter_apply(c->opts.filter, &m);
 }
@@ -110,7 +107,7 @@ static const char *mode_name(enum xdp_attach_mode m)
 
 void capture_set_desc(struct capture *c)
 {
-	if (c->on_host) {
+	if (c->ops == &capture_host) {
 		snprintf(c->desc, sizeof(c->desc), "host build of the parser and filter");
 		return;
 	}
@@ -118,13 +115,14 @@ void capture_set_desc(struct capture *c)
 		snprintf(c->desc, sizeof(c->desc), "kernel XDP program (BPF_PROG_TEST_RUN)");
 		return;
 	}
-	snprintf(c->desc, sizeof(c->desc), "%s%s%s%s%s%s%s",
+	snprintf(c->desc, sizeof(c->desc), "%s%s%s%s%s%s%s%s%s",
 		 c->xdp_on ? "ingress: XDP " : "", c->xdp_on ? mode_name(c->xdp_mode) : "",
 		 c->xdp_on ? (c->dispatcher ? " mode, libxdp dispatcher"
 					    : " mode, single program (no dispatcher)")
 			   : "",
 		 c->xdp_on && c->tc_on ? "; " : "", c->tc_on ? "egress: tc clsact" : "",
-		 c->xsk ? "; AF_XDP: " : "", c->xsk ? xsk_describe(c->xsk) : "");
+		 c->ops->describe ? "; " : "", c->ops->describe ? c->ops->name : "",
+		 c->ops->describe ? ": " : "", c->ops->describe ? c->ops->describe(c) : "");
 }
 
 const char *capture_privilege_hint(int err)
@@ -158,55 +156,18 @@ int capture_read_counters(int fd, struct xs_counters out[XS_DIR_MAX])
 	return 0;
 }
 
-/*
- * The program counts a frame delivered when it redirects it; the socket may still drop it
- * (RX ring full, no free UMEM frame). Those are moved to ring_full, so that delivered means
- * handed to userspace and ring_full every matched frame lost, as with the ring buffer.
- */
-static int afxdp_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
-{
-	struct xs_counters *in = &out[XS_DIR_INGRESS];
-	struct xsk_stats st;
-	__u64 lost;
-	int err;
-
-	err = capture_read_counters(xsk_counters_fd(c->xsk), out);
-	if (err)
-		return err;
-	xsk_get_stats(c->xsk, &st);
-	lost = st.rx_dropped + st.rx_ring_full;
-	if (lost > in->c[XS_C_DELIVERED])
-		lost = in->c[XS_C_DELIVERED];
-	in->c[XS_C_DELIVERED] -= lost;
-	in->c[XS_C_RING_FULL] += lost;
-	in->c[XS_C_SNAPPED] += st.snapped;
-	return 0;
-}
-
 void capture_print_stats(struct capture *c, FILE *f)
 {
-	struct xsk_stats st;
-
-	if (!c || !c->xsk)
-		return;
-	xsk_get_stats(c->xsk, &st);
-	fprintf(f,
-		"AF_XDP: %llu frames received on %u queue%s (%s mode); the sockets dropped "
-		"%llu for a full RX ring and %llu for want of a free UMEM frame or room in "
-		"one (fill ring found empty %llu times)\n",
-		(unsigned long long)st.received, st.queues, st.queues == 1 ? "" : "s",
-		st.zerocopy ? "zero-copy" : "copy", (unsigned long long)st.rx_ring_full,
-		(unsigned long long)st.rx_dropped, (unsigned long long)st.fill_ring_empty);
+	if (c && c->ops->print_stats)
+		c->ops->print_stats(c, f);
 }
 
 int capture_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
 {
 	int d, k, err = 0;
 
-	if (c->skel)
-		err = capture_read_counters(bpf_map__fd(c->skel->maps.counters), out);
-	else if (c->xsk)
-		err = afxdp_counters(c, out);
+	if (c->ops->counters)
+		err = c->ops->counters(c, out);
 	else
 		memset(out, 0, sizeof(struct xs_counters) * XS_DIR_MAX);
 	for (d = 0; d < XS_DIR_MAX; d++)
@@ -231,9 +192,8 @@ void capture_close(struct capture *c)
 		return;
 	capture_replay_release(c);
 	capture_detach(c);
-	ring_buffer__free(c->rb);
 	xdp_program__close(c->xdp_prog);
-	xsk_close(c->xsk);
-	xdp_sniff__destroy(c->skel);
+	if (c->ops->close)
+		c->ops->close(c);
 	free(c);
 }

@@ -16,7 +16,40 @@
 
 #include "capture/capture.h"
 
+struct capture;
+
+/*
+ * A transport: how the programs are loaded and attached, and how their records reach the
+ * callback. capture_ring (live.c): the BPF ring buffer, for load and for replay through the
+ * kernel; capture_afxdp (live.c): AF_XDP sockets, load on a mirror port; capture_host
+ * (replay.c): the host build, no BPF object. An operation left NULL is one the transport has
+ * nothing to do for.
+ */
+struct capture_ops {
+	const char *name;
+	const char *xdp_prog;	/* the program libxdp attaches */
+	bool veth_skb;		/* --xdp-mode auto takes skb mode on a veth (live.c auto_mode) */
+	/* load: loads the BPF object and attaches XDP (when opts.dirs has CAPTURE_IN), ready
+	 * to deliver once the filter is in force; says why on stderr when it fails */
+	int (*attach)(struct capture *c);
+	/* the loaded BPF object and its filter maps (the same map names in every object) */
+	struct bpf_object *(*object)(struct capture *c);
+	struct filter_maps (*filter_maps)(struct capture *c);
+	int (*poll)(struct capture *c, int timeout_ms);	/* capture_live_poll's contract */
+	int (*check)(struct capture *c);		/* beyond the interface's ifindex */
+	void (*drain)(struct capture *c);
+	int (*counters)(struct capture *c, struct xs_counters out[XS_DIR_MAX]);
+	void (*print_stats)(struct capture *c, FILE *f);
+	const char *(*describe)(struct capture *c);	/* appended to capture_describe() */
+	void (*instance)(struct capture *c, struct xs_instance *inst);	/* adds to the pin */
+	/* frees what attach (or replay.c) made of the transport; NULL fields are fine */
+	void (*close)(struct capture *c);
+};
+
+extern const struct capture_ops capture_ring, capture_afxdp, capture_host;
+
 struct capture {
+	const struct capture_ops *ops;
 	struct xdp_sniff *skel;
 	struct xsk_capture *xsk;	/* --transport afxdp: its object instead of skel */
 	struct ring_buffer *rb;
@@ -27,7 +60,6 @@ struct capture {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	bool replay;
-	bool on_host;		/* replay through the host build of the parser */
 	bool xdp_on, tc_on, pinned;
 	enum xdp_attach_mode xdp_mode;
 	bool dispatcher;

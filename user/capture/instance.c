@@ -23,7 +23,6 @@
 #include <linux/magic.h>
 
 #include "capture/capture_priv.h"
-#include "capture/xsk.h"
 #include "log.h"
 #include "xdp_sniff.skel.h"
 
@@ -120,13 +119,8 @@ int instance_write(struct capture *c)
 		if (c->dispatcher)
 			inst.flags |= XS_INST_DISPATCHER;
 	}
-	if (c->xsk) {
-		struct xsk_stats st;
-
-		xsk_get_stats(c->xsk, &st);
-		inst.flags |= XS_INST_AFXDP;
-		inst.ring_size = st.umem_bytes;
-	}
+	if (c->ops->instance)
+		c->ops->instance(c, &inst);
 	if (c->tc_on) {
 		inst.flags |= XS_INST_EGRESS;
 		if (!bpf_obj_get_info_by_fd(bpf_program__fd(c->skel->progs.tc_sniff), &info, &len))

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture/capture_priv.h"
+#include "capture/filter_skel.h"
 #include "capture/xsk.h"
 #include "log.h"
 #include "xdp_sniff.skel.h"
@@ -89,7 +90,7 @@ static enum xdp_attach_mode auto_mode(struct capture *c)
 {
 	char drv[40];
 
-	if (c->opts.xdp_mode != XDP_MODE_UNSPEC || c->xsk)
+	if (c->opts.xdp_mode != XDP_MODE_UNSPEC || !c->ops->veth_skb)
 		return c->opts.xdp_mode;
 	driver_name(c->ifname, drv, sizeof(drv));
 	return strcmp(drv, "veth") ? XDP_MODE_UNSPEC : XDP_MODE_SKB;
@@ -98,7 +99,7 @@ static enum xdp_attach_mode auto_mode(struct capture *c)
 static int xdp_attach(struct capture *c)
 {
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = capture_obj(c),
-			    .prog_name = c->xsk ? "xsk_sniff" : "xdp_sniff");
+			    .prog_name = c->ops->xdp_prog);
 	enum xdp_attach_mode mode;
 	struct xdp_multiprog *mp;
 	int err;
@@ -117,8 +118,11 @@ static int xdp_attach(struct capture *c)
 			 c->ifname, strerror(-err));
 		err = xdp_program__attach(c->xdp_prog, c->ifindex, c->opts.xdp_mode, 0);
 	}
-	if (err)
+	if (err) {
+		pr_warn("failed to attach XDP to %s: %s%s\n", c->ifname, strerror(-err),
+			capture_privilege_hint(err));
 		return err;
+	}
 	c->xdp_on = true;
 	c->xdp_mode = mode;
 
@@ -139,8 +143,98 @@ static void xdp_detach(struct capture *c)
 }
 
 /*
+ * The BPF ring buffer: bpf/xdp_sniff.bpf.c, XDP on ingress when opts.dirs has CAPTURE_IN
+ * (else only loaded, for tc egress), its records read through libbpf's ring_buffer. Replay
+ * through the kernel uses the same object and ring (replay.c opens it itself).
+ */
+static int ring_attach(struct capture *c)
+{
+	int err;
+
+	err = capture_skel_open(c, c->opts.ring_size);
+	if (err)
+		return err;
+	if (c->opts.dirs & CAPTURE_IN) {
+		err = xdp_attach(c);
+		if (err)
+			return err;
+	} else {
+		bpf_program__set_autoload(c->skel->progs.xdp_sniff, false);
+		err = xdp_sniff__load(c->skel);
+		if (err) {
+			pr_warn("failed to load the BPF programs: %s%s\n", strerror(-err),
+				capture_privilege_hint(err));
+			return err;
+		}
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), capture_ring_record, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		pr_warn("failed to open the ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static struct bpf_object *ring_object(struct capture *c)
+{
+	return c->skel->obj;
+}
+
+static struct filter_maps ring_filter_maps(struct capture *c)
+{
+	return filter_maps_of(c->skel);
+}
+
+static int ring_poll(struct capture *c, int timeout_ms)
+{
+	int n;
+
+	c->mono_to_wall = capture_mono_to_wall_ns();
+	n = ring_buffer__poll(c->rb, timeout_ms);
+	/* the kernel wakes the reader only past a fill threshold: what came in below it is
+	 * read when the poll times out */
+	if (n == 0)
+		n = ring_buffer__consume(c->rb);
+	return n;
+}
+
+static void ring_drain(struct capture *c)
+{
+	if (c->rb)
+		ring_buffer__consume(c->rb);
+}
+
+static int ring_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
+{
+	return capture_read_counters(bpf_map__fd(c->skel->maps.counters), out);
+}
+
+static void ring_close(struct capture *c)
+{
+	ring_buffer__free(c->rb);
+	c->rb = NULL;
+	xdp_sniff__destroy(c->skel);
+	c->skel = NULL;
+}
+
+const struct capture_ops capture_ring = {
+	.name = "ring",
+	.xdp_prog = "xdp_sniff",
+	.veth_skb = true,
+	.attach = ring_attach,
+	.object = ring_object,
+	.filter_maps = ring_filter_maps,
+	.poll = ring_poll,
+	.drain = ring_drain,
+	.counters = ring_counters,
+	.close = ring_close,
+};
+
+/*
  * --transport afxdp: the sockets are bound first, then libxdp loads and attaches the program,
- * then the sockets go in its XSKMAP. Until the filter is installed nothing matches.
+ * then the sockets go in its XSKMAP. Until the filter is installed nothing matches. A mirror
+ * port has no egress: cmd_load refuses --direction out|both.
  */
 static int afxdp_attach(struct capture *c)
 {
@@ -153,17 +247,118 @@ static int afxdp_attach(struct capture *c)
 	};
 	int err;
 
+	if (c->opts.dirs != CAPTURE_IN)
+		return -EINVAL;
 	c->xsk = xsk_open(&xo, c->cb, c->ctx);
 	if (!c->xsk)
 		return -errno;
 	err = xdp_attach(c);
-	if (err) {
-		pr_warn("failed to attach XDP to %s: %s%s\n", c->ifname, strerror(-err),
-			capture_privilege_hint(err));
+	if (err)
 		return err;
-	}
 	return xsk_start(c->xsk);
 }
+
+static struct bpf_object *afxdp_object(struct capture *c)
+{
+	return xsk_object(c->xsk);
+}
+
+static struct filter_maps afxdp_filter_maps(struct capture *c)
+{
+	return xsk_filter_maps(c->xsk);
+}
+
+static int afxdp_poll(struct capture *c, int timeout_ms)
+{
+	return xsk_poll(c->xsk, timeout_ms);
+}
+
+static int afxdp_check(struct capture *c)
+{
+	return xsk_check(c->xsk);
+}
+
+static void afxdp_drain(struct capture *c)
+{
+	if (c->xsk)
+		while (xsk_poll(c->xsk, 0) > 0)
+			;
+}
+
+/*
+ * The program counts a frame delivered when it redirects it; the socket may still drop it
+ * (RX ring full, no free UMEM frame). Those are moved to ring_full, so that delivered means
+ * handed to userspace and ring_full every matched frame lost, as with the ring buffer.
+ */
+static int afxdp_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
+{
+	struct xs_counters *in = &out[XS_DIR_INGRESS];
+	struct xsk_stats st;
+	__u64 lost;
+	int err;
+
+	err = capture_read_counters(xsk_counters_fd(c->xsk), out);
+	if (err)
+		return err;
+	xsk_get_stats(c->xsk, &st);
+	lost = st.rx_dropped + st.rx_ring_full;
+	if (lost > in->c[XS_C_DELIVERED])
+		lost = in->c[XS_C_DELIVERED];
+	in->c[XS_C_DELIVERED] -= lost;
+	in->c[XS_C_RING_FULL] += lost;
+	in->c[XS_C_SNAPPED] += st.snapped;
+	return 0;
+}
+
+static void afxdp_print_stats(struct capture *c, FILE *f)
+{
+	struct xsk_stats st;
+
+	xsk_get_stats(c->xsk, &st);
+	fprintf(f,
+		"AF_XDP: %llu frames received on %u queue%s (%s mode); the sockets dropped "
+		"%llu for a full RX ring and %llu for want of a free UMEM frame or room in "
+		"one (fill ring found empty %llu times)\n",
+		(unsigned long long)st.received, st.queues, st.queues == 1 ? "" : "s",
+		st.zerocopy ? "zero-copy" : "copy", (unsigned long long)st.rx_ring_full,
+		(unsigned long long)st.rx_dropped, (unsigned long long)st.fill_ring_empty);
+}
+
+static const char *afxdp_describe(struct capture *c)
+{
+	return xsk_describe(c->xsk);
+}
+
+static void afxdp_instance(struct capture *c, struct xs_instance *inst)
+{
+	struct xsk_stats st;
+
+	xsk_get_stats(c->xsk, &st);
+	inst->flags |= XS_INST_AFXDP;
+	inst->ring_size = st.umem_bytes;
+}
+
+static void afxdp_close(struct capture *c)
+{
+	xsk_close(c->xsk);
+	c->xsk = NULL;
+}
+
+const struct capture_ops capture_afxdp = {
+	.name = "AF_XDP",
+	.xdp_prog = "xsk_sniff",
+	.attach = afxdp_attach,
+	.object = afxdp_object,
+	.filter_maps = afxdp_filter_maps,
+	.poll = afxdp_poll,
+	.check = afxdp_check,
+	.drain = afxdp_drain,
+	.counters = afxdp_counters,
+	.print_stats = afxdp_print_stats,
+	.describe = afxdp_describe,
+	.instance = afxdp_instance,
+	.close = afxdp_close,
+};
 
 struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb, void *ctx)
 {
@@ -174,6 +369,7 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 	c = capture_alloc(opts, cb, ctx);
 	if (!c)
 		return NULL;
+	c->ops = opts->transport == CAPTURE_AFXDP ? &capture_afxdp : &capture_ring;
 	snprintf(c->ifname, sizeof(c->ifname), "%s", opts->ifname);
 	c->ifindex = if_nametoindex(opts->ifname);
 	if (!c->ifindex) {
@@ -198,35 +394,9 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 		instance_remove(c->ifname);
 	}
 
-	if (opts->transport == CAPTURE_AFXDP) {
-		/* a mirror port has no egress: cmd_load refuses --direction out|both */
-		err = opts->dirs == CAPTURE_IN ? afxdp_attach(c) : -EINVAL;
-		if (err)
-			goto err_detach;
-	} else {
-		err = capture_skel_open(c, opts->ring_size);
-		if (err)
-			goto err_free;
-	}
-
-	if (c->xsk) {
-		/* loaded and attached by afxdp_attach() */
-	} else if (opts->dirs & CAPTURE_IN) {
-		err = xdp_attach(c);
-		if (err) {
-			pr_warn("failed to attach XDP to %s: %s%s\n", c->ifname, strerror(-err),
-				capture_privilege_hint(err));
-			goto err_detach;
-		}
-	} else {
-		bpf_program__set_autoload(c->skel->progs.xdp_sniff, false);
-		err = xdp_sniff__load(c->skel);
-		if (err) {
-			pr_warn("failed to load the BPF programs: %s%s\n", strerror(-err),
-				capture_privilege_hint(err));
-			goto err_detach;
-		}
-	}
+	err = c->ops->attach(c);
+	if (err)
+		goto err_detach;
 	/* the programs match nothing until the filter is in place (XS_FILT_ON) */
 	err = capture_apply_filter(c);
 	if (err) {
@@ -249,15 +419,6 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 			strerror(-err));
 		goto err_detach;
 	}
-
-	if (!c->xsk) {
-		c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), capture_ring_record, c, NULL);
-		if (!c->rb) {
-			err = -errno;
-			pr_warn("failed to open the ring buffer: %s\n", strerror(-err));
-			goto err_detach;
-		}
-	}
 	c->mono_to_wall = capture_mono_to_wall_ns();
 	capture_set_desc(c);
 	return c;
@@ -274,17 +435,7 @@ err_free:
 
 int capture_live_poll(struct capture *c, int timeout_ms)
 {
-	int n;
-
-	if (c->xsk)
-		return xsk_poll(c->xsk, timeout_ms);
-	c->mono_to_wall = capture_mono_to_wall_ns();
-	n = ring_buffer__poll(c->rb, timeout_ms);
-	/* the kernel wakes the reader only past a fill threshold: what came in below it is
-	 * read when the poll times out */
-	if (n == 0)
-		n = ring_buffer__consume(c->rb);
-	return n;
+	return c->ops->poll(c, timeout_ms);
 }
 
 int capture_live_check(struct capture *c)
@@ -293,7 +444,7 @@ int capture_live_check(struct capture *c)
 
 	if (idx != c->ifindex)
 		return -ENODEV;
-	return c->xsk ? xsk_check(c->xsk) : 0;
+	return c->ops->check ? c->ops->check(c) : 0;
 }
 
 int capture_skip(struct capture *c, __u8 family, const __u8 *saddr, __u16 sport,
@@ -333,11 +484,6 @@ void capture_detach(struct capture *c)
 
 void capture_drain(struct capture *c)
 {
-	if (!c)
-		return;
-	if (c->rb)
-		ring_buffer__consume(c->rb);
-	if (c->xsk)
-		while (xsk_poll(c->xsk, 0) > 0)
-			;
+	if (c && c->ops->drain)
+		c->ops->drain(c);
 }

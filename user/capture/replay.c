@@ -143,6 +143,11 @@ void capture_replay_release(struct capture *c)
 	c->cons_pos = c->prod_pos = NULL;
 }
 
+/* Replay without privileges: host_frame() counts in c->host and calls back itself. */
+const struct capture_ops capture_host = {
+	.name = "host build",
+};
+
 struct capture *capture_replay_open(const struct capture_opts *opts, bool use_kernel,
 				    capture_cb cb, void *ctx)
 {
@@ -153,8 +158,8 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 	if (!c)
 		return NULL;
 	c->replay = true;
-	c->on_host = !use_kernel;
-	if (c->on_host) {
+	c->ops = use_kernel ? &capture_ring : &capture_host;
+	if (!use_kernel) {
 		capture_set_desc(c);
 		return c;
 	}
@@ -263,7 +268,7 @@ int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __
 	int err;
 
 	c->replay_ts = ts_ns;
-	if (c->on_host)
+	if (c->ops == &capture_host)
 		return host_frame(c, frame, cap_len, wire);
 
 	/* BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header: count them as the
