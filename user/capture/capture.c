@@ -79,8 +79,9 @@ int capture_skel_open(struct capture *c, __u32 ring_size)
 	c->skel->rodata->max_stream_bytes = c->opts.max_stream_bytes;
 	c->skel->rodata->skips = c->opts.skips;
 	c->skel->rodata->replay_mode = c->replay;
-	/* replay drains the ring after every frame: it never needs waking; a live reader is
-	 * woken when an eighth of the ring is used, else finds the records at its next poll */
+	/* replay's reader thread consumes without sleeping on the ring: it never needs waking;
+	 * a live reader is woken when an eighth of the ring is used, else finds the records at
+	 * its next poll */
 	c->skel->rodata->wakeup_bytes = c->replay ? ~0ULL : ring_size / 8;
 	/* skips are asked from what the reader parses: it must see heads as they come */
 	if (c->opts.skips)

@@ -67,7 +67,7 @@ struct capture {
 	__u64 replay_ts;
 	/* replay through the kernel: the frames run on the caller's thread, the records are
 	 * read on the reader thread; the ring's positions tell the frames when to wait */
-	bool pipeline, reader_on;
+	bool reader_on;
 	pthread_t reader;
 	atomic_bool frames_done;
 	atomic_int reader_err;

@@ -100,7 +100,6 @@ int instance_write(struct capture *c)
 	struct xs_instance inst = {
 		.version = XS_INSTANCE_VERSION,
 		.pid = getpid(),
-		.started_ns = (__u64)capture_mono_to_wall_ns(),
 		.ifindex = c->ifindex,
 		.snaplen = c->opts.snaplen,
 		.ring_size = c->opts.ring_size,
@@ -110,6 +109,7 @@ int instance_write(struct capture *c)
 	__u32 len = sizeof(info), zero = 0;
 	struct timespec now;
 
+	/* started_ns is wall-clock time (status prints it as UTC), not the records' clock */
 	clock_gettime(CLOCK_REALTIME, &now);
 	inst.started_ns = (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec;
 	snprintf(inst.ifname, sizeof(inst.ifname), "%s", c->ifname);

@@ -100,7 +100,7 @@ static int replay_reader_start(struct capture *c)
 	err = pthread_create(&c->reader, NULL, replay_reader, c);
 	if (err)
 		return -err;
-	c->pipeline = c->reader_on = true;
+	c->reader_on = true;
 	return 0;
 }
 
@@ -154,6 +154,12 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 	struct capture *c;
 	int err;
 
+	/* a skip is asked from what the reader parsed, for the frames that follow, while the
+	 * reader thread runs behind the frames: skips are load's (cmd_replay has no --no-bodies) */
+	if (opts->skips) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
 	c = capture_alloc(opts, cb, ctx);
 	if (!c)
 		return NULL;
@@ -185,15 +191,10 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 		err = -errno;
 		goto err;
 	}
-	/* a skip is asked from what the reader parsed, for the frames that follow: those must
-	 * wait for it, so replay with skips reads each frame's record before the next frame */
-	if (!opts->skips) {
-		err = replay_reader_start(c);
-		if (err) {
-			pr_warn("cannot start the thread that reads the ring: %s\n",
-				strerror(-err));
-			goto err;
-		}
+	err = replay_reader_start(c);
+	if (err) {
+		pr_warn("cannot start the thread that reads the ring: %s\n", strerror(-err));
+		goto err;
 	}
 	capture_set_desc(c);
 	return c;
@@ -278,11 +279,9 @@ int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __
 		c->host[XS_DIR_INGRESS].c[XS_C_MALFORMED]++;
 		return 0;
 	}
-	if (c->pipeline) {
-		err = replay_wait_room(c);
-		if (err)
-			return err;
-	}
+	err = replay_wait_room(c);
+	if (err)
+		return err;
 	c->skel->bss->replay_wire_len = wire > cap_len ? wire : 0;
 	c->skel->bss->replay_ts_ns = ts_ns;
 	err = bpf_prog_test_run_opts(bpf_program__fd(c->skel->progs.xdp_sniff), &topts);
@@ -292,8 +291,5 @@ int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __
 			strerror(-err));
 		return err;
 	}
-	if (c->pipeline)
-		return 0;
-	err = ring_buffer__consume(c->rb);
-	return err < 0 ? err : 0;
+	return 0;
 }
