@@ -116,12 +116,14 @@ void capture_set_desc(struct capture *c)
 		snprintf(c->desc, sizeof(c->desc), "kernel XDP program (BPF_PROG_TEST_RUN)");
 		return;
 	}
-	snprintf(c->desc, sizeof(c->desc), "%s%s%s%s%s%s%s%s%s",
+	snprintf(c->desc, sizeof(c->desc), "%s%s%s%s%s%s%s%s%s%s",
 		 c->xdp_on ? "ingress: XDP " : "", c->xdp_on ? mode_name(c->xdp_mode) : "",
 		 c->xdp_on ? (c->dispatcher ? " mode, libxdp dispatcher"
 					    : " mode, single program (no dispatcher)")
 			   : "",
 		 c->xdp_on && c->tc_on ? "; " : "", c->tc_on ? "egress: tc clsact" : "",
+		 c->loopback ? "; no egress hook on loopback (each packet is seen once, at ingress)"
+			     : "",
 		 c->ops->describe ? "; " : "", c->ops->describe ? c->ops->name : "",
 		 c->ops->describe ? ": " : "", c->ops->describe ? c->ops->describe(c) : "");
 }

@@ -63,6 +63,7 @@ struct capture {
 	bool xdp_on, tc_on, pinned;
 	enum xdp_attach_mode xdp_mode;
 	bool dispatcher;
+	bool loopback;		/* a loopback interface: ingress only (live.c) */
 	__s64 mono_to_wall;
 	__u64 replay_ts;
 	/* replay through the kernel: the frames run on the caller's thread, the records are

@@ -119,6 +119,8 @@ int instance_write(struct capture *c)
 		if (c->dispatcher)
 			inst.flags |= XS_INST_DISPATCHER;
 	}
+	if (c->loopback)
+		inst.flags |= XS_INST_LOOPBACK;
 	if (c->ops->instance)
 		c->ops->instance(c, &inst);
 	if (c->tc_on) {

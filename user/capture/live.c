@@ -79,6 +79,21 @@ static void driver_name(const char *ifname, char *buf, size_t size)
 	close(fd);
 }
 
+/* Is ifname a loopback interface (IFF_LOOPBACK)? false when it cannot be asked. */
+static bool is_loopback(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool lo;
+
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	lo = !ioctl(fd, SIOCGIFFLAGS, &ifr) && (ifr.ifr_flags & IFF_LOOPBACK);
+	close(fd);
+	return lo;
+}
+
 /*
  * --xdp-mode auto: what libxdp chooses (native where the driver has it, else skb), except
  * on a veth. There native XDP makes the veth copy every packet its peer sends into a page
@@ -377,6 +392,13 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 		pr_warn("no interface %s: %s (see ip link)\n", opts->ifname, strerror(ENODEV));
 		goto err_free;
 	}
+	/* on a loopback interface every packet leaves through egress and comes back through
+	 * ingress: both hooks would capture it twice. Ingress alone sees each once, as tcpdump
+	 * -i lo shows it ("In"); an explicit --direction in or out is taken as asked. */
+	if (opts->dirs == CAPTURE_BOTH && is_loopback(c->ifname)) {
+		c->opts.dirs = CAPTURE_IN;
+		c->loopback = true;
+	}
 	err = instance_ensure_bpffs();
 	if (err)
 		goto err_free;
@@ -403,7 +425,7 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 		pr_warn("failed to install the filter: %s\n", strerror(-err));
 		goto err_detach;
 	}
-	if (opts->dirs & CAPTURE_OUT) {
+	if (c->opts.dirs & CAPTURE_OUT) {
 		err = tc_attach(c);
 		if (err) {
 			pr_warn("failed to attach tc egress to %s: %s%s\n", c->ifname,

@@ -39,6 +39,8 @@ static void print_instance(const char *ifname, const struct instance_view *v)
 	if (in->flags & XS_INST_EGRESS)
 		printf("  egress: tc clsact program id %u, %s\n", in->tc_prog_id,
 		       v->tc_attached ? "attached" : "NOT attached");
+	else if (in->flags & XS_INST_LOOPBACK)
+		printf("  egress: none on loopback (each packet is seen once, at ingress)\n");
 	printf("  filter: %s\n", filt);
 	if (in->flags & XS_INST_AFXDP)
 		printf("  snaplen: %u\n", in->snaplen);
