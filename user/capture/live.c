@@ -135,7 +135,9 @@ static int xdp_attach(struct capture *c)
 	}
 	if (err) {
 		pr_warn("failed to attach XDP to %s: %s%s\n", c->ifname, strerror(-err),
-			capture_privilege_hint(err));
+			err == -EOPNOTSUPP && mode == XDP_MODE_NATIVE
+				? " (its driver has no native XDP: --xdp-mode skb or auto works there)"
+				: capture_privilege_hint(err));
 		return err;
 	}
 	c->xdp_on = true;
@@ -407,9 +409,10 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 	if (!instance_read(c->ifname, &old)) {
 		if (old.pid_alive && old.inst.pid != (__u32)getpid()) {
 			err = -EBUSY;
-			pr_warn("xdp-sniff (pid %u) is already capturing on %s; stop it, or run "
-				"xdp-sniff unload %s\n",
-				old.inst.pid, c->ifname, c->ifname);
+			/* unload refuses a live capture: the advice is to stop that process */
+			pr_warn("xdp-sniff (pid %u) is already capturing on %s; stop it first "
+				"(kill %u)\n",
+				old.inst.pid, c->ifname, old.inst.pid);
 			goto err_free;
 		}
 		pr_info("replacing the leftover of pid %u on %s\n", old.inst.pid, c->ifname);
