@@ -92,6 +92,31 @@ int capture_skel_open(struct capture *c, __u32 ring_size)
 	return err;
 }
 
+int capture_skel_load(struct capture *c, struct bpf_program *unused)
+{
+	int err;
+
+	bpf_program__set_autoload(unused, false);
+	err = xdp_sniff__load(c->skel);
+	if (err)
+		pr_warn("failed to load the BPF programs: %s%s\n", strerror(-err),
+			capture_privilege_hint(err));
+	return err;
+}
+
+int capture_ring_new(struct capture *c)
+{
+	int err;
+
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), capture_ring_record, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		pr_warn("failed to open the ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 static const char *mode_name(enum xdp_attach_mode m)
 {
 	switch (m) {

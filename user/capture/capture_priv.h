@@ -96,6 +96,11 @@ int capture_apply_filter(struct capture *c);
 struct capture *capture_alloc(const struct capture_opts *opts, capture_cb cb, void *ctx);
 /* Opens (does not load) the ring buffer's BPF object with a ring of ring_size bytes. */
 int capture_skel_open(struct capture *c, __u32 ring_size);
+/* Loads the opened object, leaving out the program unused (the one this capture does not
+ * run); says why on stderr when it fails. */
+int capture_skel_load(struct capture *c, struct bpf_program *unused);
+/* Opens the reader of the loaded object's ring (records go to capture_ring_record). */
+int capture_ring_new(struct capture *c);
 /* Fills c->desc, what capture_describe() returns, from how c was opened. */
 void capture_set_desc(struct capture *c);
 /* " (run as root or grant ...)" for a permission error, else "". */

@@ -176,21 +176,11 @@ static int ring_attach(struct capture *c)
 		if (err)
 			return err;
 	} else {
-		bpf_program__set_autoload(c->skel->progs.xdp_sniff, false);
-		err = xdp_sniff__load(c->skel);
-		if (err) {
-			pr_warn("failed to load the BPF programs: %s%s\n", strerror(-err),
-				capture_privilege_hint(err));
+		err = capture_skel_load(c, c->skel->progs.xdp_sniff);
+		if (err)
 			return err;
-		}
 	}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), capture_ring_record, c, NULL);
-	if (!c->rb) {
-		err = -errno;
-		pr_warn("failed to open the ring buffer: %s\n", strerror(-err));
-		return err;
-	}
-	return 0;
+	return capture_ring_new(c);
 }
 
 static struct bpf_object *ring_object(struct capture *c)

@@ -174,23 +174,17 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 	err = capture_skel_open(c, c->ring_bytes);
 	if (err)
 		goto err;
-	bpf_program__set_autoload(c->skel->progs.tc_sniff, false);
-	err = xdp_sniff__load(c->skel);
-	if (err) {
-		pr_warn("failed to load the BPF program: %s%s\n", strerror(-err),
-			capture_privilege_hint(err));
+	err = capture_skel_load(c, c->skel->progs.tc_sniff);
+	if (err)
 		goto err;
-	}
 	err = capture_apply_filter(c);
 	if (err) {
 		pr_warn("failed to install the filter: %s\n", strerror(-err));
 		goto err;
 	}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), capture_ring_record, c, NULL);
-	if (!c->rb) {
-		err = -errno;
+	err = capture_ring_new(c);
+	if (err)
 		goto err;
-	}
 	err = replay_reader_start(c);
 	if (err) {
 		pr_warn("cannot start the thread that reads the ring: %s\n", strerror(-err));
