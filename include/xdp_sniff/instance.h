@@ -21,6 +21,7 @@ enum xs_instance_flags {
 	XS_INST_EGRESS = 1 << 1,	/* tc egress attached */
 	XS_INST_DISPATCHER = 1 << 2,	/* XDP through libxdp's multi-program dispatcher */
 	XS_INST_AFXDP = 1 << 3,		/* AF_XDP transport (bpf/xsk.bpf.c); ring_size is the UMEM */
+	XS_INST_LOOPBACK = 1 << 4,	/* loopback: ingress only, each packet seen once */
 };
 
 struct xs_instance {

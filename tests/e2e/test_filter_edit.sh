@@ -136,6 +136,43 @@ t_bad_edits()
 	xs_stop INT || return 1
 }
 
+# What `filter` refuses, and what `list` prints is what -p takes back.
+t_filter_forms()
+{
+	local out rc listed
+
+	xs_start forms "$XS_IF" -p 80 -w "$E2E_TMP/forms.pcap" || return 1
+	# set with no set given would quietly mean every TCP packet: refused (clear says that)
+	out=$("$XS" filter "$XS_IF" set 2>&1)
+	rc=$?
+	[ "$rc" -eq 2 ] || { WHY="set without -a/-p exited $rc, want 2: $out"; return 1; }
+	grep -q 'clear' <<<"$out" || { WHY="set without -a/-p does not point to clear: $out"; return 1; }
+	"$XS" filter "$XS_IF" list | grep -q "port 80$" ||
+		{ WHY="a refused set changed the filter: $("$XS" filter "$XS_IF" list)"; return 1; }
+	# del of a port that is not in the filter fails as del of an absent address does
+	out=$("$XS" filter "$XS_IF" del -p 81 2>&1)
+	rc=$?
+	[ "$rc" -eq 1 ] || { WHY="del -p of an absent port exited $rc, want 1: $out"; return 1; }
+	[ "$(wc -l <<<"$out")" -eq 1 ] || { WHY="del -p of an absent port: $out"; return 1; }
+	grep -q 'port' <<<"$out" || { WHY="del -p of an absent port does not say port: $out"; return 1; }
+	"$XS" filter "$XS_IF" list | grep -q "port 80$" ||
+		{ WHY="a refused del changed the filter: $("$XS" filter "$XS_IF" list)"; return 1; }
+	# list prints a comma list of ranges; -p takes it back, and gives the same filter
+	"$XS" filter "$XS_IF" set -p 80-84 -p 86-90 -p 443 >/dev/null 2>&1 ||
+		{ WHY="set -p 80-84 -p 86-90 -p 443 failed"; return 1; }
+	listed=$("$XS" filter "$XS_IF" list | sed -n 's/.*: port //p')
+	[ "$listed" = "80-84,86-90,443" ] || { WHY="list printed port '$listed'"; return 1; }
+	out=$("$XS" filter "$XS_IF" set -p "$listed" 2>&1) ||
+		{ WHY="set -p '$listed' (as list printed it) failed: $out"; return 1; }
+	[ "$out" = "$XS_IF: port $listed" ] || { WHY="set -p '$listed' gave '$out'"; return 1; }
+	"$XS" filter "$XS_IF" del -p 81,87-88 >/dev/null 2>&1 || { WHY="del -p 81,87-88 failed"; return 1; }
+	"$XS" filter "$XS_IF" list | grep -q "port 80,82-84,86,89-90,443$" ||
+		{ WHY="after del -p 81,87-88: $("$XS" filter "$XS_IF" list)"; return 1; }
+	"$XS" filter "$XS_IF" add -p 1,,2 >/dev/null 2>&1
+	[ $? -eq 2 ] || { WHY="-p 1,,2 was not refused as a usage error"; return 1; }
+	xs_stop INT || return 1
+}
+
 if ! e2e_netns_up || ! echo_server; then
 	WHY="setting up the namespace and the echo server failed"
 	e2e_result setup 1
@@ -144,4 +181,5 @@ if ! e2e_netns_up || ! echo_server; then
 fi
 run_test live_filter_edits t_live_edits
 run_test bad_filter_edits t_bad_edits
+run_test filter_forms t_filter_forms
 e2e_finish

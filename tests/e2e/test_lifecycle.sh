@@ -190,6 +190,35 @@ t_second_load_refused()
 	run_xs second load "$XS_IF" -p 8080 -w "$E2E_TMP/second.pcap"
 	[ "$RC" -eq 1 ] || { WHY="a second load exited $RC, want 1"; return 1; }
 	xs_attached "$XS_IF" "$first" || { WHY="the second load disturbed the first"; return 1; }
+	# the advice is one that works: unload refuses a live capture, signalling the pid stops it
+	[ "$(grep -c . "$E2E_TMP/second.err")" -eq 1 ] ||
+		{ WHY="the refusal is not one line: $(tr '\n' '|' <"$E2E_TMP/second.err")"; return 1; }
+	grep -q "kill $first" "$E2E_TMP/second.err" ||
+		{ WHY="the refusal does not say kill $first: $(head -c 200 "$E2E_TMP/second.err")"; return 1; }
+	! grep -q 'unload' "$E2E_TMP/second.err" ||
+		{ WHY="the refusal advises unload, which refuses a live capture: $(head -c 200 "$E2E_TMP/second.err")"; return 1; }
+}
+
+# status and unload of an interface that does not exist: both an error, in one line.
+t_missing_iface_status_unload()
+{
+	expect_error status-nosuch 1 nosuch0 status nosuch0 || return 1
+	expect_error unload-nosuch 1 nosuch0 unload nosuch0 || return 1
+	grep -q 'no interface' "$E2E_TMP/status-nosuch.err" && grep -q 'no interface' "$E2E_TMP/unload-nosuch.err" ||
+		{ WHY="status and unload say different things: $(cat "$E2E_TMP/status-nosuch.err" "$E2E_TMP/unload-nosuch.err" | tr '\n' '|')"; return 1; }
+}
+
+# Native XDP where the driver has none (lo, in the test namespace): say that skb mode works.
+t_native_unsupported()
+{
+	local err=$E2E_TMP/native-lo.err
+
+	ip netns exec "$XS_NS" "$XS" load lo --xdp-mode native -w /dev/null >/dev/null 2>"$err"
+	RC=$?
+	[ "$RC" -eq 1 ] || { WHY="load lo --xdp-mode native exited $RC, want 1: $(head -c 200 "$err")"; return 1; }
+	[ "$(grep -c . "$err")" -eq 1 ] || { WHY="not one line: $(tr '\n' '|' <"$err")"; return 1; }
+	grep -q 'lo' "$err" && grep -q -- '--xdp-mode skb' "$err" ||
+		{ WHY="the error does not point to --xdp-mode skb: $(head -c 200 "$err")"; return 1; }
 }
 
 # SIGUSR1: counters on stderr, the capture goes on.
@@ -315,6 +344,8 @@ run_test sigkill_status_unload t_sigkill_unload
 run_test unload_live_refused t_unload_live_refused
 run_test sigkill_then_load_replaces t_sigkill_replace
 run_test second_load_refused t_second_load_refused
+run_test missing_interface_status_unload t_missing_iface_status_unload
+run_test native_xdp_unsupported t_native_unsupported
 run_test sigusr1_counters t_sigusr1
 run_test sigterm_clean_stop t_sigterm
 run_test interface_deleted t_iface_deleted

@@ -210,14 +210,24 @@ static void test_add_port(void **state)
 	assert_true(port_set(&flt, 79) && port_set(&flt, 80) && port_set(&flt, 81) &&
 		    port_set(&flt, 443));
 	assert_false(port_set(&flt, 78) || port_set(&flt, 82));
+
+	/* a comma list, as filter_format prints the set, adds every item */
+	filter_init(&flt);
+	assert_int_equal(filter_add_port(&flt, "80-84,86-90,443"), 0);
+	assert_int_equal(ports_set(&flt), 11);
+	assert_true(port_set(&flt, 84) && port_set(&flt, 86) && port_set(&flt, 443));
+	assert_false(port_set(&flt, 85) || port_set(&flt, 91));
 }
 
 static const char *const bad_ports[] = {
     "",		  "80-70",  "65536",	 "-1",	    "8o",
     "80-",	  "-80",    "1-65536",	 " 80",	    "80 ",
     "+80",	  "80--90", "80-90-100", "0x50",    "99999999999999999999",
-    "4294967376", "80,81",  "-",	 "80 - 90", "\t80",
+    "4294967376", "80;81",  "-",	 "80 - 90", "\t80",
     "80-\t90",	  "\n80",
+    /* comma lists: every item must be good, or nothing of the list is added */
+    "80,",	  ",80",    "80,,81",	 ",",	    "80, 81",
+    "80,90-85",	  "80,65536",
 };
 
 static void test_add_port_bad(void **state)

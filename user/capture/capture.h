@@ -6,6 +6,10 @@
  * through the same XDP program with BPF_PROG_TEST_RUN and the same ring, or,
  * without privileges, through the same parser and filter built for the host.
  * Either way every record reaches the callback as a decoded segment.
+ *
+ * capture.c: what every transport shares (allocation, counters, description, close);
+ * live.c: attach and the live transports; replay.c: frames of a file; instance.c: the pins
+ * status, filter and unload read. capture_priv.h holds the struct they share.
  */
 #ifndef XS_CAPTURE_H
 #define XS_CAPTURE_H
@@ -40,7 +44,7 @@ struct capture_opts {
 	__u32 snaplen;			/* 0: whole frames */
 	__u32 ring_size;		/* bytes, a power of two */
 	__u64 max_stream_bytes;		/* payload copied per flow direction, 0: all (load) */
-	bool skips;			/* capture_skip() may be asked (--no-bodies, load) */
+	bool skips;			/* capture_skip() may be asked (--no-bodies, load only) */
 	const struct xs_filter *filter;
 	int transport;			/* enum capture_transport (load) */
 	bool consume_all;		/* afxdp: drop what does not match */
@@ -63,11 +67,12 @@ int capture_live_poll(struct capture *c, int timeout_ms);
 /* Is the capture still attached? -ENODEV when the interface went away. */
 int capture_live_check(struct capture *c);
 
-/* use_kernel: run the BPF program (needs CAP_BPF); otherwise the host build. */
+/* use_kernel: run the BPF program (needs CAP_BPF); otherwise the host build. NULL with errno
+ * EOPNOTSUPP when opts->skips is set: replay takes no skips. */
 struct capture *capture_replay_open(const struct capture_opts *opts, bool use_kernel,
 				    capture_cb cb, void *ctx);
 /* One frame of a file; ts_ns is its time in the file. Returns 0 or a negative errno. Through
- * the kernel (without skips), the records are read on a thread of their own while the next
+ * the kernel, the records are read on a thread of their own while the next
  * frames run: the callback runs on that thread until capture_replay_end(). */
 int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __u32 wire_len,
 			 __u64 ts_ns);

@@ -75,27 +75,49 @@ int filter_add_addr(struct xs_filter *f, const char *arg)
 	return 0;
 }
 
-int filter_add_port(struct xs_filter *f, const char *arg)
+/* One PORT or PORT-PORT of a -p list, [s, end), into *lo and *hi. */
+static int parse_port_range(const char *s, size_t len, unsigned long *lo, unsigned long *hi)
 {
 	char buf[16];
-	unsigned long lo, hi, p;
 	char *dash;
 
-	if (strlen(arg) >= sizeof(buf))
+	if (!len || len >= sizeof(buf))
 		return -EINVAL;
-	strcpy(buf, arg);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
 	dash = strchr(buf, '-');
 	if (dash)
 		*dash++ = '\0';
-	if (parse_uint(buf, 65535, &lo))
+	if (parse_uint(buf, 65535, lo))
 		return -EINVAL;
-	hi = lo;
-	if (dash && parse_uint(dash, 65535, &hi))
+	*hi = *lo;
+	if (dash && parse_uint(dash, 65535, hi))
 		return -EINVAL;
-	if (hi < lo)
-		return -EINVAL;
-	for (p = lo; p <= hi; p++)
-		f->ports.bits[p >> 3] |= 1 << (p & 7);
+	return *hi < *lo ? -EINVAL : 0;
+}
+
+int filter_add_port(struct xs_filter *f, const char *arg)
+{
+	struct xs_ports add = {};
+	unsigned long lo, hi, p;
+	const char *s = arg;
+	size_t i;
+
+	/* the whole list is checked before f changes: a bad item leaves f as it was */
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+		if (parse_port_range(s, len, &lo, &hi))
+			return -EINVAL;
+		for (p = lo; p <= hi; p++)
+			add.bits[p >> 3] |= 1 << (p & 7);
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+	for (i = 0; i < sizeof(add.bits); i++)
+		f->ports.bits[i] |= add.bits[i];
 	f->flags |= XS_FILT_PORT;
 	return 0;
 }
@@ -302,10 +324,14 @@ int filter_remove(struct xs_filter *f, const struct xs_filter *g)
 	__u32 k;
 	int at;
 
+	for (k = 0; k < g->n_prefixes; k++)
+		if (find_prefix(f, &g->prefixes[k]) < 0)
+			return -ESRCH;
+	for (i = 0; i < sizeof(f->ports.bits); i++)
+		if (g->ports.bits[i] & ~f->ports.bits[i])
+			return -ESRCH;
 	for (k = 0; k < g->n_prefixes; k++) {
 		at = find_prefix(f, &g->prefixes[k]);
-		if (at < 0)
-			return -ESRCH;
 		f->prefixes[at] = f->prefixes[--f->n_prefixes];
 	}
 	for (i = 0; i < sizeof(f->ports.bits); i++)

@@ -31,7 +31,8 @@ struct xs_filter {
 void filter_init(struct xs_filter *f);
 /* ADDR[/LEN], IPv4 or IPv6. Returns 0, -EINVAL for bad syntax, -E2BIG past the limit. */
 int filter_add_addr(struct xs_filter *f, const char *arg);
-/* PORT or PORT-PORT, 0..65535. Returns 0 or -EINVAL. */
+/* PORT, PORT-PORT, or a comma list of those (as filter_format prints them), 0..65535.
+ * Returns 0 or -EINVAL (f unchanged). */
 int filter_add_port(struct xs_filter *f, const char *arg);
 /* Does the packet match? The same decision as the kernel's. */
 bool filter_match(const struct xs_filter *f, const struct xs_pkt *p);
@@ -53,7 +54,7 @@ int filter_read(struct xs_filter *f, const struct filter_maps *m);
 /* Adds g's prefixes and ports to f (for `filter add`). */
 int filter_merge(struct xs_filter *f, const struct xs_filter *g);
 /* Removes g's prefixes (exact matches) and ports from f (for `filter del`); -ESRCH when a
- * prefix of g is not in f. */
+ * prefix or a port of g is not in f (f is unchanged then). */
 int filter_remove(struct xs_filter *f, const struct xs_filter *g);
 /* "addr 198.18.0.0/15 port 80,8000-8080", or "all tcp". Truncates to fit. */
 void filter_format(const struct xs_filter *f, char *buf, size_t size);

@@ -3,7 +3,7 @@
  * xsk: the AF_XDP transport of `load --transport afxdp`, for mirror ports and
  * taps. One UMEM and one AF_XDP socket per receive queue of the interface (all
  * of them), bound with libxdp's program loading inhibited: the XDP program is
- * bpf/xsk.bpf.c, attached by capture.c through libxdp like the ring buffer's,
+ * bpf/xsk.bpf.c, attached by live.c through libxdp like the ring buffer's,
  * and redirects the matching frames into the socket of their queue.
  *
  * Ownership of a UMEM frame: it is in exactly one of our stash, the fill ring,
@@ -60,7 +60,7 @@ struct xsk_stats {
  * after saying why on stderr.
  */
 struct xsk_capture *xsk_open(const struct xsk_opts *opts, xsk_frame_cb cb, void *ctx);
-/* The XDP object: capture.c attaches its program "xsk_sniff" (loading it) through libxdp. */
+/* The XDP object: live.c attaches its program "xsk_sniff" (loading it) through libxdp. */
 struct bpf_object *xsk_object(struct xsk_capture *x);
 /* Once the object is loaded: puts every socket in the XSKMAP. 0 or -errno. */
 int xsk_start(struct xsk_capture *x);

@@ -14,16 +14,17 @@ enum filter_op { OP_LIST, OP_ADD, OP_DEL, OP_SET, OP_CLEAR };
 
 static void filter_usage(FILE *f)
 {
-	fprintf(f, "usage: xdp-sniff filter IFACE add|del|set [-a ADDR[/LEN]]... [-p PORT[-PORT]]...\n"
+	fprintf(f, "usage: xdp-sniff filter IFACE add|del|set [-a ADDR[/LEN]]... "
+		   "[-p PORT[-PORT][,...]]...\n"
 		   "       xdp-sniff filter IFACE list|clear\n\n"
 		   "Changes the filter of the capture running on IFACE, atomically: every packet is\n"
 		   "judged by the old filter or by the new one, never by a mix.\n"
 		   "  add    adds the addresses and ports to the sets\n"
-		   "  del    removes them (addresses exactly as listed); a set left empty stops\n"
-		   "         filtering, as if it had not been given\n"
-		   "  set    replaces the filter\n"
+		   "  del    removes them (addresses exactly as listed; each must be in the\n"
+		   "         filter); a set left empty stops filtering, as if it had not been given\n"
+		   "  set    replaces the filter (at least one -a or -p)\n"
 		   "  clear  removes every address and port: every TCP packet matches\n"
-		   "  list   prints the filter in force\n");
+		   "  list   prints the filter in force, in the form -a and -p take\n");
 }
 
 static int edit_filter(struct xs_filter *f, void *arg)
@@ -105,8 +106,9 @@ int cmd_filter(int argc, char **argv)
 			break;
 		case 'p':
 			if (filter_add_port(&g, optarg)) {
-				fprintf(stderr, "xdp-sniff filter: bad port '%s' (want PORT or "
-						"PORT-PORT, 0-65535; see xdp-sniff filter --help)\n",
+				fprintf(stderr, "xdp-sniff filter: bad port '%s' (want PORT, "
+						"PORT-PORT or a comma list of those, 0-65535; see "
+						"xdp-sniff filter --help)\n",
 					optarg);
 				return 2;
 			}
@@ -124,9 +126,12 @@ int cmd_filter(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	if ((op == OP_ADD || op == OP_DEL) && !(g.flags & (XS_FILT_ADDR | XS_FILT_PORT))) {
-		fprintf(stderr, "xdp-sniff filter: %s needs -a or -p (see xdp-sniff filter --help)\n",
-			verb);
+	/* set with nothing would mean every TCP packet: that is said with clear */
+	if ((op == OP_ADD || op == OP_DEL || op == OP_SET) &&
+	    !(g.flags & (XS_FILT_ADDR | XS_FILT_PORT))) {
+		fprintf(stderr, "xdp-sniff filter: %s needs -a or -p%s (see xdp-sniff filter "
+				"--help)\n",
+			verb, op == OP_SET ? "; to match every TCP packet, use clear" : "");
 		return 2;
 	}
 	if ((op == OP_LIST || op == OP_CLEAR) && (g.flags & (XS_FILT_ADDR | XS_FILT_PORT))) {
@@ -155,8 +160,8 @@ int cmd_filter(int argc, char **argv)
 	}
 	if (err) {
 		pr_warn("failed to %s the filter of %s: %s\n", verb, ifname,
-			err == -ESRCH ? "an address given is not in it (see xdp-sniff filter "
-					"IFACE list)"
+			err == -ESRCH ? "an address or port given is not in it (see xdp-sniff "
+					"filter IFACE list)"
 				      : strerror(-err));
 		return 1;
 	}

@@ -39,6 +39,8 @@ static void print_instance(const char *ifname, const struct instance_view *v)
 	if (in->flags & XS_INST_EGRESS)
 		printf("  egress: tc clsact program id %u, %s\n", in->tc_prog_id,
 		       v->tc_attached ? "attached" : "NOT attached");
+	else if (in->flags & XS_INST_LOOPBACK)
+		printf("  egress: none on loopback (each packet is seen once, at ingress)\n");
 	printf("  filter: %s\n", filt);
 	if (in->flags & XS_INST_AFXDP)
 		printf("  snaplen: %u\n", in->snaplen);
@@ -82,9 +84,15 @@ int cmd_status(int argc, char **argv)
 		return 1;
 	if (argc == 2) {
 		err = instance_read(argv[1], &v);
+		/* a leftover of an interface that went away is still shown; a name that is
+		 * neither is an error, as for unload */
+		if (err == -ENOENT && !if_nametoindex(argv[1])) {
+			pr_warn("no interface %s and no xdp-sniff instance on it (see ip link)\n",
+				argv[1]);
+			return 1;
+		}
 		if (err == -ENOENT) {
-			printf("%s: no xdp-sniff instance%s\n", argv[1],
-			       if_nametoindex(argv[1]) ? "" : " (and no such interface)");
+			printf("%s: no xdp-sniff instance\n", argv[1]);
 			return 0;
 		}
 		if (err) {
@@ -127,6 +135,11 @@ int cmd_unload(int argc, char **argv)
 	if (instance_ensure_bpffs())
 		return 1;
 	err = instance_read(argv[1], &v);
+	if (err == -ENOENT && !if_nametoindex(argv[1])) {
+		pr_warn("no interface %s and no xdp-sniff instance on it (see ip link)\n",
+			argv[1]);
+		return 1;
+	}
 	if (err == -ENOENT) {
 		pr_warn("no xdp-sniff instance on %s\n", argv[1]);
 		return 1;
