@@ -129,8 +129,6 @@ __u32 replay_wire_len = 0;
 __u64 replay_ts_ns = 0;
 
 #define XS_HDR_LEN sizeof(struct xs_event)
-/* The largest frame copied: a 64 KiB GSO super-packet and its headers. */
-#define XS_MAX_CAP (65536 + 256)
 
 /*
  * Whether submitting a record of size bytes wakes the reader: when the bytes waiting on the
@@ -189,28 +187,14 @@ static __always_inline int xs_emit_class(void *ctx, bool xdp, const struct xs_ev
 	return 0;
 }
 
+/* The record of the size class (event.h) that holds len bytes */
+#define XS_EMIT_IF(size)                                                                       \
+	if (len <= (size))                                                                     \
+		return xs_emit_class(ctx, xdp, tmpl, len, (size));
+
 static __always_inline int xs_emit(void *ctx, bool xdp, const struct xs_event *tmpl, __u32 len)
 {
-	if (len <= 128)
-		return xs_emit_class(ctx, xdp, tmpl, len, 128);
-	if (len <= 256)
-		return xs_emit_class(ctx, xdp, tmpl, len, 256);
-	if (len <= 512)
-		return xs_emit_class(ctx, xdp, tmpl, len, 512);
-	if (len <= 1024)
-		return xs_emit_class(ctx, xdp, tmpl, len, 1024);
-	if (len <= 1536)
-		return xs_emit_class(ctx, xdp, tmpl, len, 1536);
-	if (len <= 2048)
-		return xs_emit_class(ctx, xdp, tmpl, len, 2048);
-	if (len <= 4096)
-		return xs_emit_class(ctx, xdp, tmpl, len, 4096);
-	if (len <= 9216)
-		return xs_emit_class(ctx, xdp, tmpl, len, 9216);
-	if (len <= 16384)
-		return xs_emit_class(ctx, xdp, tmpl, len, 16384);
-	if (len <= 32768)
-		return xs_emit_class(ctx, xdp, tmpl, len, 32768);
+	XS_SIZE_CLASSES(XS_EMIT_IF)
 	return xs_emit_class(ctx, xdp, tmpl, len, XS_MAX_CAP);
 }
 
@@ -306,12 +290,10 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 {
 	struct xs_counters *cnt;
 	struct xs_flow_val *fv = NULL;
-	struct xs_match_ctx m;
 	__u32 carried = 0;
-	__u32 *gen;
 	struct xs_event tmpl = {};
 	struct xs_pkt *pkt;
-	__u32 zero = 0, wire = frame_len, cap;
+	__u32 wire = frame_len, cap;
 	int r;
 
 	cnt = bpf_map_lookup_elem(&counters, &dir);
@@ -337,34 +319,8 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 			r = xs_parse_frame(ctx, xdp, data, data_end, wire, pkt);
 		}
 	}
-	switch (r) {
-	case XS_P_TCP:
-		break;
-	case XS_P_NOT_IP:
-		cnt->c[XS_C_NOT_IP]++;
+	if (!xs_count_parse(cnt, r) || !xs_count_filter(cnt, xs_filter_pass(pkt)))
 		return;
-	case XS_P_NOT_TCP:
-		cnt->c[XS_C_NOT_TCP]++;
-		return;
-	case XS_P_FRAGMENT:
-		cnt->c[XS_C_FRAGMENT]++;
-		return;
-	default:
-		cnt->c[XS_C_MALFORMED]++;
-		return;
-	}
-
-	/* the generation is read once: the packet is judged by one whole filter */
-	gen = bpf_map_lookup_elem(&filter_gen, &zero);
-	if (!gen)
-		return;
-	m.gen = *gen & 1;
-	m.st = bpf_map_lookup_elem(&filter_state, &m.gen);
-	if (!m.st || !xs_filter_match(&m, pkt, m.st->flags)) {
-		cnt->c[XS_C_FILTERED]++;
-		return;
-	}
-	cnt->c[XS_C_MATCHED]++;
 
 	/* a matching XDP frame is copied whole, fragments included */
 	if (xdp) {

@@ -10,6 +10,9 @@
 #define XDP_SNIFF_COUNTERS_H
 
 #include <linux/types.h>
+#include <stdbool.h>
+
+#include "parse.h"
 
 enum xs_counter {
 	XS_C_SEEN,		/* frames the program ran on */
@@ -35,5 +38,41 @@ struct xs_counters {
 #define XS_COUNTER_NAMES                                                                \
 	{ "seen", "not_ip", "not_tcp", "malformed", "fragment", "filtered", "matched",   \
 	  "delivered", "ring_full", "snapped", "bytes", "withheld", "skipped" }
+
+/*
+ * Counts a frame by its parse result (enum xs_parse_result): a frame the parser turned away
+ * in its one outcome counter, and false; a TCP segment in none, and true: the filter judges
+ * it next (xs_count_filter). The one mapping, for both programs, the host build and the tests.
+ */
+static inline __attribute__((always_inline)) bool xs_count_parse(struct xs_counters *cnt, int r)
+{
+	switch (r) {
+	case XS_P_TCP:
+		return true;
+	case XS_P_NOT_IP:
+		cnt->c[XS_C_NOT_IP]++;
+		return false;
+	case XS_P_NOT_TCP:
+		cnt->c[XS_C_NOT_TCP]++;
+		return false;
+	case XS_P_FRAGMENT:
+		cnt->c[XS_C_FRAGMENT]++;
+		return false;
+	default:
+		cnt->c[XS_C_MALFORMED]++;
+		return false;
+	}
+}
+
+/* Counts a TCP segment by the filter's verdict, filtered or matched; returns the verdict. */
+static inline __attribute__((always_inline)) bool xs_count_filter(struct xs_counters *cnt,
+								   bool matched)
+{
+	if (matched)
+		cnt->c[XS_C_MATCHED]++;
+	else
+		cnt->c[XS_C_FILTERED]++;
+	return matched;
+}
 
 #endif

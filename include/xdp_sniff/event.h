@@ -47,6 +47,39 @@ struct xs_event {
 
 _Static_assert(sizeof(struct xs_event) == 32, "xs_event layout is ABI");
 
+/* The most frame bytes a record carries: a 64 KiB GSO super-packet and its headers. A longer
+ * frame is cut there (and flagged XS_EVF_SNAPPED). */
+#define XS_MAX_CAP (65536 + 256)
+
+/*
+ * The size classes of a record's frame part, smallest first: a frame of cap bytes goes into
+ * the first class that holds it, or into XS_MAX_CAP past the last. A record is sized to its
+ * packet, not to the largest packet, and every size is a constant, as bpf_ringbuf_reserve()
+ * wants. X(size) is applied to each class (the programs' ladder, xs_size_class()).
+ */
+#define XS_SIZE_CLASSES(X)                                                                     \
+	X(128) X(256) X(512) X(1024) X(1536) X(2048) X(4096) X(9216) X(16384) X(32768)
+
+#define XS_SIZE_CLASS_IF(size)                                                                 \
+	if (cap <= (size))                                                                     \
+		return (size);
+
+/* The frame bytes a record reserves for cap bytes of frame (cap <= XS_MAX_CAP). */
+static inline __attribute__((always_inline)) __u32 xs_size_class(__u32 cap)
+{
+	XS_SIZE_CLASSES(XS_SIZE_CLASS_IF)
+	return XS_MAX_CAP;
+}
+
+/* The most ring space one record takes: the largest record, the ring's own 8-byte header,
+ * rounded up to 8 bytes, and room to spare. */
+#define XS_RING_MAX_RECORD (sizeof(struct xs_event) + XS_MAX_CAP + 64)
+
+/* The smallest ring a reader may ask for (replay --ring-size): it holds the largest record. */
+#define XS_RING_MIN_BYTES (128u << 10)
+
+_Static_assert(XS_RING_MIN_BYTES > XS_RING_MAX_RECORD, "the smallest ring holds a record");
+
 /*
  * The kernel's per-flow state (LRU hash "flows"), one entry per direction of
  * a connection: the byte budget, and ring-full drops waiting to be reported
