@@ -44,7 +44,7 @@ struct xs_counters {
  * in its one outcome counter, and false; a TCP segment in none, and true: the filter judges
  * it next (xs_count_filter). The one mapping, for both programs, the host build and the tests.
  */
-static inline __attribute__((always_inline)) bool xs_count_parse(struct xs_counters *cnt, int r)
+XS_INLINE bool xs_count_parse(struct xs_counters *cnt, int r)
 {
 	switch (r) {
 	case XS_P_TCP:
@@ -65,8 +65,7 @@ static inline __attribute__((always_inline)) bool xs_count_parse(struct xs_count
 }
 
 /* Counts a TCP segment by the filter's verdict, filtered or matched; returns the verdict. */
-static inline __attribute__((always_inline)) bool xs_count_filter(struct xs_counters *cnt,
-								   bool matched)
+XS_INLINE bool xs_count_filter(struct xs_counters *cnt, bool matched)
 {
 	if (matched)
 		cnt->c[XS_C_MATCHED]++;
