@@ -287,6 +287,7 @@ struct xs_frame {
 	__u32 wire;		/* its length on the wire (replay: as its capture file says) */
 	__u32 cap;		/* bytes of it the record copies */
 	__u8 flags;		/* enum xs_event_flags of the record */
+	bool snapped;		/* a snap length cut it (XS_C_SNAPPED) */
 };
 
 /* The frame's length on the wire: replay may say the capture file cut the frame short. */
@@ -336,6 +337,10 @@ static __always_inline void xs_step_cut(void *ctx, bool xdp, struct xs_frame *f,
 	f->cap = f->frame_len;
 	if (snaplen && f->cap > snaplen)
 		f->cap = snaplen;
+	if (f->cap > XS_MAX_CAP)
+		f->cap = XS_MAX_CAP;
+	/* --snaplen, the largest record, or (replay) the capture file's own snap length */
+	f->snapped = f->cap < f->wire;
 	if (skips && pkt->ip_end > pkt->payload_off) {
 		__u32 payload = pkt->ip_end - pkt->payload_off;
 
@@ -363,8 +368,6 @@ static __always_inline void xs_step_cut(void *ctx, bool xdp, struct xs_frame *f,
 				f->cap = pkt->payload_off + keep;
 		}
 	}
-	if (f->cap > XS_MAX_CAP)
-		f->cap = XS_MAX_CAP;
 	if (f->cap < f->wire)
 		f->flags |= XS_EVF_SNAPPED;
 	if (f->wire > f->frame_len)
@@ -419,7 +422,8 @@ static __always_inline int xs_step_emit(void *ctx, bool xdp, struct xs_frame *f,
 	return 0;
 }
 
-/* Step count: a matching frame's record, delivered or lost to a full ring. */
+/* Step count: a matching frame's record, delivered or lost to a full ring; a delivered one
+ * that is short by what cut it, in each counter when several did. */
 static __always_inline void xs_step_count(struct xs_counters *cnt, const struct xs_frame *f,
 					  int emitted)
 {
@@ -429,8 +433,12 @@ static __always_inline void xs_step_count(struct xs_counters *cnt, const struct 
 	}
 	cnt->c[XS_C_DELIVERED]++;
 	cnt->c[XS_C_BYTES] += f->cap;
-	if (f->cap < f->wire)
+	if (f->snapped)
 		cnt->c[XS_C_SNAPPED]++;
+	if (f->flags & XS_EVF_HDRONLY)
+		cnt->c[XS_C_BUDGET_CUT]++;
+	if (f->flags & XS_EVF_SKIPPED)
+		cnt->c[XS_C_SKIP_CUT]++;
 }
 
 /*

@@ -18,7 +18,9 @@ enum xs_dir {
 };
 
 enum xs_event_flags {
-	/* cap_len < wire_len: cut by --snaplen or by a size class limit */
+	/* cap_len < wire_len, whatever cut it: a snap length (--snaplen, the largest record, a
+	 * capture file's own with XS_EVF_IP_TRUNC), the budget (with XS_EVF_HDRONLY) or a body
+	 * skip (with XS_EVF_SKIPPED) */
 	XS_EVF_SNAPPED = 1 << 0,
 	/* the IP header claims more bytes than the frame held (replay of a
 	 * capture truncated by its own snaplen) */
@@ -34,7 +36,8 @@ struct xs_event {
 	__u16 version;		/* XS_EVENT_VERSION */
 	__u16 hdr_len;		/* sizeof(struct xs_event): bytes before the frame */
 	__u32 ifindex;
-	__u64 ts_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 ts_ns;		/* live: bpf_ktime_get_ns() (CLOCK_MONOTONIC); replay: the
+				 * frame's time in its capture file, ns since the epoch */
 	__u32 cap_len;		/* frame bytes that follow this header */
 	__u32 wire_len;		/* frame length on the wire */
 	__u16 l3_off;		/* offset of the IP header in the frame */
