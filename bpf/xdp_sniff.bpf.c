@@ -433,12 +433,11 @@ static __always_inline void xs_step_count(struct xs_counters *cnt, const struct 
 	}
 	cnt->c[XS_C_DELIVERED]++;
 	cnt->c[XS_C_BYTES] += f->cap;
-	if (f->snapped)
-		cnt->c[XS_C_SNAPPED]++;
-	if (f->flags & XS_EVF_HDRONLY)
-		cnt->c[XS_C_BUDGET_CUT]++;
-	if (f->flags & XS_EVF_SKIPPED)
-		cnt->c[XS_C_SKIP_CUT]++;
+	/* adds of 0 or 1, not branches: a branch on the flags would keep the verifier from
+	 * merging the ways through xs_step_cut(), and double what it checks */
+	cnt->c[XS_C_SNAPPED] += f->snapped;
+	cnt->c[XS_C_BUDGET_CUT] += !!(f->flags & XS_EVF_HDRONLY);
+	cnt->c[XS_C_SKIP_CUT] += !!(f->flags & XS_EVF_SKIPPED);
 }
 
 /*
