@@ -188,8 +188,8 @@ static __always_inline int xs_emit_class(void *ctx, bool xdp, const struct xs_ev
 }
 
 /* The record of the size class (event.h) that holds len bytes */
-#define XS_EMIT_IF(size)                                                                       \
-	if (len <= (size))                                                                     \
+#define XS_EMIT_IF(size)                                                                           \
+	if (len <= (size))                                                                         \
 		return xs_emit_class(ctx, xdp, tmpl, len, (size));
 
 static __always_inline int xs_emit(void *ctx, bool xdp, const struct xs_event *tmpl, __u32 len)

@@ -60,11 +60,11 @@ _Static_assert(sizeof(struct xs_event) == 32, "xs_event layout is ABI");
  * packet, not to the largest packet, and every size is a constant, as bpf_ringbuf_reserve()
  * wants. X(size) is applied to each class (the programs' ladder, xs_size_class()).
  */
-#define XS_SIZE_CLASSES(X)                                                                     \
+#define XS_SIZE_CLASSES(X)                                                                         \
 	X(128) X(256) X(512) X(1024) X(1536) X(2048) X(4096) X(9216) X(16384) X(32768)
 
-#define XS_SIZE_CLASS_IF(size)                                                                 \
-	if (cap <= (size))                                                                     \
+#define XS_SIZE_CLASS_IF(size)                                                                     \
+	if (cap <= (size))                                                                         \
 		return (size);
 
 /* The frame bytes a record reserves for cap bytes of frame (cap <= XS_MAX_CAP). */
