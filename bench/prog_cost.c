@@ -22,6 +22,7 @@
 
 #include "capture/filter.h"
 #include "capture/filter_skel.h"
+#include "xsk.skel.h"
 
 #define BATCH 10000
 
@@ -95,39 +96,48 @@ static double run(int fd, struct ring_buffer *rb, const __u8 *frame, size_t len,
 	return total / done;
 }
 
-/* What the verifier spends on each program (libbpf log level 4: statistics only): paid by
- * every load and every replay before the first frame. */
+/* One program's verifier statistics, from a log written at level 4 (statistics only). */
+static void print_stats(const struct bpf_program *prog, const char *log)
+{
+	const char *t = strstr(log, "verification time");
+	const char *n = strstr(log, "processed");
+	unsigned long us = 0, insns = 0;
+
+	if (t)
+		sscanf(t, "verification time %lu usec", &us);
+	if (n)
+		sscanf(n, "processed %lu insns", &insns);
+	printf("verifier: %-9s %7lu instructions processed in %6.1f ms (%zu in the program)\n",
+	       bpf_program__name(prog), insns, us / 1000.0, bpf_program__insn_cnt(prog));
+}
+
+/* What the verifier spends on each program, the AF_XDP transport's included: paid by every
+ * load and every replay before the first frame. */
 static void verifier_stats(void)
 {
-	static char log[2][4096];
+	static char log[3][4096];
 	struct xdp_sniff *skel = xdp_sniff__open();
-	struct bpf_program *prog[2];
+	struct xsk *xskel = xsk__open();
+	struct bpf_program *prog[3];
 	int i;
 
-	if (!skel)
-		return;
+	if (!skel || !xskel)
+		goto out;
 	prog[0] = skel->progs.xdp_sniff;
 	prog[1] = skel->progs.tc_sniff;
-	for (i = 0; i < 2; i++) {
+	prog[2] = xskel->progs.xsk_sniff;
+	for (i = 0; i < 3; i++) {
 		bpf_program__set_log_level(prog[i], 4);
 		bpf_program__set_log_buf(prog[i], log[i], sizeof(log[i]));
 	}
 	if (!xdp_sniff__load(skel)) {
-		for (i = 0; i < 2; i++) {
-			const char *t = strstr(log[i], "verification time");
-			const char *n = strstr(log[i], "processed");
-			unsigned long us = 0, insns = 0;
-
-			if (t)
-				sscanf(t, "verification time %lu usec", &us);
-			if (n)
-				sscanf(n, "processed %lu insns", &insns);
-			printf("verifier: %-9s %7lu instructions processed in %6.1f ms (%zu in the "
-			       "program)\n",
-			       bpf_program__name(prog[i]), insns, us / 1000.0,
-			       bpf_program__insn_cnt(prog[i]));
-		}
+		print_stats(prog[0], log[0]);
+		print_stats(prog[1], log[1]);
 	}
+	if (!xsk__load(xskel))
+		print_stats(prog[2], log[2]);
+out:
+	xsk__destroy(xskel);
 	xdp_sniff__destroy(skel);
 }
 

@@ -129,8 +129,6 @@ __u32 replay_wire_len = 0;
 __u64 replay_ts_ns = 0;
 
 #define XS_HDR_LEN sizeof(struct xs_event)
-/* The largest frame copied: a 64 KiB GSO super-packet and its headers. */
-#define XS_MAX_CAP (65536 + 256)
 
 /*
  * Whether submitting a record of size bytes wakes the reader: when the bytes waiting on the
@@ -189,28 +187,14 @@ static __always_inline int xs_emit_class(void *ctx, bool xdp, const struct xs_ev
 	return 0;
 }
 
+/* The record of the size class (event.h) that holds len bytes */
+#define XS_EMIT_IF(size)                                                                           \
+	if (len <= (size))                                                                         \
+		return xs_emit_class(ctx, xdp, tmpl, len, (size));
+
 static __always_inline int xs_emit(void *ctx, bool xdp, const struct xs_event *tmpl, __u32 len)
 {
-	if (len <= 128)
-		return xs_emit_class(ctx, xdp, tmpl, len, 128);
-	if (len <= 256)
-		return xs_emit_class(ctx, xdp, tmpl, len, 256);
-	if (len <= 512)
-		return xs_emit_class(ctx, xdp, tmpl, len, 512);
-	if (len <= 1024)
-		return xs_emit_class(ctx, xdp, tmpl, len, 1024);
-	if (len <= 1536)
-		return xs_emit_class(ctx, xdp, tmpl, len, 1536);
-	if (len <= 2048)
-		return xs_emit_class(ctx, xdp, tmpl, len, 2048);
-	if (len <= 4096)
-		return xs_emit_class(ctx, xdp, tmpl, len, 4096);
-	if (len <= 9216)
-		return xs_emit_class(ctx, xdp, tmpl, len, 9216);
-	if (len <= 16384)
-		return xs_emit_class(ctx, xdp, tmpl, len, 16384);
-	if (len <= 32768)
-		return xs_emit_class(ctx, xdp, tmpl, len, 32768);
+	XS_SIZE_CLASSES(XS_EMIT_IF)
 	return xs_emit_class(ctx, xdp, tmpl, len, XS_MAX_CAP);
 }
 
@@ -296,98 +280,81 @@ slow:
 		   : xs_parse_slow_skb(ctx, l3, proto, claimed_len, p);
 }
 
-/*
- * The path both programs share once they know where the frame is: parse,
- * filter, count, copy. data/data_end cover the linear part; frame_len is
- * the whole frame.
- */
-static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *data_end,
-				      __u32 frame_len, __u32 ifindex, __u32 dir)
+/* What the steps of xs_handle() learn of one frame and hand on to the next. */
+struct xs_frame {
+	struct xs_flow_val *fv;	/* the direction's flow entry, once a step looked it up */
+	__u32 frame_len;	/* bytes of the frame (XDP: of its linear part until it matches) */
+	__u32 wire;		/* its length on the wire (replay: as its capture file says) */
+	__u32 cap;		/* bytes of it the record copies */
+	__u8 flags;		/* enum xs_event_flags of the record */
+	bool snapped;		/* a snap length cut it (XS_C_SNAPPED) */
+};
+
+/* The frame's length on the wire: replay may say the capture file cut the frame short. */
+static __always_inline __u32 xs_wire_len(__u32 frame_len)
 {
-	struct xs_counters *cnt;
-	struct xs_flow_val *fv = NULL;
-	struct xs_match_ctx m;
-	__u32 carried = 0;
-	__u32 *gen;
-	struct xs_event tmpl = {};
-	struct xs_pkt *pkt;
-	__u32 zero = 0, wire = frame_len, cap;
+	return replay_wire_len > frame_len ? replay_wire_len : frame_len;
+}
+
+/*
+ * Step parse: the frame into pkt; returns the parse result. XDP passes the linear length
+ * (bpf_xdp_get_buff_len() is a helper call, a third of the cost of a packet that does not
+ * match); a multi-buffer frame whose IP length reaches into its fragments looks malformed
+ * then, and is parsed again whole.
+ */
+static __always_inline int xs_step_parse(void *ctx, bool xdp, void *data, void *data_end,
+					 struct xs_frame *f, struct xs_pkt *pkt)
+{
 	int r;
 
-	cnt = bpf_map_lookup_elem(&counters, &dir);
-	if (!cnt)
-		return;
-	cnt->c[XS_C_SEEN]++;
-
-	pkt = bpf_map_lookup_elem(&pkt_scratch, &dir);
-	if (!pkt)
-		return;
-	if (replay_wire_len > frame_len)
-		wire = replay_wire_len;
-	r = xs_parse_frame(ctx, xdp, data, data_end, wire, pkt);
-	/* XDP passes the linear length (bpf_xdp_get_buff_len() is a helper call, a third of
-	 * the cost of a packet that does not match); a multi-buffer frame whose IP length
-	 * reaches into its fragments looks malformed then, and is parsed again whole */
+	f->wire = xs_wire_len(f->frame_len);
+	r = xs_parse_frame(ctx, xdp, data, data_end, f->wire, pkt);
 	if (xdp && r == XS_P_MALFORMED) {
 		__u32 full = bpf_xdp_get_buff_len(ctx);
 
-		if (full > frame_len) {
-			frame_len = full;
-			wire = replay_wire_len > frame_len ? replay_wire_len : frame_len;
-			r = xs_parse_frame(ctx, xdp, data, data_end, wire, pkt);
+		if (full > f->frame_len) {
+			f->frame_len = full;
+			f->wire = xs_wire_len(full);
+			r = xs_parse_frame(ctx, xdp, data, data_end, f->wire, pkt);
 		}
 	}
-	switch (r) {
-	case XS_P_TCP:
-		break;
-	case XS_P_NOT_IP:
-		cnt->c[XS_C_NOT_IP]++;
-		return;
-	case XS_P_NOT_TCP:
-		cnt->c[XS_C_NOT_TCP]++;
-		return;
-	case XS_P_FRAGMENT:
-		cnt->c[XS_C_FRAGMENT]++;
-		return;
-	default:
-		cnt->c[XS_C_MALFORMED]++;
-		return;
-	}
+	return r;
+}
 
-	/* the generation is read once: the packet is judged by one whole filter */
-	gen = bpf_map_lookup_elem(&filter_gen, &zero);
-	if (!gen)
-		return;
-	m.gen = *gen & 1;
-	m.st = bpf_map_lookup_elem(&filter_state, &m.gen);
-	if (!m.st || !xs_filter_match(&m, pkt, m.st->flags)) {
-		cnt->c[XS_C_FILTERED]++;
-		return;
-	}
-	cnt->c[XS_C_MATCHED]++;
-
+/*
+ * Step cut: how much of a matching frame the record copies, and the flags that say why it
+ * is short: a snap length (--snaplen, the largest record), payload userspace asked to skip
+ * (--no-bodies), payload past the flow's budget (--max-stream-bytes).
+ */
+static __always_inline void xs_step_cut(void *ctx, bool xdp, struct xs_frame *f,
+					const struct xs_pkt *pkt, struct xs_counters *cnt)
+{
 	/* a matching XDP frame is copied whole, fragments included */
 	if (xdp) {
-		frame_len = bpf_xdp_get_buff_len(ctx);
-		wire = replay_wire_len > frame_len ? replay_wire_len : frame_len;
+		f->frame_len = bpf_xdp_get_buff_len(ctx);
+		f->wire = xs_wire_len(f->frame_len);
 	}
-	cap = frame_len;
-	if (snaplen && cap > snaplen)
-		cap = snaplen;
+	f->cap = f->frame_len;
+	if (snaplen && f->cap > snaplen)
+		f->cap = snaplen;
+	if (f->cap > XS_MAX_CAP)
+		f->cap = XS_MAX_CAP;
+	/* --snaplen, the largest record, or (replay) the capture file's own snap length */
+	f->snapped = f->cap < f->wire;
 	if (skips && pkt->ip_end > pkt->payload_off) {
 		__u32 payload = pkt->ip_end - pkt->payload_off;
 
-		fv = xs_flow(pkt, false);
-		if (fv && (fv->flags & XS_FLOW_SKIP)) {
+		f->fv = xs_flow(pkt, false);
+		if (f->fv && (f->fv->flags & XS_FLOW_SKIP)) {
 			/* whole segments before the mark are skipped; one that reaches past it
 			 * is copied, and from the mark on the flow is copied again */
-			if ((__s32)(pkt->seq + payload - fv->skip_until) <= 0) {
-				tmpl.flags |= XS_EVF_SKIPPED;
-				if (cap > pkt->payload_off)
-					cap = pkt->payload_off;
+			if ((__s32)(pkt->seq + payload - f->fv->skip_until) <= 0) {
+				f->flags |= XS_EVF_SKIPPED;
+				if (f->cap > pkt->payload_off)
+					f->cap = pkt->payload_off;
 				cnt->c[XS_C_SKIPPED] += payload;
-			} else if ((__s32)(pkt->seq - fv->skip_until) >= 0) {
-				fv->flags &= ~XS_FLOW_SKIP;
+			} else if ((__s32)(pkt->seq - f->fv->skip_until) >= 0) {
+				f->fv->flags &= ~XS_FLOW_SKIP;
 			}
 		}
 	}
@@ -396,57 +363,110 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 		__u32 keep = xs_budget(pkt, payload, cnt);
 
 		if (keep < payload) {
-			tmpl.flags |= XS_EVF_HDRONLY;
-			if (cap > pkt->payload_off + keep)
-				cap = pkt->payload_off + keep;
+			f->flags |= XS_EVF_HDRONLY;
+			if (f->cap > pkt->payload_off + keep)
+				f->cap = pkt->payload_off + keep;
 		}
 	}
-	if (cap > XS_MAX_CAP)
-		cap = XS_MAX_CAP;
+	if (f->cap < f->wire)
+		f->flags |= XS_EVF_SNAPPED;
+	if (f->wire > f->frame_len)
+		f->flags |= XS_EVF_IP_TRUNC;
+}
+
+/*
+ * Step emit: the record of the frame on the ring, with the ring-full drops of its direction
+ * that wait in the flow entry; 0, or -1 when the ring had no room (the drop is then left in
+ * the flow entry, so that the gap it makes can be explained).
+ */
+static __always_inline int xs_step_emit(void *ctx, bool xdp, struct xs_frame *f,
+					const struct xs_pkt *pkt, __u32 ifindex, __u32 dir)
+{
+	struct xs_event tmpl = {};
+	__u32 carried = 0;
 
 	tmpl.version = XS_EVENT_VERSION;
 	tmpl.hdr_len = XS_HDR_LEN;
 	tmpl.ifindex = ifindex;
 	tmpl.ts_ns = replay_mode ? replay_ts_ns : bpf_ktime_get_ns();
-	tmpl.cap_len = cap;
-	tmpl.wire_len = wire;
+	tmpl.cap_len = f->cap;
+	tmpl.wire_len = f->wire;
 	tmpl.l3_off = pkt->l3_off;
 	tmpl.l4_off = pkt->l4_off;
 	tmpl.dir = dir;
-	if (cap < wire)
-		tmpl.flags |= XS_EVF_SNAPPED;
-	if (wire > frame_len)
-		tmpl.flags |= XS_EVF_IP_TRUNC;
+	tmpl.flags = f->flags;
 
 	/* drops of this direction wait in its flow entry until its next record carries them */
 	if (drops_pending) {
-		if (!fv)
-			fv = xs_flow(pkt, false);
-		if (fv && fv->drops) {
-			carried = fv->drops;
+		if (!f->fv)
+			f->fv = xs_flow(pkt, false);
+		if (f->fv && f->fv->drops) {
+			carried = f->fv->drops;
 			tmpl.drops_before = carried > 0xffff ? 0xffff : carried;
 		}
 	}
-	if (xs_emit(ctx, xdp, &tmpl, cap)) {
-		cnt->c[XS_C_RING_FULL]++;
-		/* remember the drop with the flow, so that the gap it makes can be explained */
-		if (!fv)
-			fv = xs_flow(pkt, true);
-		if (fv) {
-			__sync_fetch_and_add(&fv->drops, 1);
+	if (xs_emit(ctx, xdp, &tmpl, f->cap)) {
+		if (!f->fv)
+			f->fv = xs_flow(pkt, true);
+		if (f->fv) {
+			__sync_fetch_and_add(&f->fv->drops, 1);
 			__sync_fetch_and_add(&drops_pending, 1);
 		}
-		return;
+		return -1;
 	}
 	/* (adds of the negated count: clang 14 has no BPF atomic sub without -mcpu=v3) */
 	if (carried) {
-		__sync_fetch_and_add(&fv->drops, -carried);
+		__sync_fetch_and_add(&f->fv->drops, -carried);
 		__sync_fetch_and_add(&drops_pending, -(__u64)carried);
 	}
+	return 0;
+}
+
+/* Step count: a matching frame's record, delivered or lost to a full ring; a delivered one
+ * that is short by what cut it, in each counter when several did. */
+static __always_inline void xs_step_count(struct xs_counters *cnt, const struct xs_frame *f,
+					  int emitted)
+{
+	if (emitted) {
+		cnt->c[XS_C_RING_FULL]++;
+		return;
+	}
 	cnt->c[XS_C_DELIVERED]++;
-	cnt->c[XS_C_BYTES] += cap;
-	if (cap < wire)
-		cnt->c[XS_C_SNAPPED]++;
+	cnt->c[XS_C_BYTES] += f->cap;
+	/* adds of 0 or 1, not branches: a branch on the flags would keep the verifier from
+	 * merging the ways through xs_step_cut(), and double what it checks */
+	cnt->c[XS_C_SNAPPED] += f->snapped;
+	cnt->c[XS_C_BUDGET_CUT] += !!(f->flags & XS_EVF_HDRONLY);
+	cnt->c[XS_C_SKIP_CUT] += !!(f->flags & XS_EVF_SKIPPED);
+}
+
+/*
+ * The path both programs share once they know where the frame is: parse, classify by the
+ * parse result, filter, cut, emit, count. data/data_end cover the linear part; frame_len is
+ * the whole frame (XDP: the linear part; xs_step_parse and xs_step_cut ask for the rest).
+ */
+static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *data_end,
+				      __u32 frame_len, __u32 ifindex, __u32 dir)
+{
+	struct xs_frame f = { .frame_len = frame_len };
+	struct xs_counters *cnt;
+	struct xs_pkt *pkt;
+	int r;
+
+	cnt = bpf_map_lookup_elem(&counters, &dir);
+	if (!cnt)
+		return;
+	cnt->c[XS_C_SEEN]++;
+	pkt = bpf_map_lookup_elem(&pkt_scratch, &dir);
+	if (!pkt)
+		return;
+
+	r = xs_step_parse(ctx, xdp, data, data_end, &f, pkt);
+	if (!xs_count_parse(cnt, r) || !xs_count_filter(cnt, xs_filter_pass(pkt)))
+		return;
+	xs_step_cut(ctx, xdp, &f, pkt, cnt);
+	r = xs_step_emit(ctx, xdp, &f, pkt, ifindex, dir);
+	xs_step_count(cnt, &f, r);
 }
 
 SEC("xdp.frags")

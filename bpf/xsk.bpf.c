@@ -45,9 +45,8 @@ int xsk_sniff(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	int other = consume_all ? XDP_DROP : XDP_PASS;
-	__u32 dir = XS_DIR_INGRESS, zero = 0, *gen;
+	__u32 dir = XS_DIR_INGRESS;
 	struct xs_counters *cnt;
-	struct xs_match_ctx m;
 	struct xs_pkt pkt;
 	long act;
 	int r;
@@ -58,34 +57,8 @@ int xsk_sniff(struct xdp_md *ctx)
 	cnt->c[XS_C_SEEN]++;
 
 	r = xs_parse(data, data_end, data_end - data, &pkt);
-	switch (r) {
-	case XS_P_TCP:
-		break;
-	case XS_P_NOT_IP:
-		cnt->c[XS_C_NOT_IP]++;
+	if (!xs_count_parse(cnt, r) || !xs_count_filter(cnt, xs_filter_pass(&pkt)))
 		return other;
-	case XS_P_NOT_TCP:
-		cnt->c[XS_C_NOT_TCP]++;
-		return other;
-	case XS_P_FRAGMENT:
-		cnt->c[XS_C_FRAGMENT]++;
-		return other;
-	default:
-		cnt->c[XS_C_MALFORMED]++;
-		return other;
-	}
-
-	/* the generation is read once: the packet is judged by one whole filter */
-	gen = bpf_map_lookup_elem(&filter_gen, &zero);
-	if (!gen)
-		return other;
-	m.gen = *gen & 1;
-	m.st = bpf_map_lookup_elem(&filter_state, &m.gen);
-	if (!m.st || !xs_filter_match(&m, &pkt, m.st->flags)) {
-		cnt->c[XS_C_FILTERED]++;
-		return other;
-	}
-	cnt->c[XS_C_MATCHED]++;
 
 	/* the fallback is returned when the queue has no socket */
 	act = bpf_redirect_map(&xsks, ctx->rx_queue_index, other);

@@ -99,4 +99,19 @@ static __always_inline bool xs_addr_in(const void *ctx, __u8 family, const __u8 
 
 #include "filter_match.h"
 
+/* Whether the filter in force passes p. The generation is read once: the packet is judged by
+ * one whole filter, never by half of one and half of the next. No filter state: no match. */
+static __always_inline bool xs_filter_pass(const struct xs_pkt *p)
+{
+	struct xs_match_ctx m;
+	__u32 zero = 0, *gen;
+
+	gen = bpf_map_lookup_elem(&filter_gen, &zero);
+	if (!gen)
+		return false;
+	m.gen = *gen & 1;
+	m.st = bpf_map_lookup_elem(&filter_state, &m.gen);
+	return m.st && xs_filter_match(&m, p, m.st->flags);
+}
+
 #endif

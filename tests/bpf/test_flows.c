@@ -55,9 +55,10 @@ static void env_close(struct env *e)
 }
 
 static bool want_skips;
+static __u32 want_snaplen;
 
 /* The program with a byte budget (0: none), flows entries and ring size (0: defaults);
- * skips on when want_skips is set. */
+ * skips on when want_skips is set, --snaplen want_snaplen. */
 static int env_open(struct env *e, __u64 budget, __u32 flows, __u32 ring)
 {
 	struct xs_filter all;
@@ -69,6 +70,7 @@ static int env_open(struct env *e, __u64 budget, __u32 flows, __u32 ring)
 		return -errno;
 	e->skel->rodata->max_stream_bytes = budget;
 	e->skel->rodata->skips = want_skips;
+	e->skel->rodata->snaplen = want_snaplen;
 	if ((flows && bpf_map__set_max_entries(e->skel->maps.flows, flows)) ||
 	    (ring && bpf_map__set_max_entries(e->skel->maps.ring, ring)) ||
 	    xdp_sniff__load(e->skel)) {
@@ -308,6 +310,74 @@ static void test_skip_transitions(void **state)
 	env_close(&e);
 }
 
+/* The three causes of a record shorter than its frame, each counted in its own counter. */
+struct cuts {
+	__u64 snapped, budget, skip;
+};
+
+static void expect_cuts(struct env *e, const char *what, struct cuts want)
+{
+	struct cuts got = { counter(e, XS_C_SNAPPED), counter(e, XS_C_BUDGET_CUT),
+			    counter(e, XS_C_SKIP_CUT) };
+
+	if (got.snapped != want.snapped || got.budget != want.budget || got.skip != want.skip)
+		fail_msg("%s: snapped %llu budget_cut %llu skip_cut %llu, want %llu %llu %llu",
+			 what, (unsigned long long)got.snapped, (unsigned long long)got.budget,
+			 (unsigned long long)got.skip, (unsigned long long)want.snapped,
+			 (unsigned long long)want.budget, (unsigned long long)want.skip);
+}
+
+/*
+ * --snaplen, --max-stream-bytes and --no-bodies each cut a record for their own reason, and
+ * each is counted as that reason: snapped, budget_cut, skip_cut. Frames are kept small
+ * enough that only the cause under test applies (snaplen 500, budget 1000).
+ */
+static void test_cut_causes(void **state)
+{
+	struct xs_flow_key k = { .sport = 80, .dport = 40022, .family = 4 };
+	struct xs_flow_val v = { .base_seq = 1000, .skip_until = 3000, .flags = XS_FLOW_SKIP };
+	struct env e;
+
+	NEED_BPF();
+	want_skips = true;
+	want_snaplen = 500;
+	assert_int_equal(env_open(&e, BUDGET, 0, 0), 0);
+	want_skips = false;
+	want_snaplen = 0;
+
+	/* a whole record: no cause */
+	assert_true(seg(&e, 40020, false, 1, 0x18, 300));
+	expect_kept(300, false);
+	expect_cuts(&e, "whole", (struct cuts){ 0, 0, 0 });
+
+	/* the snap length alone: 800 payload bytes are within the budget */
+	assert_true(seg(&e, 40021, false, 1, 0x18, 800));
+	assert_int_equal(last.cap_len, 500);
+	assert_int_equal(last.flags, XS_EVF_SNAPPED);
+	expect_cuts(&e, "snaplen", (struct cuts){ 1, 0, 0 });
+
+	/* the budget alone: 400 + 400 + 400 bytes of one direction, frames under the snap
+	 * length; the third keeps 200 */
+	assert_true(seg(&e, 40023, false, 1, 0x18, 400));
+	assert_true(seg(&e, 40023, false, 401, 0x18, 400));
+	expect_cuts(&e, "within the budget", (struct cuts){ 1, 0, 0 });
+	assert_true(seg(&e, 40023, false, 801, 0x18, 400));
+	expect_kept(200, true);
+	expect_cuts(&e, "budget", (struct cuts){ 1, 1, 0 });
+
+	/* the body skip alone: userspace asked to skip up to 3000 */
+	memcpy(k.saddr, (__u8[]){ 198, 18, 0, 2 }, 4);
+	memcpy(k.daddr, (__u8[]){ 198, 18, 0, 1 }, 4);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(e.skel->maps.flows), &k, &v, BPF_ANY),
+			 0);
+	assert_true(seg(&e, 40022, true, 1500, 0x18, 300));
+	expect_kept(0, false);
+	assert_int_equal(last.flags, XS_EVF_SKIPPED | XS_EVF_SNAPPED);
+	expect_cuts(&e, "skip", (struct cuts){ 1, 1, 1 });
+	assert_int_equal(counter(&e, XS_C_DELIVERED), 6);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_no_budget_no_entries),
 		cmocka_unit_test(test_drops_carried),
 		cmocka_unit_test(test_skip_transitions),
+		cmocka_unit_test(test_cut_causes),
 	};
 	struct env probe;
 

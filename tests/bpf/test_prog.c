@@ -235,34 +235,15 @@ static void want_counters(struct xs_counters *w, int outcome, bool matched, bool
 {
 	memset(w, 0, sizeof(*w));
 	w->c[XS_C_SEEN] = 1;
-	switch (outcome) {
-	case XS_P_TCP:
-		if (!matched) {
-			w->c[XS_C_FILTERED] = 1;
-			break;
-		}
-		w->c[XS_C_MATCHED] = 1;
-		if (ring_full) {
-			w->c[XS_C_RING_FULL] = 1;
-			break;
-		}
-		w->c[XS_C_DELIVERED] = 1;
-		w->c[XS_C_BYTES] = cap;
-		w->c[XS_C_SNAPPED] = cap < wire;
-		break;
-	case XS_P_NOT_IP:
-		w->c[XS_C_NOT_IP] = 1;
-		break;
-	case XS_P_NOT_TCP:
-		w->c[XS_C_NOT_TCP] = 1;
-		break;
-	case XS_P_FRAGMENT:
-		w->c[XS_C_FRAGMENT] = 1;
-		break;
-	default:
-		w->c[XS_C_MALFORMED] = 1;
-		break;
+	if (!xs_count_parse(w, outcome) || !xs_count_filter(w, matched))
+		return;
+	if (ring_full) {
+		w->c[XS_C_RING_FULL] = 1;
+		return;
 	}
+	w->c[XS_C_DELIVERED] = 1;
+	w->c[XS_C_BYTES] = cap;
+	w->c[XS_C_SNAPPED] = cap < wire;
 }
 
 static void expect_counters(const char *name, const struct xs_counters *got,
@@ -274,19 +255,6 @@ static void expect_counters(const char *name, const struct xs_counters *got,
 		if (got->c[k] != want->c[k])
 			fail_msg("%s: counter %s is %llu, want %llu", name, counter_names[k],
 				 (unsigned long long)got->c[k], (unsigned long long)want->c[k]);
-}
-
-/* Mirrors the size classes of xs_emit() in bpf/xdp_sniff.bpf.c: a record is sized to its
- * packet, not to the largest packet. */
-static __u32 size_class(__u32 cap)
-{
-	static const __u32 classes[] = {128, 256, 512, 1024, 1536, 2048, 4096, 9216, 16384, 32768};
-	size_t i;
-
-	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
-		if (cap <= classes[i])
-			return classes[i];
-	return 65536 + 256;
 }
 
 struct want_rec {
@@ -301,7 +269,7 @@ static void expect_record(const char *name, const struct rec *r, const struct ru
 {
 	const struct xs_event *ev = (const void *)r->data;
 
-	EXPECT_EQ(name, r->size, HDR_LEN + size_class(w->cap));
+	EXPECT_EQ(name, r->size, HDR_LEN + xs_size_class(w->cap));
 	EXPECT_EQ(name, ev->version, XS_EVENT_VERSION);
 	EXPECT_EQ(name, ev->hdr_len, HDR_LEN);
 	EXPECT_EQ(name, ev->ifindex, LO_IFINDEX);
@@ -1016,8 +984,8 @@ static void test_large_frames(void **state)
 	large_frame(&main_env, 60000, 60000, 0);
 	/* the largest IPv4 packet, 65535 bytes */
 	large_frame(&main_env, ETH_HLEN + 65535, ETH_HLEN + 65535, 0);
-	/* past the largest record (XS_MAX_CAP in the program): cut there and flagged */
-	large_frame(&main_env, 70000, 65536 + 256, XS_EVF_SNAPPED);
+	/* past the largest record: cut there and flagged */
+	large_frame(&main_env, 70000, XS_MAX_CAP, XS_EVF_SNAPPED);
 }
 
 /* A record is sized to its packet: each size class at and just past its edge. */
@@ -1040,7 +1008,7 @@ static void test_size_classes(void **state)
 		EXPECT_EQ(name, r.err, 0);
 		EXPECT_EQ(name, n_recs, 1);
 		EXPECT(name, recs[0].size >= HDR_LEN + lens[i]);
-		EXPECT_EQ(name, recs[0].size, HDR_LEN + size_class(lens[i]));
+		EXPECT_EQ(name, recs[0].size, HDR_LEN + xs_size_class(lens[i]));
 		EXPECT_EQ(name, ((struct xs_event *)recs[0].data)->cap_len, lens[i]);
 		if (lens[i] == 60)
 			EXPECT(name, recs[0].size <= 128 + HDR_LEN);

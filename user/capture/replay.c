@@ -23,13 +23,11 @@
 #include "xdp_sniff.skel.h"
 #include "xdp_sniff/event.h"
 
-/* the largest frame a record carries, as in the BPF program */
-#define XS_MAX_CAP (65536 + 256)
 /* enough for the one record of a replayed frame several times over, and small enough to
  * stay in the cache (every page of the ring is touched as its positions go round) */
 #define REPLAY_RING_SIZE (1u << 19)
 /* the most one frame puts on the ring: its record, the ring's header and alignment */
-#define REPLAY_MAX_RECORD (XS_MAX_CAP + sizeof(struct xs_event) + 64)
+#define REPLAY_MAX_RECORD XS_RING_MAX_RECORD
 
 /*
  * Replay through the kernel pays a bpf() call per frame; reading the records, reassembly
@@ -210,27 +208,8 @@ static int host_frame(struct capture *c, const __u8 *frame, __u32 frame_len, __u
 	cnt->c[XS_C_SEEN]++;
 	memset(&seg, 0, sizeof(seg));
 	r = decode_frame(frame, frame_len, wire, &seg);
-	switch (r) {
-	case XS_P_TCP:
-		break;
-	case XS_P_NOT_IP:
-		cnt->c[XS_C_NOT_IP]++;
+	if (!xs_count_parse(cnt, r) || !xs_count_filter(cnt, filter_match(c->opts.filter, &seg.pkt)))
 		return 0;
-	case XS_P_NOT_TCP:
-		cnt->c[XS_C_NOT_TCP]++;
-		return 0;
-	case XS_P_FRAGMENT:
-		cnt->c[XS_C_FRAGMENT]++;
-		return 0;
-	default:
-		cnt->c[XS_C_MALFORMED]++;
-		return 0;
-	}
-	if (!filter_match(c->opts.filter, &seg.pkt)) {
-		cnt->c[XS_C_FILTERED]++;
-		return 0;
-	}
-	cnt->c[XS_C_MATCHED]++;
 	cap = frame_len;
 	if (c->opts.snaplen && cap > c->opts.snaplen)
 		cap = c->opts.snaplen;

@@ -37,8 +37,8 @@
  * claim 4 GiB; passed on to -w, it would make a file that readers reject.
  */
 #define WIRE_MAX 262144
-/* the smallest --ring-size: a ring that holds the largest record */
-#define REPLAY_MIN_RING (128u << 10)
+/* the smallest --ring-size: a ring that holds the largest record (asserted in event.h) */
+#define REPLAY_MIN_RING XS_RING_MIN_BYTES
 /* the stdio buffer the capture file is read through */
 #define REPLAY_READ_BUF (256 << 10)
 

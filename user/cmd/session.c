@@ -409,6 +409,10 @@ void session_print_stats(struct session *s, FILE *f)
 				(unsigned long long)(t.c[XS_C_WITHHELD] + t.c[XS_C_SKIPPED]),
 				(unsigned long long)t.c[XS_C_WITHHELD],
 				(unsigned long long)t.c[XS_C_SKIPPED]);
+		if (t.c[XS_C_BUDGET_CUT] || t.c[XS_C_SKIP_CUT])
+			fprintf(f, "%llu records cut by --max-stream-bytes, %llu by --no-bodies\n",
+				(unsigned long long)t.c[XS_C_BUDGET_CUT],
+				(unsigned long long)t.c[XS_C_SKIP_CUT]);
 		if (capture_bad_records(s->cap))
 			fprintf(f, "%llu records could not be decoded\n",
 				(unsigned long long)capture_bad_records(s->cap));
