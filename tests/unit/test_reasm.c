@@ -86,7 +86,7 @@ static void fx_init(struct fixture *fx, __u32 isn, bool keep_first, __u64 max_oo
 	fx->st.id = 1;
 	fx->isn = isn;
 	reasm_init(&fx->r);
-	reasm_start(&fx->r, &fx->st.half[STREAM_IN], isn + 1, true);
+	reasm_syn(&fx->r, &fx->st.half[STREAM_IN], isn);
 	assert_int_equal(fx->st.half[STREAM_IN].isn, isn);
 }
 
@@ -101,7 +101,7 @@ static void fx_put(struct fixture *fx, __s64 off, const char *data, __u32 cut)
 	__u32 len = data ? strlen(data) : 0;
 
 	reasm_data(&fx->r, &fx->ctx, &fx->st, STREAM_IN, fx->isn + 1 + (__u32)off,
-		   (const __u8 *)data, len, len + cut);
+		   (const __u8 *)data, len, len + cut, GAP_CUT);
 }
 
 static void expect_out(const char *want, const char *scen, int step, __u32 isn)
@@ -466,9 +466,9 @@ static void test_midstream_start(void **state)
 		fx_init(&fx, 0, false, 0, 0);
 		reasm_init(&fx.r);
 		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i] + 3, (const __u8 *)"def", 3,
-			   3);
-		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i], (const __u8 *)"abc", 3, 3);
-		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i] + 6, (const __u8 *)"g", 1, 1);
+			   3, GAP_CUT);
+		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i], (const __u8 *)"abc", 3, 3, GAP_CUT);
+		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i] + 6, (const __u8 *)"g", 1, 1, GAP_CUT);
 		assert_int_equal(fx.st.half[STREAM_IN].isn, isns[i] + 3);
 		expect_out("defg", "midstream", 0, isns[i]);
 		assert_int_equal(fx.st.half[STREAM_IN].retrans_bytes, 3);
@@ -543,7 +543,7 @@ static void test_random_segmentation(void **state)
 			__u32 dl = segs[i].len - segs[i].cut;
 
 			reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isn + 1 + segs[i].off,
-				   (const __u8 *)orig + segs[i].off, dl, segs[i].len);
+				   (const __u8 *)orig + segs[i].off, dl, segs[i].len, GAP_CUT);
 		}
 		reasm_flush(&fx.r, &fx.ctx, &fx.st, STREAM_IN);
 		assert_int_equal(rec.len[STREAM_IN], LEN);

@@ -263,9 +263,13 @@ static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64
 	struct session *s = ctx;
 	__u32 seq0, until;
 	bool in = dir == STREAM_IN;
+	int err;
 
-	if (!s->cap || flow_stream_seq(st, dir, 0, &seq0) || flow_stream_seq(st, dir, to, &until))
+	if (!s->cap || !s->flows)
 		return -ENOENT;
+	err = flow_stream_skip_seqs(s->flows, st, dir, from, to, &seq0, &until);
+	if (err)
+		return err;
 	return capture_skip(s->cap, st->family, in ? st->saddr : st->daddr, in ? st->sport : st->dport,
 			    in ? st->daddr : st->saddr, in ? st->dport : st->sport, seq0, until);
 }

@@ -20,7 +20,8 @@
  *                      {bytes, data_bytes, packets, gap_bytes, retrans_bytes, overlap_bytes,
  *                       n_gaps, gaps: [[offset, len, cause], ...] with cause "not_seen"
  *                       (never passed this host), "capture" (the capture dropped packets:
- *                       ring full) or "skipped" (--no-bodies), capture_drops,
+ *                       ring full), "skipped" (--no-bodies) or "cut" (past a snaplen),
+ *                       capture_drops,
  *                       syn, fin, rst, cut,
  *                       payload_bytes, payload_truncated}
  *   outbound_info      the same for STREAM_OUT
@@ -147,9 +148,7 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 	for (i = 0; i < json_gaps_listed(half); i++) {
 		json_t *g =
 		    json_pack("[IIs]", json_u64(half->gaps[i].offset), json_u64(half->gaps[i].len),
-			      half->gaps[i].cause == GAP_CAPTURE   ? "capture"
-			      : half->gaps[i].cause == GAP_SKIPPED ? "skipped"
-								   : "not_seen");
+			      stream_gap_cause_name(half->gaps[i].cause));
 
 		if (json_array_append_new(gaps, g)) {
 			json_decref(gaps);

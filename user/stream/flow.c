@@ -323,7 +323,7 @@ static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_st
 	xs_link_del(&e->order);
 	tomb_add(ft, &e->node, st->reuse, state);
 	for (d = 0; d < 2; d++)
-		free(st->half[d].gaps);
+		reasm_free(&e->r[d], &ft->rctx, &st->half[d]);
 	free(e);
 }
 
@@ -396,12 +396,11 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
  * opened this one (same ISN, no FIN yet). */
 static bool syn_is_new(const struct flow_entry *e, int dir, __u32 seq)
 {
-	const struct reasm *r = &e->r[dir];
+	__u32 isn;
 
 	if (e->st.half[STREAM_IN].fin || e->st.half[STREAM_OUT].fin)
 		return true;
-	/* the sequence number of offset 0 is ISN + 1 */
-	return r->started && r->next_seq - (__u32)r->next_off != seq + 1;
+	return !reasm_isn(&e->r[dir], &isn) && isn != seq;
 }
 
 /* Feeds one segment to its live stream; may end it. */
@@ -426,35 +425,29 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 	xs_link_add_tail(&ft->lru, &e->lru);
 
 	if (fl & XS_TCP_SYN) {
-		reasm_start(r, h, seq + 1, true);
-		if (!r->next_off && r->next_seq == seq + 1)
-			h->isn = seq;
+		reasm_syn(r, h, seq);
 		h->syn = true;
 		/* SYN data (TCP Fast Open) starts at offset 0 */
 		seq++;
 		/* a SYN-ACK names the peer's offset 0 even if its SYN was missed */
 		if (fl & XS_TCP_ACK)
-			reasm_start(&e->r[o], &st->half[o], p->ack, false);
+			reasm_start(&e->r[o], &st->half[o], p->ack);
 	}
-	/* payload skipped on our own request: the gap it leaves is no loss */
-	if (seg->ev_flags & XS_EVF_SKIPPED)
-		h->skip_pending = true;
-	/* ring-full drops of this direction just before this segment: the next gap is theirs */
-	if (seg->drops_before) {
-		h->capture_drops += seg->drops_before;
-		h->drops_pending = true;
-	}
+	/* ring-full drops of this direction just before this segment: the next hole is theirs */
+	reasm_capture_drops(r, h, seg->drops_before);
 	/* the kernel's byte budget: what it did not copy is not missing, the direction ends */
 	if ((seg->ev_flags & XS_EVF_HDRONLY) && seg->payload_wire_len > seg->payload_len)
 		reasm_budget_cut(r, st, dir, seq + seg->payload_len);
+	/* payload not copied: skipped on our own request (no loss), else past the snaplen */
 	if (seg->payload_wire_len || seg->payload_len)
 		reasm_data(r, &ft->rctx, st, dir, seq, seg->payload, seg->payload_len,
-			   seg->payload_wire_len);
+			   seg->payload_wire_len,
+			   (seg->ev_flags & XS_EVF_SKIPPED) ? GAP_SKIPPED : GAP_CUT);
 	if (fl & XS_TCP_FIN) {
 		__u32 wire = seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len
 								      : seg->payload_len;
 
-		reasm_start(r, h, seq, false);
+		reasm_start(r, h, seq);
 		reasm_fin(r, seq + wire);
 		h->fin = true;
 	}
@@ -613,15 +606,53 @@ void flow_table_finish(struct flow_table *ft)
 	flow_sync_stats(ft);
 }
 
-int flow_stream_seq(const struct stream *st, int dir, __u64 off, __u32 *seq)
+/* The live entry of ft whose stream is st, or NULL: st is checked, not trusted. */
+static struct flow_entry *flow_entry_of(const struct flow_table *ft, const struct stream *st)
 {
-	const struct flow_entry *e = container_of(st, struct flow_entry, st);
-	const struct reasm *r = &e->r[dir];
+	struct flow_node *n;
+	struct flow_entry *e;
+	struct flow_key k;
 
-	if (!r->started)
+	flow_key_make(&k, st->family, st->saddr, st->sport, st->daddr, st->dport);
+	n = flow_lookup(ft, &k, flow_hash(ft, &k));
+	if (!n || n->kind != NODE_LIVE)
+		return NULL;
+	e = container_of(n, struct flow_entry, node);
+	return &e->st == st ? e : NULL;
+}
+
+int flow_stream_seq(const struct flow_table *ft, const struct stream *st, int dir, __u64 off,
+		    __u32 *seq)
+{
+	const struct flow_entry *e;
+
+	if (dir != STREAM_IN && dir != STREAM_OUT)
+		return -EINVAL;
+	e = flow_entry_of(ft, st);
+	if (!e)
 		return -ENOENT;
-	*seq = r->next_seq + (__u32)(off - r->next_off);
-	return 0;
+	return reasm_seq_at(&e->r[dir], off, seq);
+}
+
+int flow_stream_skip_seqs(const struct flow_table *ft, const struct stream *st, int dir,
+			  __u64 from, __u64 to, __u32 *seq0, __u32 *until)
+{
+	const struct flow_entry *e;
+	int err;
+
+	if ((dir != STREAM_IN && dir != STREAM_OUT) || to <= from)
+		return -EINVAL;
+	e = flow_entry_of(ft, st);
+	if (!e)
+		return -ENOENT;
+	/* the capture stops copying at the next segment it sees: bytes before from that are
+	 * still to come would be lost with the range */
+	if (from > reasm_passed(&e->r[dir]))
+		return -ERANGE;
+	err = reasm_seq_at(&e->r[dir], 0, seq0);
+	if (!err)
+		err = reasm_seq_at(&e->r[dir], to, until);
+	return err;
 }
 
 const struct flow_stats *flow_table_stats(const struct flow_table *ft)
@@ -641,10 +672,8 @@ void flow_table_free(struct flow_table *ft)
 	while (!xs_link_empty(&ft->order)) {
 		e = container_of(ft->order.next, struct flow_entry, order);
 		xs_link_del(&e->order);
-		for (d = 0; d < 2; d++) {
-			reasm_discard(&e->r[d], &ft->rctx);
-			free(e->st.half[d].gaps);
-		}
+		for (d = 0; d < 2; d++)
+			reasm_free(&e->r[d], &ft->rctx, &e->st.half[d]);
 		free(e);
 	}
 	while (!xs_link_empty(&ft->tombs)) {

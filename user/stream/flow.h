@@ -60,9 +60,21 @@ void flow_table_expire(struct flow_table *ft, __u64 now_ns);
 /* End of capture: every stream still open is flushed and closed with state open. */
 void flow_table_finish(struct flow_table *ft);
 const struct flow_stats *flow_table_stats(const struct flow_table *ft);
-/* The sequence number of stream offset off of direction dir of a live stream of the table.
- * Returns 0, or -ENOENT while that direction's offset 0 is not known. */
-int flow_stream_seq(const struct stream *st, int dir, __u64 off, __u32 *seq);
+/* The sequence number of stream offset off of direction dir of st. Returns 0; -ENOENT when st
+ * is not a live stream of ft or that direction's offset 0 is not known; -EINVAL for dir. */
+int flow_stream_seq(const struct flow_table *ft, const struct stream *st, int dir, __u64 off,
+		    __u32 *seq);
+/*
+ * For a sink asking the capture not to copy bytes [from, to) of direction dir of st, a live
+ * stream of ft (struct sink_feedback): the sequence numbers of offset 0 and of to, which the
+ * capture takes. The capture skips from the next segment it sees, so the range is honoured
+ * only when every byte before from has been passed on to the sinks: else -ERANGE (a sink
+ * asks from within its stream_data call, whose bytes count as passed). Returns 0; -ENOENT
+ * when st is not a live stream of ft or the direction's offset 0 is not known; -EINVAL for
+ * dir or an empty range.
+ */
+int flow_stream_skip_seqs(const struct flow_table *ft, const struct stream *st, int dir,
+			  __u64 from, __u64 to, __u32 *seq0, __u32 *until);
 void flow_table_free(struct flow_table *ft);
 
 #endif

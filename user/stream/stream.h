@@ -35,7 +35,11 @@ enum stream_gap_cause {
 	GAP_NOT_SEEN = 0,	/* never passed this host's capture point */
 	GAP_CAPTURE = 1,	/* the capture dropped packets of this direction (ring full) */
 	GAP_SKIPPED = 2,	/* not copied on purpose: a body --no-bodies skipped */
+	GAP_CUT = 3,		/* seen, but past the snaplen (--snaplen, a capture file's) */
 };
+
+/* "not_seen", "capture", "skipped", "cut": the names the outputs use. */
+const char *stream_gap_cause_name(enum stream_gap_cause c);
 
 struct stream_gap {
 	__u64 offset;		/* stream offset where bytes are missing */
@@ -55,15 +59,13 @@ struct stream_half {
 	__u64 retrans_bytes;	/* bytes seen again: already delivered, or buffered alike */
 	__u64 overlap_bytes;	/* buffered bytes a later segment contradicted (--overlap) */
 	__u64 first_ts, last_ts;
-	/* the first n_gaps_listed gaps in offset order; grown on demand (NULL while there
-	 * are none), owned and freed by the flow table after stream_close */
+	/* the first n_gaps_listed gaps in offset order; grown on demand by reasm (NULL while
+	 * there are none), which owns it: valid until the sinks' stream_close returns */
 	struct stream_gap *gaps;
 	__u32 isn;		/* sequence number of stream offset 0, minus one when SYN seen */
 	__u32 n_gaps;		/* all gaps, listed or not */
 	__u32 n_gaps_listed;	/* entries in gaps[], at most STREAM_MAX_GAPS_LISTED */
 	__u32 capture_drops;	/* packets of this direction the kernel dropped (ring full) */
-	bool drops_pending;	/* drops reported since the last gap: the next gap is theirs */
-	bool skip_pending;	/* skipped segments since the last gap: the next gap is theirs */
 	bool syn;		/* SYN seen */
 	bool fin;		/* FIN seen */
 	bool rst;		/* RST sent by this side */
