@@ -578,6 +578,53 @@ static void test_caps(void **state)
 	}
 }
 
+/* --memcap exhausted: the least recently active stream that holds memory is evicted (counted
+ * for memory) so that the active one keeps its data; a stream holding nothing is left alone,
+ * and so is the active stream when it alone holds memory (test_caps). */
+static void test_memcap_evicts_idle(void **state)
+{
+	/* room for two buffered 3-byte segments, not three */
+	const __u64 memcap = 2 * (REASM_SEG_COST + 3) + 5;
+	size_t i;
+
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+		struct fixture fx;
+		struct conn quiet, idle, busy;
+		const struct flow_stats *fs;
+
+		fx_init(&fx, NULL, memcap);
+		quiet = conn4(&fx, isns[i], 1001);
+		idle = conn4(&fx, isns[i], 1002);
+		busy = conn4(&fx, isns[i], 1003);
+		handshake(&quiet, 1 * NS);
+		tx(&quiet, C2S, ACK, 0, 0, "in order", 0, 1 * NS);
+		handshake(&idle, 2 * NS);
+		tx(&idle, C2S, ACK, 4, 0, "abc", 0, 2 * NS);
+		handshake(&busy, 3 * NS);
+		tx(&busy, C2S, ACK, 4, 0, "xyz", 0, 3 * NS);
+		assert_int_equal(n_closed, 0);
+		/* the third buffered segment does not fit: idle goes, with its hole as a gap */
+		tx(&busy, C2S, ACK, 8, 0, "uvw", 0, 4 * NS);
+		assert_int_equal(n_closed, 1);
+		assert_int_equal(close_order[0], 2);
+		assert_int_equal(recs[2].snap.state, STREAM_EVICTED);
+		expect_dir(&recs[2], STREAM_IN, "____abc");
+		fs = fx_stats(&fx);
+		assert_int_equal(fs->streams_evicted_mem, 1);
+		assert_int_equal(fs->streams_evicted, 0);
+		assert_int_equal(fs->ooo_dropped_bytes, 0);
+		assert_true(fx.mc.used <= memcap);
+		/* busy kept both segments: its first hole fills, the second stays a gap */
+		tx(&busy, C2S, ACK, 0, 0, "abcd", 0, 5 * NS);
+		expect_dir(&recs[3], STREAM_IN, "abcdxyz");
+		fx_fini(&fx);
+		expect_dir(&recs[3], STREAM_IN, "abcdxyz_uvw");
+		assert_int_equal(recs[1].snap.state, STREAM_OPEN);
+		expect_dir(&recs[1], STREAM_IN, "in order");
+		assert_int_equal(fx_stats(&fx)->streams_evicted_mem, 1);
+	}
+}
+
 /* IPv6, and an IPv6 4-tuple whose bytes match an IPv4 one: two streams. */
 static void test_ipv6(void **state)
 {
@@ -763,6 +810,7 @@ int main(void)
 	    cmocka_unit_test(test_synack_first),
 	    cmocka_unit_test(test_max_streams_eviction),
 	    cmocka_unit_test(test_caps),
+    cmocka_unit_test(test_memcap_evicts_idle),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_ignored),
 	    cmocka_unit_test(test_fin_acked_with_hole),

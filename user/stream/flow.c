@@ -8,7 +8,14 @@
  *
  * Live streams are also on two lists: by creation (flow_table_finish closes them in id
  * order) and by last activity (the least recently active is evicted first and expired
- * first). Tombstones sit on a list of their own, oldest first, bounded in number.
+ * first); those that hold memory are on a third, by last activity too, from which the memcap
+ * takes the first to evict when it is exhausted. Tombstones sit on a list of their own,
+ * oldest first, bounded in number.
+ *
+ * What a stream holds is measured, not declared: reasm and the sinks charge the memcap on
+ * behalf of the stream whose segment the table is feeding them, so what the memcap's usage
+ * grows by while the table takes in a segment is that segment's stream's, less what streams
+ * that ended meanwhile gave back.
  *
  * The hash is SipHash-1-3 under a random key, so that crafted 4-tuples cannot pile up in one
  * bucket; nothing that comes out depends on the key, only the lists order output.
@@ -60,13 +67,16 @@ struct flow_entry {
 	struct flow_node node;
 	struct xs_link lru;	/* ft->lru, least recently active first */
 	struct xs_link order; /* ft->order, by id */
+	struct xs_link held;  /* ft->held while mem > 0, least recently active first */
+	__u64 mem;	      /* bytes charged to the memcap on its behalf */
 	struct reasm r[2];
 	bool fin_acked[2]; /* the FIN of that direction was acknowledged */
 	struct stream st;
 };
 
-/* The stream bookkeeping stays well under 512 bytes beyond the buffered data. */
-_Static_assert(sizeof(struct flow_entry) <= 512, "flow_entry grew past its budget");
+/* The stream bookkeeping stays under 544 bytes beyond the buffered data (512 before the
+ * memory attribution and the after-RST counters). */
+_Static_assert(sizeof(struct flow_entry) <= 544, "flow_entry grew past its budget");
 
 /* What remains of a 4-tuple whose stream ended. */
 struct flow_tomb {
@@ -91,6 +101,11 @@ struct flow_table {
 	struct xs_link lru;
 	struct xs_link order;
 	struct xs_link tombs;
+	struct xs_link held;	 /* live streams holding memory, least recently active first */
+	struct flow_entry *cur;	 /* the stream the table is feeding a segment (not evicted) */
+	struct flow_entry *ending; /* the stream flow_end is flushing (not evicted) */
+	__u64 win_used;		 /* the memcap's usage when the current segment came in */
+	__u64 win_others;	 /* what streams that ended since then gave back */
 	__u64 ntombs;
 	__u64 max_tombs;
 	__u64 next_id;
@@ -290,12 +305,16 @@ static bool fins_both(const struct flow_entry *e)
 }
 
 /* Ends a stream: flushes both directions (holes become gaps), tells the sinks, leaves a
- * tombstone and frees it. */
-static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_state state)
+ * tombstone and frees it. for_mem: evicted because the memcap was exhausted. */
+static void flow_end_why(struct flow_table *ft, struct flow_entry *e, enum stream_state state,
+			 bool for_mem)
 {
+	struct flow_entry *outer = ft->ending;
 	struct stream *st = &e->st;
+	__u64 used0 = ft->mc->used;
 	int d;
 
+	ft->ending = e;
 	for (d = 0; d < 2; d++)
 		reasm_flush(&e->r[d], &ft->rctx, st, d);
 	st->state = state;
@@ -310,7 +329,10 @@ static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_st
 		ft->stats.streams_timeout++;
 		break;
 	case STREAM_EVICTED:
-		ft->stats.streams_evicted++;
+		if (for_mem)
+			ft->stats.streams_evicted_mem++;
+		else
+			ft->stats.streams_evicted++;
 		break;
 	case STREAM_OPEN:
 		break;
@@ -321,10 +343,64 @@ static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_st
 	flow_hash_del(ft, &e->node);
 	xs_link_del(&e->lru);
 	xs_link_del(&e->order);
+	xs_link_del(&e->held);
 	tomb_add(ft, &e->node, st->reuse, state);
 	for (d = 0; d < 2; d++)
 		reasm_free(&e->r[d], &ft->rctx, &st->half[d]);
+	ft->ending = outer;
+	if (e == ft->cur)
+		ft->cur = NULL;
+	else if (ft->mc->used < used0)
+		ft->win_others += used0 - ft->mc->used;
 	free(e);
+}
+
+static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_state state)
+{
+	flow_end_why(ft, e, state, false);
+}
+
+/* The memcap's reclaimer: evicts the least recently active stream that holds memory, other
+ * than the ones the table is working on. */
+static bool flow_reclaim(void *ctx)
+{
+	struct flow_table *ft = ctx;
+	struct xs_link *l;
+
+	for (l = ft->held.next; l != &ft->held; l = l->next) {
+		struct flow_entry *e = container_of(l, struct flow_entry, held);
+
+		if (e == ft->cur || e == ft->ending)
+			continue;
+		flow_end_why(ft, e, STREAM_EVICTED, true);
+		return true;
+	}
+	return false;
+}
+
+/* Starts measuring what the segment coming in costs its stream. */
+static void mem_window_open(struct flow_table *ft)
+{
+	ft->cur = NULL;
+	ft->win_used = ft->mc->used;
+	ft->win_others = 0;
+}
+
+/* Charges the current stream with what the memcap grew by, and keeps it on ft->held in order
+ * of activity while it holds anything. */
+static void mem_window_close(struct flow_table *ft)
+{
+	struct flow_entry *e = ft->cur;
+	__s64 d;
+
+	ft->cur = NULL;
+	if (!e)
+		return;
+	d = (__s64)(ft->mc->used - ft->win_used) + (__s64)ft->win_others;
+	e->mem = d < 0 && (__u64)-d > e->mem ? 0 : e->mem + d;
+	xs_link_del(&e->held);
+	if (e->mem)
+		xs_link_add_tail(&ft->held, &e->held);
 }
 
 /* Idle past the timeout: closed if both FINs were seen, else timed out. */
@@ -358,6 +434,7 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 		return NULL;
 	e->node.hash = hash;
 	e->node.kind = NODE_LIVE;
+	xs_link_init(&e->held);
 	reasm_init(&e->r[0]);
 	reasm_init(&e->r[1]);
 
@@ -483,6 +560,8 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 	ft->rctx.cnt = &ft->rc;
 	ft->rctx.max_ooo_bytes = opts->max_ooo_bytes;
 	ft->rctx.keep_first = opts->overlap == OVERLAP_FIRST;
+	mc->reclaim = flow_reclaim;
+	mc->reclaim_ctx = ft;
 	ft->nbuckets = FLOW_INIT_BUCKETS;
 	ft->buckets = calloc(ft->nbuckets, sizeof(*ft->buckets));
 	if (!ft->buckets)
@@ -490,6 +569,7 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 	xs_link_init(&ft->lru);
 	xs_link_init(&ft->order);
 	xs_link_init(&ft->tombs);
+	xs_link_init(&ft->held);
 	ft->max_tombs = opts->max_streams ? opts->max_streams : FLOW_DEFAULT_TOMBS;
 
 	/* the hash key only spreads buckets; without entropy a fixed key still works */
@@ -525,6 +605,7 @@ int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
 		ft->last_sweep_ns = seg->ts_ns;
 	}
 
+	mem_window_open(ft);
 	flow_key_make(&k, p->family, p->saddr, p->sport, p->daddr, p->dport);
 	hash = flow_hash(ft, &k);
 	n = flow_lookup(ft, &k, hash);
@@ -573,7 +654,9 @@ int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
 		dir = !memcmp(p->saddr, e->st.saddr, 16) && p->sport == e->st.sport ? STREAM_IN
 										    : STREAM_OUT;
 	}
+	ft->cur = e;
 	flow_segment(ft, e, seg, dir);
+	mem_window_close(ft);
 out:
 	flow_sync_stats(ft);
 	return err;
@@ -669,6 +752,10 @@ void flow_table_free(struct flow_table *ft)
 
 	if (!ft)
 		return;
+	if (ft->mc->reclaim_ctx == ft) {
+		ft->mc->reclaim = NULL;
+		ft->mc->reclaim_ctx = NULL;
+	}
 	while (!xs_link_empty(&ft->order)) {
 		e = container_of(ft->order.next, struct flow_entry, order);
 		xs_link_del(&e->order);

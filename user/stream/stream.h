@@ -74,16 +74,16 @@ struct stream_half {
 
 struct stream {
 	__u64 id;		/* 1, 2, ... in order of creation */
+	__u32 reuse;		/* streams on this 4-tuple that ended before this one: c1, c2, ... */
+	enum stream_state state;
 	__u8 family;		/* 4 or 6 */
+	bool midstream;		/* picked up without its SYN */
 	__u8 saddr[16];		/* the side that opened the connection (first SYN, or first seen) */
 	__u8 daddr[16];
 	__u16 sport;
 	__u16 dport;
-	__u32 reuse;		/* streams on this 4-tuple that ended before this one: c1, c2, ... */
 	__u64 first_ts;		/* ns since the epoch */
 	__u64 last_ts;
-	enum stream_state state;
-	bool midstream;		/* picked up without its SYN */
 	struct stream_half half[2];
 	void *sink_priv[SINK_MAX];
 };
