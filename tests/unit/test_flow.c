@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <arpa/inet.h>
 
 #include <cmocka.h>
 
 #include "stream/flow.h"
 #include "stream/reasm.h"
+#include "xdp_sniff/event.h"
 
 #define NS	1000000000ULL
 #define MAX_REC 1100
@@ -26,6 +28,7 @@ static const __u32 isns[] = {0, 1, 0xffffffffU, 0xfffffff6U};
 /* What the sinks were told about one stream; the stream itself is copied at its close. */
 struct srec {
 	int opens, closes;
+	struct stream *live; /* the stream as the table holds it, until its close */
 	struct stream snap;
 	struct stream_gap gaps[2][8];
 	char out[2][256]; /* data bytes as they are, gap bytes as '_' */
@@ -48,8 +51,21 @@ static int rec_open(struct sink *s, struct stream *st)
 
 	assert_int_equal(r->opens, 0);
 	r->opens++;
+	r->live = st;
 	return 0;
 }
+
+/* A sink that asks, from within its stream_data call, to skip from the end of the bytes it was
+ * given, as the HTTP sink does for --no-bodies. */
+static struct {
+	struct flow_table *ft;
+	__u64 id;
+	int dir;
+	__u64 len; /* skip this many bytes after the call's end */
+	int err;
+	__u32 seq0, until;
+	bool asked;
+} probe;
 
 static void rec_append(struct srec *r, int dir, __u64 off, const __u8 *buf, __u64 len)
 {
@@ -71,6 +87,11 @@ static int rec_data(struct sink *s, struct stream *st, int dir, __u64 off, const
 		    size_t len)
 {
 	rec_append(rec_of(st), dir, off, buf, len);
+	if (probe.ft && !probe.asked && st->id == probe.id && dir == probe.dir) {
+		probe.asked = true;
+		probe.err = flow_stream_skip_seqs(probe.ft, st, dir, off + len, off + len + probe.len,
+						  &probe.seq0, &probe.until);
+	}
 	return 0;
 }
 
@@ -88,6 +109,7 @@ static int rec_close(struct sink *s, struct stream *st)
 	assert_int_equal(r->opens, 1);
 	assert_int_equal(r->closes, 0);
 	r->closes++;
+	r->live = NULL;
 	r->snap = *st;
 	for (d = 0; d < 2; d++) {
 		if (st->half[d].n_gaps_listed)
@@ -124,6 +146,7 @@ static void fx_init(struct fixture *fx, const struct flow_opts *opts, __u64 memc
 {
 	memset(fx, 0, sizeof(*fx));
 	memset(recs, 0, sizeof(recs));
+	memset(&probe, 0, sizeof(probe));
 	n_closed = 0;
 	fx->sink.ops = &rec_ops;
 	assert_int_equal(sinks_add(&fx->sinks, &fx->sink), 0);
@@ -184,8 +207,8 @@ enum { C2S = 0, S2C = 1 };
  * first byte (-1 for a SYN: seq is the ISN), ack_off the offset in the other direction that it
  * acknowledges up to (ack = peer ISN + 1 + ack_off). cut: payload bytes on the wire past data.
  */
-static void tx(struct conn *c, int from, __u8 flags, __s64 off, __s64 ack_off, const char *data,
-	       __u32 cut, __u64 ts)
+static void tx_ev(struct conn *c, int from, __u8 flags, __s64 off, __s64 ack_off,
+		  const char *data, __u32 cut, __u64 ts, __u32 ev_flags)
 {
 	const struct ep *src = from == C2S ? &c->c : &c->s;
 	const struct ep *dst = from == C2S ? &c->s : &c->c;
@@ -207,7 +230,20 @@ static void tx(struct conn *c, int from, __u8 flags, __s64 off, __s64 ack_off, c
 	seg.payload = (const __u8 *)data;
 	seg.payload_len = len;
 	seg.payload_wire_len = len + cut;
+	seg.ev_flags = ev_flags;
 	assert_int_equal(flow_table_input(c->fx->ft, &seg), 0);
+}
+
+static void tx(struct conn *c, int from, __u8 flags, __s64 off, __s64 ack_off, const char *data,
+	       __u32 cut, __u64 ts)
+{
+	tx_ev(c, from, flags, off, ack_off, data, cut, ts, 0);
+}
+
+/* A segment of len payload bytes at off that the kernel did not copy (--no-bodies). */
+static void tx_skipped(struct conn *c, int from, __s64 off, __u32 len, __u64 ts)
+{
+	tx_ev(c, from, XS_TCP_ACK, off, 0, NULL, len, ts, XS_EVF_SKIPPED);
 }
 
 #define SYN XS_TCP_SYN
@@ -625,6 +661,103 @@ static void test_memcap_evicts_idle(void **state)
 	}
 }
 
+/*
+ * --no-bodies asks to skip [from, to): from within the sink's stream_data call, from the end
+ * of its bytes, is honoured (the sequence numbers the capture takes); from past the bytes
+ * passed on is refused, since the capture would skip the bytes before it too; a stream that
+ * is not the table's, or a bad direction, is refused.
+ */
+static void test_skip_range(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+		struct fixture fx;
+		struct conn c;
+		struct stream copy;
+		__u32 seq0 = 0, until = 0;
+
+		fx_init(&fx, NULL, 0);
+		c = conn4(&fx, isns[i], 1000);
+		handshake(&c, NS);
+		probe.ft = fx.ft;
+		probe.id = 1;
+		probe.dir = STREAM_OUT;
+		probe.len = 5000;
+		tx(&c, C2S, ACK, 0, 0, "GET", 0, NS);
+		assert_false(probe.asked);
+		tx(&c, S2C, ACK, 0, 3, "head", 0, NS);
+		assert_true(probe.asked);
+		assert_int_equal(probe.err, 0);
+		assert_int_equal(probe.seq0, c.sisn + 1);
+		assert_int_equal(probe.until, c.sisn + 1 + 4 + 5000);
+
+		assert_non_null(recs[1].live);
+		assert_int_equal(flow_stream_skip_seqs(fx.ft, recs[1].live, STREAM_IN, 3, 10, &seq0,
+						       &until),
+				 0);
+		assert_int_equal(until, c.cisn + 1 + 10);
+		/* byte 3 of the client's side has not come: skipping from 4 would lose it */
+		assert_int_equal(flow_stream_skip_seqs(fx.ft, recs[1].live, STREAM_IN, 4, 10, &seq0,
+						       &until),
+				 -ERANGE);
+		assert_int_equal(flow_stream_skip_seqs(fx.ft, recs[1].live, STREAM_IN, 3, 3, &seq0,
+						       &until),
+				 -EINVAL);
+		assert_int_equal(flow_stream_skip_seqs(fx.ft, recs[1].live, 2, 3, 10, &seq0, &until),
+				 -EINVAL);
+		/* a stream the table does not hold is not taken for one */
+		copy = *recs[1].live;
+		assert_int_equal(flow_stream_skip_seqs(fx.ft, &copy, STREAM_IN, 3, 10, &seq0, &until),
+				 -ENOENT);
+		assert_int_equal(flow_stream_seq(fx.ft, &copy, STREAM_IN, 0, &seq0), -ENOENT);
+		assert_int_equal(flow_stream_seq(fx.ft, recs[1].live, STREAM_IN, 7, &seq0), 0);
+		assert_int_equal(seq0, c.cisn + 1 + 7);
+		fx_fini(&fx);
+	}
+}
+
+/*
+ * What the kernel skipped is a gap of cause skipped, counted as skipped and not as missing;
+ * a skipped retransmission of bytes before the range is a retransmission and labels nothing:
+ * a later hole is not_seen.
+ */
+static void test_skipped_gap_causes(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+		const struct flow_stats *fs;
+		struct fixture fx;
+		struct conn c;
+		struct srec *r = &recs[1];
+
+		fx_init(&fx, NULL, 0);
+		c = conn4(&fx, isns[i], 1000);
+		handshake(&c, NS);
+		tx(&c, S2C, ACK, 0, 0, "head", 0, NS);
+		tx_skipped(&c, S2C, 4, 6, NS);
+		tx(&c, S2C, ACK, 10, 0, "tail", 0, NS);
+		/* a retransmission of the head, which the kernel skipped too */
+		tx_skipped(&c, S2C, 0, 4, NS);
+		/* then a real loss: 14..16 never come */
+		tx(&c, S2C, ACK, 16, 0, "end", 0, NS);
+		fx_fini(&fx);
+		expect_dir(r, STREAM_OUT, "head______tail__end");
+		assert_int_equal(r->snap.half[STREAM_OUT].n_gaps, 2);
+		assert_int_equal(r->gaps[STREAM_OUT][0].offset, 4);
+		assert_int_equal(r->gaps[STREAM_OUT][0].len, 6);
+		assert_int_equal(r->gaps[STREAM_OUT][0].cause, GAP_SKIPPED);
+		assert_int_equal(r->gaps[STREAM_OUT][1].offset, 14);
+		assert_int_equal(r->gaps[STREAM_OUT][1].len, 2);
+		assert_int_equal(r->gaps[STREAM_OUT][1].cause, GAP_NOT_SEEN);
+		fs = fx_stats(&fx);
+		assert_int_equal(fs->skipped_bytes, 6);
+		assert_int_equal(fs->gap_bytes, 2);
+		assert_int_equal(fs->retrans_bytes, 4);
+	}
+}
+
 /* IPv6, and an IPv6 4-tuple whose bytes match an IPv4 one: two streams. */
 static void test_ipv6(void **state)
 {
@@ -811,6 +944,8 @@ int main(void)
 	    cmocka_unit_test(test_max_streams_eviction),
 	    cmocka_unit_test(test_caps),
     cmocka_unit_test(test_memcap_evicts_idle),
+    cmocka_unit_test(test_skip_range),
+    cmocka_unit_test(test_skipped_gap_causes),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_ignored),
 	    cmocka_unit_test(test_fin_acked_with_hole),
