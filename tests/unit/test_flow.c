@@ -364,8 +364,9 @@ static void test_syn_data(void **state)
 	}
 }
 
-/* RST mid-transfer: what is buffered is flushed with its hole as a gap; later segments are
- * late. */
+/* RST mid-transfer: the stream is reset and lingers, taking the in-window data that still
+ * comes (counted per direction as after_reset_bytes), then ends at the first segment past the
+ * linger, with what is still missing as a gap; later segments are late. */
 static void test_rst_mid_transfer(void **state)
 {
 	size_t i;
@@ -379,23 +380,90 @@ static void test_rst_mid_transfer(void **state)
 		c = conn4(&fx, isns[i], 1000);
 		handshake(&c, NS);
 		tx(&c, C2S, ACK, 0, 0, "abc", 0, 2 * NS);
-		tx(&c, C2S, ACK, 6, 0, "ghi", 0, 3 * NS);
+		tx(&c, C2S, ACK, 9, 0, "jkl", 0, 3 * NS);
 		tx(&c, S2C, RST | ACK, 0, 3, NULL, 0, 4 * NS);
+		assert_int_equal(n_closed, 0);
+		assert_int_equal(fx_stats(&fx)->streams_open, 1);
+		/* in the linger: the hole partly fills, the server's side says more */
+		tx(&c, C2S, ACK, 3, 0, "def", 0, 5 * NS);
+		tx(&c, C2S, ACK, 3, 0, "def", 0, 5 * NS);
+		tx(&c, S2C, ACK, 0, 6, "late", 0, 6 * NS);
+		assert_int_equal(n_closed, 0);
+		/* the linger is over at 4 s + FLOW_RST_LINGER_NS: this segment is late */
+		tx(&c, C2S, ACK, 6, 0, "ghi", 0, 4 * NS + FLOW_RST_LINGER_NS + 1);
 		assert_int_equal(n_closed, 1);
 		assert_int_equal(r->snap.state, STREAM_RESET);
-		expect_dir(r, STREAM_IN, "abc___ghi");
+		expect_dir(r, STREAM_IN, "abcdef___jkl");
+		expect_dir(r, STREAM_OUT, "late");
 		assert_int_equal(r->snap.half[STREAM_IN].n_gaps, 1);
-		assert_int_equal(r->gaps[STREAM_IN][0].offset, 3);
+		assert_int_equal(r->gaps[STREAM_IN][0].offset, 6);
 		assert_int_equal(r->gaps[STREAM_IN][0].len, 3);
+		assert_int_equal(r->gaps[STREAM_IN][0].cause, GAP_NOT_SEEN);
+		assert_int_equal(r->snap.half[STREAM_IN].after_reset_bytes, 3);
+		assert_int_equal(r->snap.half[STREAM_OUT].after_reset_bytes, 4);
+		assert_int_equal(r->snap.half[STREAM_IN].retrans_bytes, 3);
 		assert_true(r->snap.half[STREAM_OUT].rst);
 		assert_false(r->snap.half[STREAM_IN].rst);
-		tx(&c, C2S, ACK, 3, 0, "def", 0, 5 * NS);
-		tx(&c, S2C, RST, 0, 0, NULL, 0, 5 * NS);
+		tx(&c, S2C, RST, 0, 0, NULL, 0, 10 * NS);
 		assert_int_equal(fx_stats(&fx)->late_segments, 2);
 		assert_int_equal(fx_stats(&fx)->streams_reset, 1);
 		assert_int_equal(fx_stats(&fx)->streams_opened, 1);
 		assert_int_equal(fx_stats(&fx)->gap_bytes, 3);
+		assert_int_equal(fx_stats(&fx)->after_reset_bytes, 7);
 		fx_fini(&fx);
+	}
+}
+
+/* The linger ends by the clock too (flow_table_expire, without an idle timeout), at the end
+ * of the capture, and when the 4-tuple opens a new connection; in every case the stream is
+ * reset, and data after the RST that is out of window or already seen counts for nothing. */
+static void test_rst_linger_ends(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+		struct fixture fx;
+		struct conn a, b, d;
+
+		fx_init(&fx, NULL, 0);
+		a = conn4(&fx, isns[i], 1001);
+		b = conn4(&fx, isns[i], 1002);
+		d = conn4(&fx, isns[i], 1003);
+		handshake(&a, NS);
+		handshake(&b, NS);
+		handshake(&d, NS);
+		tx(&a, C2S, RST, 0, 0, NULL, 0, 2 * NS);
+		tx(&a, C2S, ACK, 0, 0, "ab", 0, 3 * NS);
+		tx(&a, C2S, ACK, 0, 0, "ab", 0, 3 * NS);
+		tx(&a, C2S, ACK, (1LL << 30) + 100, 0, "far", 0, 3 * NS);
+		tx(&b, S2C, RST | ACK, 0, 0, NULL, 0, 2 * NS);
+		tx(&d, S2C, RST | ACK, 0, 0, NULL, 0, 2 * NS);
+		tx(&d, C2S, ACK, 0, 0, "x", 0, 2 * NS);
+		flow_table_expire(fx.ft, 2 * NS + FLOW_RST_LINGER_NS);
+		assert_int_equal(n_closed, 0);
+		/* a new SYN on d's 4-tuple ends d, reset */
+		d.cisn += 77777;
+		tx(&d, C2S, SYN, -1, 0, NULL, 0, 3 * NS);
+		assert_int_equal(n_closed, 1);
+		assert_int_equal(close_order[0], 3);
+		assert_int_equal(recs[3].snap.state, STREAM_RESET);
+		expect_dir(&recs[3], STREAM_IN, "x");
+		flow_table_expire(fx.ft, 2 * NS + FLOW_RST_LINGER_NS + 1);
+		assert_int_equal(n_closed, 3);
+		assert_int_equal(recs[1].snap.state, STREAM_RESET);
+		assert_int_equal(recs[2].snap.state, STREAM_RESET);
+		expect_dir(&recs[1], STREAM_IN, "ab");
+		assert_int_equal(recs[1].snap.half[STREAM_IN].after_reset_bytes, 2);
+		assert_int_equal(recs[1].snap.half[STREAM_IN].retrans_bytes, 2);
+		assert_int_equal(fx_stats(&fx)->ignored_segments, 1);
+		/* a RST, then the end of the capture: reset, not open */
+		tx(&b, C2S, SYN, -1, 0, NULL, 0, 20 * NS);
+		tx(&b, S2C, SYN | ACK, -1, 0, NULL, 0, 20 * NS);
+		tx(&b, S2C, RST | ACK, 0, 0, NULL, 0, 21 * NS);
+		fx_fini(&fx);
+		assert_int_equal(recs[5].snap.state, STREAM_RESET);
+		assert_int_equal(fx_stats(&fx)->streams_reset, 4);
+		assert_int_equal(fx_stats(&fx)->after_reset_bytes, 3);
 	}
 }
 
@@ -799,7 +867,8 @@ static void test_ipv6(void **state)
 }
 
 /* Lone ACKs, FINs and RSTs of unknown connections start nothing; a RST that carries data
- * starts a midstream stream that is reset at once, with its data (as tshark shows it). */
+ * starts a midstream stream that is reset at once (then lingers), with its data (as tshark
+ * shows it). */
 static void test_ignored(void **state)
 {
 	struct fixture fx;
@@ -815,8 +884,10 @@ static void test_ignored(void **state)
 	tx(&c, C2S, RST | ACK, 0, 0, "x", 0, NS);
 	assert_int_equal(fx_stats(&fx)->ignored_segments, 3);
 	assert_int_equal(fx_stats(&fx)->streams_opened, 1);
-	assert_int_equal(fx_stats(&fx)->streams_reset, 1);
 	fx_fini(&fx);
+	assert_int_equal(fx_stats(&fx)->streams_reset, 1);
+	/* the RST's own data is the stream's, not data after it */
+	assert_int_equal(recs[1].snap.half[STREAM_IN].after_reset_bytes, 0);
 	assert_int_equal(recs[1].opens, 1);
 	assert_true(recs[1].snap.midstream);
 	assert_int_equal(recs[1].snap.state, STREAM_RESET);
@@ -937,6 +1008,7 @@ int main(void)
 	    cmocka_unit_test(test_handshake_close),
 	    cmocka_unit_test(test_syn_data),
 	    cmocka_unit_test(test_rst_mid_transfer),
+    cmocka_unit_test(test_rst_linger_ends),
 	    cmocka_unit_test(test_fin_then_timeout),
 	    cmocka_unit_test(test_port_reuse),
 	    cmocka_unit_test(test_midstream),

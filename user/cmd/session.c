@@ -430,11 +430,13 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)fs->streams_open,
 			(unsigned long long)fs->streams_midstream);
 		fprintf(f,
-			"bytes: %llu delivered, %llu missing (gaps), %llu given up to caps, "
+			"bytes: %llu delivered (%llu after a RST), %llu missing (gaps), "
+			"%llu given up to caps, "
 			"%llu past --max-stream-bytes, %llu skipped for --no-bodies, "
 			"%llu retransmitted, %llu overlapping; "
 			"memory peak %llu of %llu\n",
-			(unsigned long long)fs->bytes_delivered, (unsigned long long)fs->gap_bytes,
+			(unsigned long long)fs->bytes_delivered,
+			(unsigned long long)fs->after_reset_bytes, (unsigned long long)fs->gap_bytes,
 			(unsigned long long)fs->ooo_dropped_bytes,
 			(unsigned long long)fs->budget_cut_bytes,
 			(unsigned long long)fs->skipped_bytes,
@@ -477,6 +479,7 @@ void session_print_stats_json(struct session *s, FILE *f)
 		FS(streams_open);
 		FS(streams_midstream);
 		FS(bytes_delivered);
+		FS(after_reset_bytes);
 		FS(gap_bytes);
 		FS(retrans_bytes);
 		FS(overlap_bytes);

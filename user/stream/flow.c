@@ -65,12 +65,13 @@ struct flow_node {
 /* A live stream. */
 struct flow_entry {
 	struct flow_node node;
-	struct xs_link lru;	/* ft->lru, least recently active first */
+	/* ft->lru, least recently active first; once reset, ft->linger instead, by RST time */
+	struct xs_link lru;
 	struct xs_link order; /* ft->order, by id */
 	struct xs_link held;  /* ft->held while mem > 0, least recently active first */
 	__u64 mem;	      /* bytes charged to the memcap on its behalf */
+	__u64 rst_ts;	      /* time of its first RST (st.state is reset from then on) */
 	struct reasm r[2];
-	bool fin_acked[2]; /* the FIN of that direction was acknowledged */
 	struct stream st;
 };
 
@@ -95,6 +96,7 @@ struct flow_table {
 	struct reasm_ctx rctx;
 	struct flow_stats stats;
 	__u64 ignored; /* without rc.out_of_window */
+	__u64 after_reset; /* payload bytes taken in after a RST */
 	struct flow_node **buckets;
 	__u32 nbuckets; /* a power of two */
 	__u64 nnodes;
@@ -102,6 +104,7 @@ struct flow_table {
 	struct xs_link order;
 	struct xs_link tombs;
 	struct xs_link held;	 /* live streams holding memory, least recently active first */
+	struct xs_link linger;	 /* reset streams taking data after their RST, by RST time */
 	struct flow_entry *cur;	 /* the stream the table is feeding a segment (not evicted) */
 	struct flow_entry *ending; /* the stream flow_end is flushing (not evicted) */
 	__u64 win_used;		 /* the memcap's usage when the current segment came in */
@@ -289,6 +292,7 @@ static void tomb_add(struct flow_table *ft, const struct flow_node *from, __u32 
 static void flow_sync_stats(struct flow_table *ft)
 {
 	ft->stats.bytes_delivered = ft->rc.delivered;
+	ft->stats.after_reset_bytes = ft->after_reset;
 	ft->stats.gap_bytes = ft->rc.gap;
 	ft->stats.retrans_bytes = ft->rc.retrans;
 	ft->stats.overlap_bytes = ft->rc.overlap;
@@ -317,6 +321,9 @@ static void flow_end_why(struct flow_table *ft, struct flow_entry *e, enum strea
 	ft->ending = e;
 	for (d = 0; d < 2; d++)
 		reasm_flush(&e->r[d], &ft->rctx, st, d);
+	/* a reset stream stays reset however its linger ends */
+	if (st->state == STREAM_RESET)
+		state = STREAM_RESET;
 	st->state = state;
 	switch (state) {
 	case STREAM_CLOSED:
@@ -426,8 +433,12 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 	struct flow_entry *e;
 	struct stream *st;
 
+	/* the least recently active goes; when every stream is reset, the oldest RST */
 	if (ft->opts.max_streams && ft->stats.streams_open >= ft->opts.max_streams)
-		flow_end(ft, container_of(ft->lru.next, struct flow_entry, lru), STREAM_EVICTED);
+		flow_end(ft,
+			 container_of(xs_link_empty(&ft->lru) ? ft->linger.next : ft->lru.next,
+				      struct flow_entry, lru),
+			 STREAM_EVICTED);
 
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -498,8 +509,11 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		h->last_ts = seg->ts_ns;
 	if (seg->ts_ns > st->last_ts)
 		st->last_ts = seg->ts_ns;
-	xs_link_del(&e->lru);
-	xs_link_add_tail(&ft->lru, &e->lru);
+	/* a reset stream stays on ft->linger, in RST order */
+	if (st->state != STREAM_RESET) {
+		xs_link_del(&e->lru);
+		xs_link_add_tail(&ft->lru, &e->lru);
+	}
 
 	if (fl & XS_TCP_SYN) {
 		reasm_syn(r, h, seq);
@@ -516,10 +530,18 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 	if ((seg->ev_flags & XS_EVF_HDRONLY) && seg->payload_wire_len > seg->payload_len)
 		reasm_budget_cut(r, st, dir, seq + seg->payload_len);
 	/* payload not copied: skipped on our own request (no loss), else past the snaplen */
-	if (seg->payload_wire_len || seg->payload_len)
+	if (seg->payload_wire_len || seg->payload_len) {
+		/* new bytes after a RST: delivered, or buffered, and not seen before */
+		__u64 held = h->data_bytes + r->ooo_bytes;
+
 		reasm_data(r, &ft->rctx, st, dir, seq, seg->payload, seg->payload_len,
 			   seg->payload_wire_len,
 			   (seg->ev_flags & XS_EVF_SKIPPED) ? GAP_SKIPPED : GAP_CUT);
+		if (st->state == STREAM_RESET && h->data_bytes + r->ooo_bytes > held) {
+			h->after_reset_bytes += h->data_bytes + r->ooo_bytes - held;
+			ft->after_reset += h->data_bytes + r->ooo_bytes - held;
+		}
+	}
 	if (fl & XS_TCP_FIN) {
 		__u32 wire = seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len
 								      : seg->payload_len;
@@ -528,19 +550,40 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		reasm_fin(r, seq + wire);
 		h->fin = true;
 	}
-	if ((fl & XS_TCP_ACK) && reasm_fin_acked(&e->r[o], p->ack))
-		e->fin_acked[o] = true;
+	if (fl & XS_TCP_ACK)
+		reasm_peer_ack(&e->r[o], p->ack);
 
-	if (fl & XS_TCP_RST) {
-		h->rst = true;
-		flow_end(ft, e, STREAM_RESET);
-		return;
+	if ((fl & XS_TCP_RST) && st->state != STREAM_RESET) {
+		/* reset: the stream lingers, taking what still comes, then ends */
+		st->state = STREAM_RESET;
+		e->rst_ts = seg->ts_ns;
+		xs_link_del(&e->lru);
+		xs_link_add_tail(&ft->linger, &e->lru);
 	}
+	if (fl & XS_TCP_RST)
+		h->rst = true;
 	/* FIN both ways: close once each direction is complete up to its FIN, or its FIN was
 	 * acknowledged (what is missing before it can no longer come) */
-	if (fins_both(e) && (reasm_complete(&e->r[0]) || e->fin_acked[0]) &&
-	    (reasm_complete(&e->r[1]) || e->fin_acked[1]))
+	if (fins_both(e) && reasm_done(&e->r[0]) && reasm_done(&e->r[1]))
 		flow_end(ft, e, STREAM_CLOSED);
+}
+
+/* A reset stream's linger is over at now. */
+static bool flow_linger_over(const struct flow_entry *e, __u64 now)
+{
+	return now > e->rst_ts && now - e->rst_ts > FLOW_RST_LINGER_NS;
+}
+
+/* Ends the reset streams whose linger is over, oldest RST first. */
+static void flow_linger_sweep(struct flow_table *ft, __u64 now)
+{
+	while (!xs_link_empty(&ft->linger)) {
+		struct flow_entry *e = container_of(ft->linger.next, struct flow_entry, lru);
+
+		if (!flow_linger_over(e, now))
+			break;
+		flow_end(ft, e, STREAM_RESET);
+	}
 }
 
 struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set *sinks,
@@ -570,6 +613,7 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 	xs_link_init(&ft->order);
 	xs_link_init(&ft->tombs);
 	xs_link_init(&ft->held);
+	xs_link_init(&ft->linger);
 	ft->max_tombs = opts->max_streams ? opts->max_streams : FLOW_DEFAULT_TOMBS;
 
 	/* the hash key only spreads buckets; without entropy a fixed key still works */
@@ -604,6 +648,7 @@ int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
 		flow_table_expire(ft, seg->ts_ns);
 		ft->last_sweep_ns = seg->ts_ns;
 	}
+	flow_linger_sweep(ft, seg->ts_ns);
 
 	mem_window_open(ft);
 	flow_key_make(&k, p->family, p->saddr, p->sport, p->daddr, p->dport);
@@ -640,7 +685,7 @@ int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
 		tomb_free(ft, t);
 	} else if (!e && !(syn || data)) {
 		/* nothing to follow: a lone ACK, FIN or RST of a connection never seen (a RST that
-		 * carries data starts a midstream stream that ends at once: the data is kept) */
+		 * carries data starts a midstream stream, reset at once: the data is kept) */
 		ft->ignored++;
 		goto out;
 	}
@@ -666,10 +711,9 @@ void flow_table_expire(struct flow_table *ft, __u64 now_ns)
 {
 	struct flow_entry *e;
 
-	if (!ft->opts.idle_timeout_ns)
-		return;
+	flow_linger_sweep(ft, now_ns);
 	/* least recently active first: stop at the first one still fresh */
-	while (!xs_link_empty(&ft->lru)) {
+	while (ft->opts.idle_timeout_ns && !xs_link_empty(&ft->lru)) {
 		e = container_of(ft->lru.next, struct flow_entry, lru);
 		if (!flow_idle(ft, e, now_ns))
 			break;

@@ -20,6 +20,10 @@ enum overlap_policy {
 	OVERLAP_FIRST,		/* bytes already buffered stay (tshark's rule) */
 };
 
+/* How long a reset stream keeps taking data, by the packets' clock: on a tap or a mirror port
+ * the RST may have been injected, or lost before its endpoint, and the connection goes on. */
+#define FLOW_RST_LINGER_NS (5 * 1000000000ULL)
+
 struct flow_opts {
 	__u64 idle_timeout_ns;	/* 0: never */
 	__u32 max_streams;	/* 0: no limit; past it the least recently active is evicted */
@@ -31,21 +35,23 @@ struct flow_stats {
 	__u64 segments;		/* segments taken in */
 	__u64 streams_opened;
 	__u64 streams_closed;	/* FIN both ways */
-	__u64 streams_reset;
+	__u64 streams_reset;	/* ended after a RST (and its linger) */
 	__u64 streams_timeout;
 	__u64 streams_evicted;	/* by --max-streams */
 	__u64 streams_evicted_mem; /* by --memcap */
-	__u64 streams_open;	/* open now */
+	__u64 streams_open;	/* open now (reset ones in their linger included) */
 	__u64 streams_midstream;
 	__u64 bytes_delivered;	/* payload bytes passed to sinks */
+	__u64 after_reset_bytes;/* of the payload bytes taken in, those that came after a RST */
 	__u64 gap_bytes;	/* bytes recorded as missing */
 	__u64 retrans_bytes;	/* duplicates dropped */
 	__u64 overlap_bytes;	/* conflicting bytes resolved by the overlap policy */
 	__u64 ooo_dropped_bytes;/* out-of-order bytes given up to a cap (become gaps) */
 	__u64 budget_cut_bytes;	/* bytes past --max-stream-bytes that reached no sink */
 	__u64 skipped_bytes;	/* bytes --no-bodies had skipped (passed as gaps, not missing) */
-	__u64 late_segments;	/* segments for a stream that already ended (no SYN) */
-	__u64 ignored_segments; /* e.g. pure ACKs of nothing, segments after RST */
+	__u64 late_segments;	/* segments for a stream that already ended (no SYN), e.g. after
+				 * a RST and its linger */
+	__u64 ignored_segments; /* e.g. pure ACKs of nothing, out of window */
 };
 
 struct flow_table;
@@ -55,7 +61,8 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 				  struct memcap *mc);
 /* Takes one segment in (seg->ts_ns is the clock). Returns 0 or -errno (-ENOMEM). */
 int flow_table_input(struct flow_table *ft, const struct xs_segment *seg);
-/* Ends the streams idle since before now_ns - idle_timeout (state timeout). */
+/* Ends the streams idle since before now_ns - idle_timeout (state timeout), and the reset
+ * ones whose linger is over (state reset). */
 void flow_table_expire(struct flow_table *ft, __u64 now_ns);
 /* End of capture: every stream still open is flushed and closed with state open. */
 void flow_table_finish(struct flow_table *ft);

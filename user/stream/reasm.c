@@ -535,6 +535,17 @@ bool reasm_fin_acked(const struct reasm *r, __u32 ack)
 	return off > (__s64)r->fin_off;
 }
 
+void reasm_peer_ack(struct reasm *r, __u32 ack)
+{
+	if (reasm_fin_acked(r, ack))
+		r->fin_acked = true;
+}
+
+bool reasm_done(const struct reasm *r)
+{
+	return reasm_complete(r) || r->fin_acked;
+}
+
 void reasm_flush(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir)
 {
 	while (r->head) {

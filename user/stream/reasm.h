@@ -88,6 +88,7 @@ struct reasm {
 	bool started;	 /* the sequence number of offset 0 is known */
 	bool syn;	 /* offset 0 is the byte after a SYN seen */
 	bool fin;	 /* FIN seen */
+	bool fin_acked;	 /* the peer acknowledged the FIN (reasm_peer_ack) */
 	bool drops_pending; /* the capture dropped packets since the last hole: it is theirs */
 };
 
@@ -151,6 +152,13 @@ bool reasm_complete(const struct reasm *r);
 
 /* FIN seen and acknowledged by ack from the peer: holes before it can no longer be filled. */
 bool reasm_fin_acked(const struct reasm *r, __u32 ack);
+
+/* An acknowledgment ack from the peer: remembers when it covers the FIN. */
+void reasm_peer_ack(struct reasm *r, __u32 ack);
+
+/* Nothing more can come: FIN seen and every byte before it passed on, or the FIN was
+ * acknowledged (what is missing before it can no longer come). */
+bool reasm_done(const struct reasm *r);
 
 /*
  * End of the direction: buffered data is passed on with the holes before it as gaps, and

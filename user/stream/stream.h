@@ -16,7 +16,7 @@
 enum stream_state {
 	STREAM_OPEN = 0,	/* still open when the capture ended */
 	STREAM_CLOSED,		/* FIN on both sides */
-	STREAM_RESET,		/* RST */
+	STREAM_RESET,		/* RST (data may follow for FLOW_RST_LINGER_NS: after_reset_bytes) */
 	STREAM_TIMEOUT,		/* idle longer than --idle-timeout */
 	STREAM_EVICTED,		/* pushed out by --max-streams or --memcap */
 };
@@ -58,6 +58,7 @@ struct stream_half {
 	__u64 gap_bytes;	/* bytes given up as missing */
 	__u64 retrans_bytes;	/* bytes seen again: already delivered, or buffered alike */
 	__u64 overlap_bytes;	/* buffered bytes a later segment contradicted (--overlap) */
+	__u64 after_reset_bytes; /* new payload bytes that came after the stream's first RST */
 	__u64 first_ts, last_ts;
 	/* the first n_gaps_listed gaps in offset order; grown on demand by reasm (NULL while
 	 * there are none), which owns it: valid until the sinks' stream_close returns */
