@@ -360,6 +360,8 @@ static void test_syn_data(void **state)
 		expect_dir(&recs[1], STREAM_IN, "hello world");
 		expect_dir(&recs[1], STREAM_OUT, "ok");
 		assert_int_equal(recs[1].snap.state, STREAM_OPEN);
+		/* the end of the capture found it open: counted so */
+		assert_int_equal(fx_stats(&fx)->streams_ended_open, 1);
 		assert_int_equal(recs[1].snap.half[STREAM_IN].isn, c.cisn);
 	}
 }
@@ -939,6 +941,11 @@ static void test_cut(void **state)
 	assert_int_equal(recs[1].snap.half[STREAM_OUT].n_gaps, 3);
 	assert_int_equal(recs[1].gaps[STREAM_OUT][1].offset, 14);
 	assert_int_equal(recs[1].gaps[STREAM_OUT][1].len, 6);
+	/* withheld, not lost: cut, as README's table says; the hole between is not_seen */
+	assert_int_equal(recs[1].gaps[STREAM_OUT][0].cause, GAP_CUT);
+	assert_int_equal(recs[1].gaps[STREAM_OUT][1].cause, GAP_NOT_SEEN);
+	assert_int_equal(recs[1].gaps[STREAM_OUT][2].offset, 21);
+	assert_int_equal(recs[1].gaps[STREAM_OUT][2].cause, GAP_CUT);
 }
 
 /* --overlap through the table. */

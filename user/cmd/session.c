@@ -427,7 +427,8 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)fs->streams_reset, (unsigned long long)fs->streams_timeout,
 			(unsigned long long)(fs->streams_evicted + fs->streams_evicted_mem),
 			(unsigned long long)fs->streams_evicted_mem,
-			(unsigned long long)fs->streams_open,
+			/* open now, and those the end of the capture found open */
+			(unsigned long long)(fs->streams_open + fs->streams_ended_open),
 			(unsigned long long)fs->streams_midstream);
 		fprintf(f,
 			"bytes: %llu delivered (%llu after a RST), %llu missing (gaps), "
@@ -477,6 +478,7 @@ void session_print_stats_json(struct session *s, FILE *f)
 		FS(streams_evicted);
 		FS(streams_evicted_mem);
 		FS(streams_open);
+		FS(streams_ended_open);
 		FS(streams_midstream);
 		FS(bytes_delivered);
 		FS(after_reset_bytes);

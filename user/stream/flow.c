@@ -342,6 +342,7 @@ static void flow_end_why(struct flow_table *ft, struct flow_entry *e, enum strea
 			ft->stats.streams_evicted++;
 		break;
 	case STREAM_OPEN:
+		ft->stats.streams_ended_open++;
 		break;
 	}
 	ft->stats.streams_open--;

@@ -40,6 +40,7 @@ struct flow_stats {
 	__u64 streams_evicted;	/* by --max-streams */
 	__u64 streams_evicted_mem; /* by --memcap */
 	__u64 streams_open;	/* open now (reset ones in their linger included) */
+	__u64 streams_ended_open; /* still open when the capture ended: their state is open */
 	__u64 streams_midstream;
 	__u64 bytes_delivered;	/* payload bytes passed to sinks */
 	__u64 after_reset_bytes;/* of the payload bytes taken in, those that came after a RST */
