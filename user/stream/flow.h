@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * flow: the table of TCP connections, keyed by the normalised 4-tuple. It
- * finds or creates the stream of each segment, drives the connection state
- * (conn) and the reassembly of both directions (reasm), and hands what comes
- * out to the sinks. Time is the packets' time: replay is deterministic.
+ * finds or creates the stream of each segment, keeps the connection's state
+ * (SYN, FIN, RST and how the stream ends) itself, drives the reassembly of
+ * both directions (reasm), which hands what comes out to the sinks. Time is
+ * the packets' time: replay is deterministic.
  */
 #ifndef XS_FLOW_H
 #define XS_FLOW_H
@@ -16,7 +17,9 @@
 #include "stream/stream.h"
 
 enum overlap_policy {
-	OVERLAP_LAST = 0,	/* later bytes replace buffered ones (the seed's rule, default) */
+	/* later bytes replace buffered ones (default): the rule of the seed, the Python
+	 * sniffer xdp-sniff began as (../shared/seed/sniff.py) */
+	OVERLAP_LAST = 0,
 	OVERLAP_FIRST,		/* bytes already buffered stay (tshark's rule) */
 };
 

@@ -24,7 +24,8 @@ enum stream_state {
 const char *stream_state_name(enum stream_state s);
 
 /* Directions of a stream: STREAM_IN is what the side that opened the connection sent (the
- * seed's "inbound"), STREAM_OUT what the other side sent. */
+ * "inbound" of the seed, the Python sniffer xdp-sniff began as: ../shared/seed/sniff.py),
+ * STREAM_OUT what the other side sent. */
 enum {
 	STREAM_IN = 0,
 	STREAM_OUT = 1,
