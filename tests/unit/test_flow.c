@@ -613,6 +613,62 @@ static void test_synack_first(void **state)
 	}
 }
 
+/* Who opened a connection, by evidence: its SYN, the SYN-ACK it was sent, midstream the side
+ * whose peer has a well-known port while its own is not, else the first sender. The data
+ * follows the roles: STREAM_IN is always the client's. */
+static void test_roles(void **state)
+{
+	static const struct {
+		const char *what;
+		__u16 cport, sport;
+		int first;	/* who sends the first segment */
+		__u8 flags;	/* of the first segment */
+		int roles;	/* expected */
+		bool client_is_c;
+	} cases[] = {
+	    {"SYN", 40000, 80, C2S, SYN, ROLES_SYN, true},
+	    {"SYN-ACK first", 40000, 80, S2C, SYN | ACK, ROLES_SYNACK, true},
+	    {"response first, port 80", 40000, 80, S2C, ACK | PSH, ROLES_PORT, true},
+	    {"request first, port 80", 40000, 80, C2S, ACK | PSH, ROLES_PORT, true},
+	    {"response first, both ports high", 40000, 8080, S2C, ACK | PSH, ROLES_FIRST_SEEN,
+	     false},
+	    {"response first, both ports low", 1000, 80, S2C, ACK | PSH, ROLES_FIRST_SEEN, false},
+	};
+	size_t i, k;
+
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+			struct fixture fx;
+			struct conn c;
+			struct srec *r = &recs[1];
+			const struct ep *client;
+
+			fx_init(&fx, NULL, 0);
+			c = conn4(&fx, isns[i], cases[k].cport);
+			c.s.port = cases[k].sport;
+			if (cases[k].flags & SYN)
+				tx(&c, cases[k].first, cases[k].flags, -1, 0, NULL, 0, NS);
+			else
+				tx(&c, cases[k].first, cases[k].flags, 0, 0,
+				   cases[k].first == S2C ? "HTTP/1.1 200 OK\r\n" : "GET / HTTP/1.1\r\n",
+				   0, NS);
+			tx(&c, !cases[k].first, ACK | PSH, 0, 0, cases[k].first == S2C ? "GET" : "200",
+			   0, 2 * NS);
+			fx_fini(&fx);
+			client = cases[k].client_is_c ? &c.c : &c.s;
+			if (r->snap.roles != cases[k].roles)
+				fail_msg("%s: roles %d, want %d", cases[k].what, r->snap.roles,
+					 cases[k].roles);
+			if (memcmp(r->snap.saddr, client->addr, 16) || r->snap.sport != client->port)
+				fail_msg("%s: the wrong side is the client", cases[k].what);
+			/* the client's bytes are STREAM_IN */
+			if (!(cases[k].flags & SYN))
+				expect_dir(r, cases[k].client_is_c ? STREAM_IN : STREAM_OUT,
+					   cases[k].first == S2C ? "GET" : "GET / HTTP/1.1\r\n");
+		}
+	}
+}
+
 /* --max-streams: the least recently active stream goes first; finish closes the rest in id
  * order. */
 static void test_max_streams_eviction(void **state)
@@ -1020,6 +1076,7 @@ int main(void)
 	    cmocka_unit_test(test_port_reuse),
 	    cmocka_unit_test(test_midstream),
 	    cmocka_unit_test(test_synack_first),
+    cmocka_unit_test(test_roles),
 	    cmocka_unit_test(test_max_streams_eviction),
 	    cmocka_unit_test(test_caps),
     cmocka_unit_test(test_memcap_evicts_idle),

@@ -11,6 +11,9 @@
  *   source_port, destination_port
  *   state              "closed", "reset", "timeout", "evicted", or "open" at exit
  *   midstream          true when picked up without its SYN
+ *   roles              what decided which side is the source (opened the connection):
+ *                      "syn", "synack", "port" (midstream: the other side's port is well
+ *                      known, its own not) or "first_seen" (midstream: the first sender)
  *   reuse              streams on this 4-tuple that ended before this one
  *   start, end         first and last packet, ISO 8601 UTC with microseconds
  *                      ("2023-11-14T22:13:20.000123Z")
@@ -182,11 +185,11 @@ static json_t *json_stream_object(const struct stream *st, const struct json_str
 
 	/* "o" steals its value, also when packing fails; a NULL value fails the pack. The
 	 * payloads are left empty here: json_write() puts them in. */
-	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:s,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
 			 "id", json_u64(st->id), "family", (int)st->family, "source_address", src,
 			 "destination_address", dst, "source_port", (int)st->sport,
 			 "destination_port", (int)st->dport, "state", stream_state_name(st->state),
-			 "midstream", st->midstream, "reuse", (json_int_t)st->reuse, "start", start,
+			 "midstream", st->midstream, "roles", stream_roles_name(st->roles), "reuse", (json_int_t)st->reuse, "start", start,
 			 "end", end, "start_ns", json_u64(st->first_ts), "end_ns",
 			 json_u64(st->last_ts), "inbound_info",
 			 json_half_info(&st->half[STREAM_IN], in), "outbound_info",

@@ -424,15 +424,41 @@ static bool flow_idle(const struct flow_table *ft, const struct flow_entry *e, _
 	return idle && now > e->st.last_ts && now - e->st.last_ts > idle;
 }
 
-/* A new stream for the segment's 4-tuple. A SYN-ACK's destination, else the sender, is the
- * side that opened it. */
+/* Ports below this are well known: a server's, against a client's ephemeral one. */
+#define FLOW_WELL_KNOWN_PORTS 1024
+
+/*
+ * Which side of the segment opened its connection, by the evidence the segment gives, in
+ * this order: a SYN's sender, a SYN-ACK's destination; midstream, the side whose peer's port
+ * is well known while its own is not; else the sender. Returns the roles; *swap says the
+ * segment's destination is the opener.
+ */
+static enum stream_roles flow_orient(const struct xs_pkt *p, bool *swap)
+{
+	bool low_s = p->sport < FLOW_WELL_KNOWN_PORTS, low_d = p->dport < FLOW_WELL_KNOWN_PORTS;
+
+	*swap = false;
+	if ((p->tcp_flags & (XS_TCP_SYN | XS_TCP_ACK)) == (XS_TCP_SYN | XS_TCP_ACK)) {
+		*swap = true;
+		return ROLES_SYNACK;
+	}
+	if (p->tcp_flags & XS_TCP_SYN)
+		return ROLES_SYN;
+	if (low_s != low_d) {
+		*swap = low_s;
+		return ROLES_PORT;
+	}
+	return ROLES_FIRST_SEEN;
+}
+
+/* A new stream for the segment's 4-tuple, oriented by flow_orient. */
 static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_segment *seg,
 				      __u32 hash, __u32 reuse)
 {
 	const struct xs_pkt *p = &seg->pkt;
-	bool synack = (p->tcp_flags & (XS_TCP_SYN | XS_TCP_ACK)) == (XS_TCP_SYN | XS_TCP_ACK);
 	struct flow_entry *e;
 	struct stream *st;
+	bool swap;
 
 	/* the least recently active goes; when every stream is reset, the oldest RST */
 	if (ft->opts.max_streams && ft->stats.streams_open >= ft->opts.max_streams)
@@ -453,7 +479,8 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 	st = &e->st;
 	st->id = ++ft->next_id;
 	st->family = p->family;
-	if (synack) {
+	st->roles = flow_orient(p, &swap);
+	if (swap) {
 		memcpy(st->saddr, p->daddr, 16);
 		memcpy(st->daddr, p->saddr, 16);
 		st->sport = p->dport;

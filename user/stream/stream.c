@@ -15,3 +15,18 @@ const char *stream_gap_cause_name(enum stream_gap_cause c)
 	}
 	return "not_seen";
 }
+
+const char *stream_roles_name(enum stream_roles r)
+{
+	switch (r) {
+	case ROLES_SYN:
+		return "syn";
+	case ROLES_SYNACK:
+		return "synack";
+	case ROLES_PORT:
+		return "port";
+	case ROLES_FIRST_SEEN:
+		break;
+	}
+	return "first_seen";
+}

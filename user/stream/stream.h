@@ -23,6 +23,17 @@ enum stream_state {
 
 const char *stream_state_name(enum stream_state s);
 
+/* What decided which side opened the connection (saddr, sport: the client). */
+enum stream_roles {
+	ROLES_SYN = 0,		/* it sent the SYN */
+	ROLES_SYNACK,		/* it was sent the SYN-ACK (its SYN was missed) */
+	ROLES_PORT,		/* midstream: the peer's port is well known (< 1024), its own not */
+	ROLES_FIRST_SEEN,	/* midstream, nothing else to go by: it sent the first segment seen */
+};
+
+/* "syn", "synack", "port", "first_seen": the names -j gives them. */
+const char *stream_roles_name(enum stream_roles r);
+
 /* Directions of a stream: STREAM_IN is what the side that opened the connection sent (the
  * "inbound" of the seed, the Python sniffer xdp-sniff began as: ../shared/seed/sniff.py),
  * STREAM_OUT what the other side sent. */
@@ -80,6 +91,7 @@ struct stream {
 	enum stream_state state;
 	__u8 family;		/* 4 or 6 */
 	bool midstream;		/* picked up without its SYN */
+	__u8 roles;		/* enum stream_roles */
 	__u8 saddr[16];		/* the side that opened the connection (first SYN, or first seen) */
 	__u8 daddr[16];
 	__u16 sport;
