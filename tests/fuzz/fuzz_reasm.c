@@ -14,7 +14,9 @@
  *  - in "consistent" mode (every payload byte is the low byte of its sequence number, so no
  *    overlap conflicts), delivered bytes are the bytes of their sequence numbers;
  *  - every stream opened is closed exactly once; the table totals match the sink's;
- *  - the memcap never passes its limit and is back to 0 after finish (or free).
+ *  - the memcap never passes its limit (it evicts streams for memory first) and is back to
+ *    0 after finish (or free);
+ *  - every stream ends in exactly one counted way; bytes after a RST are delivered bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -299,9 +301,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(mc.used == 0);
 		CHECK(fs->bytes_delivered == tot_data);
 		CHECK(fs->gap_bytes == tot_gap);
+		/* every stream ended in exactly one way, counted once */
 		CHECK(fs->streams_closed + fs->streams_reset + fs->streams_timeout +
-			      fs->streams_evicted + fs->streams_evicted_mem <=
+			      fs->streams_evicted + fs->streams_evicted_mem +
+			      fs->streams_ended_open ==
 		      fs->streams_opened);
+		/* what came after a RST was delivered (buffered bytes are flushed as data) */
+		CHECK(fs->after_reset_bytes <= fs->bytes_delivered);
 	}
 	flow_table_free(ft);
 	CHECK(mc.used == 0);

@@ -43,12 +43,21 @@ def main():
                st["destination_port"])
         m = [o for o in ours if (o["source_address"], o["source_port"], o["destination_address"],
                                  o["destination_port"]) == key]
-        if not m:
+        # the seed's client is the first sender; xdp-sniff's may be the other side when the
+        # evidence says so (a SYN-ACK, a well-known port): then the directions swap
+        swapped = [o for o in ours if o.get("roles") in ("synack", "port") and
+                   (o["destination_address"], o["destination_port"], o["source_address"],
+                    o["source_port"]) == key]
+        if not m and not swapped:
             print("  seed stream %s: not in xdp-sniff's output" % (key,))
             bad += 1
             continue
-        o = m[0]
+        o = m[0] if m else swapped[0]
         inb, outb = base64.b64decode(o["inbound"]), base64.b64decode(o["outbound"])
+        if not m:
+            inb, outb = outb, inb
+            print("  seed stream %s: xdp-sniff's client is the other side (roles %s)" %
+                  (key, o["roles"]))
         if (inb, outb) == (st["inbound"], st["outbound"]):
             continue
         # the seed skips the payload of SYN segments (TCP Fast Open); xdp-sniff keeps it

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of reasm, one direction of a stream. Each scenario is a list of steps (a segment
- * in, the bytes passed on so far expected out) and runs at the initial sequence numbers 0, 1,
- * 2^32-1 and 2^32-10, so that every case also crosses the 32-bit wrap.
+ * Unit tests of reasm, one direction of a stream. Each scenario is its own test, named by what
+ * it shows: a list of steps (a segment in, the bytes passed on so far expected out), then the
+ * gaps (offset, length, cause) and counters expected at the end. Every scenario runs at the
+ * initial sequence numbers 0, 1, 2^32-1 and 2^32-10, so that each also crosses the 32-bit
+ * wrap; a failure names the scenario, the step or field, and the ISN.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,7 +74,8 @@ struct fixture {
 	__u32 isn;
 };
 
-static void fx_init(struct fixture *fx, __u32 isn, bool keep_first, __u64 max_ooo, __u64 memcap)
+/* A direction opened by a SYN with sequence number isn (offset 0 is isn + 1). */
+static void fx_init_midstream(struct fixture *fx, bool keep_first, __u64 max_ooo, __u64 memcap)
 {
 	memset(fx, 0, sizeof(*fx));
 	memset(&rec, 0, sizeof(rec));
@@ -84,15 +88,20 @@ static void fx_init(struct fixture *fx, __u32 isn, bool keep_first, __u64 max_oo
 	fx->ctx.max_ooo_bytes = max_ooo;
 	fx->ctx.keep_first = keep_first;
 	fx->st.id = 1;
-	fx->isn = isn;
 	reasm_init(&fx->r);
-	reasm_start(&fx->r, &fx->st.half[STREAM_IN], isn + 1, true);
+}
+
+static void fx_init(struct fixture *fx, __u32 isn, bool keep_first, __u64 max_ooo, __u64 memcap)
+{
+	fx_init_midstream(fx, keep_first, max_ooo, memcap);
+	fx->isn = isn;
+	reasm_syn(&fx->r, &fx->st.half[STREAM_IN], isn);
 	assert_int_equal(fx->st.half[STREAM_IN].isn, isn);
 }
 
 static void fx_fini(struct fixture *fx)
 {
-	free(fx->st.half[STREAM_IN].gaps);
+	reasm_free(&fx->r, &fx->ctx, &fx->st.half[STREAM_IN]);
 }
 
 /* Sends bytes at stream offset off (data NULL: cut bytes only). */
@@ -101,7 +110,7 @@ static void fx_put(struct fixture *fx, __s64 off, const char *data, __u32 cut)
 	__u32 len = data ? strlen(data) : 0;
 
 	reasm_data(&fx->r, &fx->ctx, &fx->st, STREAM_IN, fx->isn + 1 + (__u32)off,
-		   (const __u8 *)data, len, len + cut);
+		   (const __u8 *)data, len, len + cut, GAP_CUT);
 }
 
 static void expect_out(const char *want, const char *scen, int step, __u32 isn)
@@ -111,239 +120,267 @@ static void expect_out(const char *want, const char *scen, int step, __u32 isn)
 			 (int)rec.len[STREAM_IN], rec.out[STREAM_IN], want);
 }
 
+/* Checks one number of a scenario, naming it. */
+static void expect_u64(__u64 got, __u64 want, const char *what, const char *scen, __u32 isn)
+{
+	if (got != want)
+		fail_msg("%s, isn %u: %s is %llu, want %llu", scen, isn, what,
+			 (unsigned long long)got, (unsigned long long)want);
+}
+
 struct step {
-	__s64 off; /* stream offset of the first byte */
-	const char *data;
+	__s64 off;	  /* stream offset of the first byte (negative: before offset 0) */
+	const char *data; /* the captured bytes */
 	__u32 cut;	  /* bytes on the wire past data, withheld by the snaplen */
 	const char *want; /* everything passed on after this step; NULL: not checked */
 };
+
+#define MAX_STEPS 12
+#define MAX_GAPS  4
 
 struct scenario {
 	const char *name;
 	bool keep_first;
 	__u64 max_ooo;
 	__u64 memcap;
-	struct step steps[12];
-	__s64 fin_off;	   /* >= 0: a FIN at this offset before the flush */
+	struct step steps[MAX_STEPS];
+	int n_steps;
+	bool fin; /* a FIN at fin_off before the flush */
+	__u64 fin_off;
 	const char *final; /* after the flush */
-	struct stream_gap gaps[4];
+	struct stream_gap gaps[MAX_GAPS];
 	__u32 n_gaps;
 	__u64 retrans, overlap, dropped;
 };
 
-#define END                                                                                        \
-	{                                                                                          \
-		.off = -1000                                                                       \
-	}
+/* The steps of a scenario, and how many there are. */
+#define STEPS(...)                                                                                 \
+	.steps = {__VA_ARGS__},                                                                    \
+	.n_steps = sizeof((struct step[]){__VA_ARGS__}) / sizeof(struct step)
+/* The gaps expected at the end, and how many. */
+#define GAPS(...)                                                                                  \
+	.gaps = {__VA_ARGS__},                                                                     \
+	.n_gaps = sizeof((struct stream_gap[]){__VA_ARGS__}) / sizeof(struct stream_gap)
 
+/* one step a line, as a specification reads: clang-format would pack them */
+/* clang-format off */
 static const struct scenario scenarios[] = {
     {.name = "in order",
-     .steps = {{0, "abc", 0, "abc"}, {3, "def", 0, "abcdef"}, {6, "g", 0, "abcdefg"}, END},
-     .fin_off = -1,
+     STEPS({.off = 0, .data = "abc", .want = "abc"},
+	   {.off = 3, .data = "def", .want = "abcdef"},
+	   {.off = 6, .data = "g", .want = "abcdefg"}),
      .final = "abcdefg"},
     {.name = "reordered",
-     .steps = {{3, "def", 0, ""},
-	       {6, "ghi", 0, ""},
-	       {0, "abc", 0, "abcdefghi"},
-	       {9, "j", 0, "abcdefghij"},
-	       END},
-     .fin_off = -1,
+     STEPS({.off = 3, .data = "def", .want = ""},
+	   {.off = 6, .data = "ghi", .want = ""},
+	   {.off = 0, .data = "abc", .want = "abcdefghi"},
+	   {.off = 9, .data = "j", .want = "abcdefghij"}),
      .final = "abcdefghij"},
     {.name = "reversed, small pieces across the wrap",
-     .steps = {{16, "QRST", 0, ""},
-	       {12, "MNOP", 0, ""},
-	       {8, "IJKL", 0, ""},
-	       {4, "EFGH", 0, ""},
-	       {0, "ABCD", 0, "ABCDEFGHIJKLMNOPQRST"},
-	       END},
-     .fin_off = -1,
+     STEPS({.off = 16, .data = "QRST", .want = ""},
+	   {.off = 12, .data = "MNOP", .want = ""},
+	   {.off = 8, .data = "IJKL", .want = ""},
+	   {.off = 4, .data = "EFGH", .want = ""},
+	   {.off = 0, .data = "ABCD", .want = "ABCDEFGHIJKLMNOPQRST"}),
      .final = "ABCDEFGHIJKLMNOPQRST"},
     {.name = "duplicated",
-     .steps = {{0, "abc", 0, "abc"},
-	       {0, "abc", 0, "abc"},
-	       {1, "bcd", 0, "abcd"},
-	       {6, "gh", 0, "abcd"},
-	       {6, "gh", 0, "abcd"},
-	       {4, "ef", 0, "abcdefgh"},
-	       END},
-     .fin_off = -1,
+     STEPS({.off = 0, .data = "abc", .want = "abc"},
+	   {.off = 0, .data = "abc", .want = "abc"},
+	   {.off = 1, .data = "bcd", .want = "abcd"},
+	   {.off = 6, .data = "gh", .want = "abcd"},
+	   {.off = 6, .data = "gh", .want = "abcd"},
+	   {.off = 4, .data = "ef", .want = "abcdefgh"}),
      .final = "abcdefgh",
      .retrans = 3 + 2 + 2},
     {.name = "overlap last: a later segment rewrites buffered bytes",
-     .steps = {{4, "efgh", 0, ""}, {5, "xyz", 0, ""}, {0, "abcd", 0, "abcdexyz"}, END},
-     .fin_off = -1,
+     STEPS({.off = 4, .data = "efgh", .want = ""},
+	   {.off = 5, .data = "xyz", .want = ""},
+	   {.off = 0, .data = "abcd", .want = "abcdexyz"}),
      .final = "abcdexyz",
      .overlap = 3},
     {.name = "overlap first: buffered bytes stay",
      .keep_first = true,
-     .steps = {{4, "efgh", 0, ""}, {5, "xyz", 0, ""}, {0, "abcd", 0, "abcdefgh"}, END},
-     .fin_off = -1,
+     STEPS({.off = 4, .data = "efgh", .want = ""},
+	   {.off = 5, .data = "xyz", .want = ""},
+	   {.off = 0, .data = "abcd", .want = "abcdefgh"}),
      .final = "abcdefgh",
      .overlap = 3},
     {.name = "overlap last across holes",
-     .steps = {{4, "ef", 0, ""},
-	       {8, "ij", 0, ""},
-	       {4, "EFGHIJK", 0, ""},
-	       {0, "abcd", 0, "abcdEFGHIJK"},
-	       END},
-     .fin_off = -1,
+     STEPS({.off = 4, .data = "ef", .want = ""},
+	   {.off = 8, .data = "ij", .want = ""},
+	   {.off = 4, .data = "EFGHIJK", .want = ""},
+	   {.off = 0, .data = "abcd", .want = "abcdEFGHIJK"}),
      .final = "abcdEFGHIJK",
      .overlap = 4},
     {.name = "overlap first across holes",
      .keep_first = true,
-     .steps = {{4, "ef", 0, ""},
-	       {8, "ij", 0, ""},
-	       {4, "EFGHIJK", 0, ""},
-	       {0, "abcd", 0, "abcdefGHijK"},
-	       END},
-     .fin_off = -1,
+     STEPS({.off = 4, .data = "ef", .want = ""},
+	   {.off = 8, .data = "ij", .want = ""},
+	   {.off = 4, .data = "EFGHIJK", .want = ""},
+	   {.off = 0, .data = "abcd", .want = "abcdefGHijK"}),
      .final = "abcdefGHijK",
      .overlap = 4},
     {.name = "overlap last, in-order segment over buffered bytes",
-     .steps = {{2, "CD", 0, ""}, {6, "GH", 0, ""}, {0, "abcdefgh", 0, "abcdefgh"}, END},
-     .fin_off = -1,
+     STEPS({.off = 2, .data = "CD", .want = ""},
+	   {.off = 6, .data = "GH", .want = ""},
+	   {.off = 0, .data = "abcdefgh", .want = "abcdefgh"}),
      .final = "abcdefgh",
      .overlap = 4},
     {.name = "overlap first, in-order segment over buffered bytes",
      .keep_first = true,
-     .steps = {{2, "CD", 0, ""}, {6, "GH", 0, ""}, {0, "abcdefgh", 0, "abCDefGH"}, END},
-     .fin_off = -1,
+     STEPS({.off = 2, .data = "CD", .want = ""},
+	   {.off = 6, .data = "GH", .want = ""},
+	   {.off = 0, .data = "abcdefgh", .want = "abCDefGH"}),
      .final = "abCDefGH",
      .overlap = 4},
     {.name = "the same bytes again are a retransmission, not an overlap",
-     .steps = {{4, "ef", 0, ""}, {4, "efg", 0, ""}, {0, "abcd", 0, "abcdefg"}, END},
-     .fin_off = -1,
+     STEPS({.off = 4, .data = "ef", .want = ""},
+	   {.off = 4, .data = "efg", .want = ""},
+	   {.off = 0, .data = "abcd", .want = "abcdefg"}),
      .final = "abcdefg",
      .retrans = 2},
     {.name = "holes filled one by one",
-     .steps = {{2, "c", 0, ""},
-	       {4, "e", 0, ""},
-	       {0, "a", 0, "a"},
-	       {1, "b", 0, "abc"},
-	       {3, "d", 0, "abcde"},
-	       END},
-     .fin_off = -1,
+     STEPS({.off = 2, .data = "c", .want = ""},
+	   {.off = 4, .data = "e", .want = ""},
+	   {.off = 0, .data = "a", .want = "a"},
+	   {.off = 1, .data = "b", .want = "abc"},
+	   {.off = 3, .data = "d", .want = "abcde"}),
      .final = "abcde"},
-    {.name = "a hole never filled",
-     .steps = {{0, "abc", 0, "abc"}, {6, "ghi", 0, "abc"}, END},
-     .fin_off = -1,
+    {.name = "a hole never filled is not_seen",
+     STEPS({.off = 0, .data = "abc", .want = "abc"}, {.off = 6, .data = "ghi", .want = "abc"}),
      .final = "abc___ghi",
-     .gaps = {{3, 3}},
-     .n_gaps = 1},
-    {.name = "bytes missing before the FIN",
-     .steps = {{0, "abc", 0, "abc"}, END},
+     GAPS({.offset = 3, .len = 3, .cause = GAP_NOT_SEEN})},
+    {.name = "bytes missing before the FIN are not_seen",
+     STEPS({.off = 0, .data = "abc", .want = "abc"}),
+     .fin = true,
      .fin_off = 6,
      .final = "abc___",
-     .gaps = {{3, 3}},
-     .n_gaps = 1},
-    {.name = "snaplen cut in order is a gap at once",
-     .steps = {{0, "ab", 2, "ab__"}, {4, "efg", 0, "ab__efg"}, END},
-     .fin_off = -1,
+     GAPS({.offset = 3, .len = 3, .cause = GAP_NOT_SEEN})},
+    {.name = "snaplen cut in order is a cut gap at once",
+     STEPS({.off = 0, .data = "ab", .cut = 2, .want = "ab__"},
+	   {.off = 4, .data = "efg", .want = "ab__efg"}),
      .final = "ab__efg",
-     .gaps = {{2, 2}},
-     .n_gaps = 1},
+     GAPS({.offset = 2, .len = 2, .cause = GAP_CUT})},
     {.name = "snaplen cut out of order",
-     .steps = {{4, "ef", 1, ""}, {0, "abcd", 0, "abcdef_"}, {6, "G", 0, "abcdef_"}, END},
-     .fin_off = -1,
+     STEPS({.off = 4, .data = "ef", .cut = 1, .want = ""},
+	   {.off = 0, .data = "abcd", .want = "abcdef_"},
+	   {.off = 6, .data = "G", .want = "abcdef_"}),
      .final = "abcdef_",
-     .gaps = {{6, 1}},
-     .n_gaps = 1,
+     GAPS({.offset = 6, .len = 1, .cause = GAP_CUT}),
      .retrans = 1},
     {.name = "real bytes replace what a snaplen withheld",
-     .steps = {{4, "ef", 4, ""}, {7, "H", 0, ""}, {0, "abcd", 0, "abcdef_H__"}, END},
-     .fin_off = -1,
+     STEPS({.off = 4, .data = "ef", .cut = 4, .want = ""},
+	   {.off = 7, .data = "H", .want = ""},
+	   {.off = 0, .data = "abcd", .want = "abcdef_H__"}),
      .final = "abcdef_H__",
-     .gaps = {{6, 1}, {8, 2}},
-     .n_gaps = 2},
+     GAPS({.offset = 6, .len = 1, .cause = GAP_CUT}, {.offset = 8, .len = 2, .cause = GAP_CUT})},
+    {.name = "a cut next to a hole: two gaps, each with its cause",
+     STEPS({.off = 0, .data = "ab", .cut = 2, .want = "ab__"},
+	   {.off = 6, .data = "gh", .want = "ab__"}),
+     .final = "ab____gh",
+     GAPS({.offset = 2, .len = 2, .cause = GAP_CUT},
+	  {.offset = 4, .len = 2, .cause = GAP_NOT_SEEN})},
     {.name = "max_ooo_bytes gives up the first hole",
      .max_ooo = 4,
-     .steps = {{0, "abc", 0, "abc"}, {4, "efg", 0, "abc"}, {8, "ijk", 0, "abc_efg"}, END},
-     .fin_off = -1,
+     STEPS({.off = 0, .data = "abc", .want = "abc"},
+	   {.off = 4, .data = "efg", .want = "abc"},
+	   {.off = 8, .data = "ijk", .want = "abc_efg"}),
      .final = "abc_efg_ijk",
-     .gaps = {{3, 1}, {7, 1}},
-     .n_gaps = 2,
+     GAPS({.offset = 3, .len = 1, .cause = GAP_NOT_SEEN},
+	  {.offset = 7, .len = 1, .cause = GAP_NOT_SEEN}),
      .dropped = 1},
     {.name = "a segment larger than max_ooo_bytes",
      .max_ooo = 2,
-     .steps = {{0, "abc", 0, "abc"}, {5, "xyz", 0, "abc__xyz"}, {8, "!", 0, "abc__xyz!"}, END},
-     .fin_off = -1,
+     STEPS({.off = 0, .data = "abc", .want = "abc"},
+	   {.off = 5, .data = "xyz", .want = "abc__xyz"},
+	   {.off = 8, .data = "!", .want = "abc__xyz!"}),
      .final = "abc__xyz!",
-     .gaps = {{3, 2}},
-     .n_gaps = 1,
+     GAPS({.offset = 3, .len = 2, .cause = GAP_NOT_SEEN}),
      .dropped = 2},
     {.name = "memcap refuses: the stream's hole is given up",
      .memcap = 2 * REASM_SEG_COST + 5,
-     .steps = {{0, "abc", 0, "abc"},
-	       {4, "efg", 0, "abc"},
-	       {8, "ijk", 0, "abc_efg"},
-	       {12, "m", 0, "abc_efg"},
-	       END},
-     .fin_off = -1,
+     STEPS({.off = 0, .data = "abc", .want = "abc"},
+	   {.off = 4, .data = "efg", .want = "abc"},
+	   {.off = 8, .data = "ijk", .want = "abc_efg"},
+	   {.off = 12, .data = "m", .want = "abc_efg"}),
      .final = "abc_efg_ijk_m",
-     .gaps = {{3, 1}, {7, 1}, {11, 1}},
-     .n_gaps = 3,
+     GAPS({.offset = 3, .len = 1, .cause = GAP_NOT_SEEN},
+	  {.offset = 7, .len = 1, .cause = GAP_NOT_SEEN},
+	  {.offset = 11, .len = 1, .cause = GAP_NOT_SEEN}),
      .dropped = 1},
     {.name = "bytes before offset 0",
-     .steps = {{-2, "xyab", 0, "ab"}, {2, "c", 0, "abc"}, END},
-     .fin_off = -1,
+     STEPS({.off = -2, .data = "xyab", .want = "ab"}, {.off = 2, .data = "c", .want = "abc"}),
      .final = "abc",
      .retrans = 2},
 };
+/* clang-format on */
+
+#define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
 static void run_scenario(const struct scenario *sc, __u32 isn)
 {
+	const char *nm = sc->name;
 	struct stream_half *h;
 	struct fixture fx;
+	char what[64];
 	__u32 i;
 	int n;
 
+	assert_true(sc->n_steps <= MAX_STEPS && sc->n_gaps <= MAX_GAPS);
 	fx_init(&fx, isn, sc->keep_first, sc->max_ooo, sc->memcap);
 	h = &fx.st.half[STREAM_IN];
-	for (n = 0; sc->steps[n].off != -1000; n++) {
+	for (n = 0; n < sc->n_steps; n++) {
 		fx_put(&fx, sc->steps[n].off, sc->steps[n].data, sc->steps[n].cut);
 		if (sc->steps[n].want)
-			expect_out(sc->steps[n].want, sc->name, n, isn);
-		if (sc->memcap)
-			assert_true(fx.mc.used <= sc->memcap);
-		if (sc->max_ooo)
-			assert_true(fx.r.ooo_bytes <= sc->max_ooo);
+			expect_out(sc->steps[n].want, nm, n, isn);
+		if (sc->memcap && fx.mc.used > sc->memcap)
+			fail_msg("%s, step %d, isn %u: memcap used %llu past %llu", nm, n, isn,
+				 (unsigned long long)fx.mc.used, (unsigned long long)sc->memcap);
+		if (sc->max_ooo && fx.r.ooo_bytes > sc->max_ooo)
+			fail_msg("%s, step %d, isn %u: %llu bytes buffered past max_ooo_bytes", nm,
+				 n, isn, (unsigned long long)fx.r.ooo_bytes);
 	}
-	if (sc->fin_off >= 0)
+	if (sc->fin)
 		reasm_fin(&fx.r, isn + 1 + (__u32)sc->fin_off);
 	reasm_flush(&fx.r, &fx.ctx, &fx.st, STREAM_IN);
-	expect_out(sc->final, sc->name, n, isn);
+	expect_out(sc->final, nm, n, isn);
 
-	assert_int_equal(h->n_gaps, sc->n_gaps);
-	assert_int_equal(h->n_gaps_listed, sc->n_gaps);
+	expect_u64(h->n_gaps, sc->n_gaps, "n_gaps", nm, isn);
+	expect_u64(h->n_gaps_listed, sc->n_gaps, "n_gaps_listed", nm, isn);
 	for (i = 0; i < sc->n_gaps; i++) {
-		assert_int_equal(h->gaps[i].offset, sc->gaps[i].offset);
-		assert_int_equal(h->gaps[i].len, sc->gaps[i].len);
+		snprintf(what, sizeof(what), "gap %u offset", i);
+		expect_u64(h->gaps[i].offset, sc->gaps[i].offset, what, nm, isn);
+		snprintf(what, sizeof(what), "gap %u length", i);
+		expect_u64(h->gaps[i].len, sc->gaps[i].len, what, nm, isn);
+		snprintf(what, sizeof(what), "gap %u cause", i);
+		expect_u64(h->gaps[i].cause, sc->gaps[i].cause, what, nm, isn);
 	}
-	assert_int_equal(h->retrans_bytes, sc->retrans);
-	assert_int_equal(fx.cnt.retrans, sc->retrans);
-	assert_int_equal(h->overlap_bytes, sc->overlap);
-	assert_int_equal(fx.cnt.overlap, sc->overlap);
-	assert_int_equal(fx.cnt.ooo_dropped, sc->dropped);
+	expect_u64(h->retrans_bytes, sc->retrans, "retrans_bytes", nm, isn);
+	expect_u64(fx.cnt.retrans, sc->retrans, "counters' retrans", nm, isn);
+	expect_u64(h->overlap_bytes, sc->overlap, "overlap_bytes", nm, isn);
+	expect_u64(fx.cnt.overlap, sc->overlap, "counters' overlap", nm, isn);
+	expect_u64(fx.cnt.ooo_dropped, sc->dropped, "counters' ooo_dropped", nm, isn);
 	/* every byte passed on is data or gap, and is counted as one of them */
-	assert_int_equal(h->bytes, strlen(sc->final));
-	assert_int_equal(h->bytes, h->data_bytes + h->gap_bytes);
-	assert_int_equal(fx.cnt.delivered, h->data_bytes);
-	assert_int_equal(fx.cnt.gap, h->gap_bytes);
+	expect_u64(h->bytes, strlen(sc->final), "bytes", nm, isn);
+	expect_u64(h->bytes, h->data_bytes + h->gap_bytes, "bytes as data + gaps", nm, isn);
+	expect_u64(fx.cnt.delivered, h->data_bytes, "counters' delivered", nm, isn);
+	expect_u64(fx.cnt.gap, h->gap_bytes, "counters' gap", nm, isn);
 	/* nothing stays charged */
-	assert_int_equal(fx.mc.used, 0);
-	assert_int_equal(fx.r.ooo_bytes, 0);
-	if (sc->memcap)
-		assert_true(fx.mc.refused > 0);
+	expect_u64(fx.mc.used, 0, "memcap used after the flush", nm, isn);
+	expect_u64(fx.r.ooo_bytes, 0, "bytes buffered after the flush", nm, isn);
+	if (sc->memcap && !fx.mc.refused)
+		fail_msg("%s, isn %u: the memcap refused nothing", nm, isn);
 	fx_fini(&fx);
 }
 
-static void test_scenarios(void **state)
+/* One scenario (the test's state), at every ISN. */
+static void test_scenario(void **state)
 {
-	size_t s, i;
+	const struct scenario *sc = *state;
+	size_t i;
 
-	for (s = 0; s < sizeof(scenarios) / sizeof(scenarios[0]); s++)
-		for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++)
-			run_scenario(&scenarios[s], isns[i]);
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++)
+		run_scenario(sc, isns[i]);
 }
 
 /* The whole 4 GiB sequence space and beyond: offsets are 64-bit, numbers wrap. */
@@ -455,23 +492,100 @@ static void test_many_reversed(void **state)
 	fx_fini(&fx);
 }
 
-/* A direction that starts midstream: offset 0 is the first byte seen. */
+/* A direction that starts midstream: offset 0 is the first byte seen, which is also what it
+ * records as its ISN; bytes before it are retransmissions. */
 static void test_midstream_start(void **state)
 {
 	struct fixture fx;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
-		memset(&fx, 0, sizeof(fx));
-		fx_init(&fx, 0, false, 0, 0);
-		reasm_init(&fx.r);
+		__u32 isn;
+
+		fx_init_midstream(&fx, false, 0, 0);
+		assert_int_equal(reasm_isn(&fx.r, &isn), -ENOENT);
 		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i] + 3, (const __u8 *)"def", 3,
-			   3);
-		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i], (const __u8 *)"abc", 3, 3);
-		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i] + 6, (const __u8 *)"g", 1, 1);
+			   3, GAP_CUT);
+		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i], (const __u8 *)"abc", 3, 3,
+			   GAP_CUT);
+		reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isns[i] + 6, (const __u8 *)"g", 1, 1,
+			   GAP_CUT);
 		assert_int_equal(fx.st.half[STREAM_IN].isn, isns[i] + 3);
 		expect_out("defg", "midstream", 0, isns[i]);
 		assert_int_equal(fx.st.half[STREAM_IN].retrans_bytes, 3);
+		fx_fini(&fx);
+	}
+}
+
+/*
+ * What the flow table asks of a direction: its ISN and the sequence number of an offset, the
+ * SYN found after offset 0 was named by the peer's SYN-ACK, and how far it has passed bytes on.
+ */
+static void test_sequence_numbers(void **state)
+{
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+		__u32 isn = isns[i], got = 0;
+
+		fx_init(&fx, isn, false, 0, 0);
+		assert_int_equal(reasm_isn(&fx.r, &got), 0);
+		assert_int_equal(got, isn);
+		assert_int_equal(reasm_seq_at(&fx.r, 0, &got), 0);
+		assert_int_equal(got, isn + 1);
+		fx_put(&fx, 0, "abcdef", 0);
+		assert_int_equal(reasm_passed(&fx.r), 6);
+		/* (1 << 32) + 5 bytes on: the sequence number wraps, the offset does not */
+		assert_int_equal(reasm_seq_at(&fx.r, (1ULL << 32) + 5, &got), 0);
+		assert_int_equal(got, isn + 1 + 5);
+		/* the ISN does not move with the bytes passed on */
+		assert_int_equal(reasm_isn(&fx.r, &got), 0);
+		assert_int_equal(got, isn);
+		/* a SYN elsewhere changes nothing */
+		reasm_syn(&fx.r, &fx.st.half[STREAM_IN], isn + 100);
+		assert_int_equal(fx.st.half[STREAM_IN].isn, isn);
+		fx_fini(&fx);
+
+		/* offset 0 named first (the SYN-ACK's acknowledgment), then the SYN itself */
+		fx_init_midstream(&fx, false, 0, 0);
+		assert_int_equal(reasm_seq_at(&fx.r, 0, &got), -ENOENT);
+		reasm_start(&fx.r, &fx.st.half[STREAM_IN], isn + 1);
+		assert_int_equal(fx.st.half[STREAM_IN].isn, isn + 1);
+		reasm_syn(&fx.r, &fx.st.half[STREAM_IN], isn);
+		assert_int_equal(fx.st.half[STREAM_IN].isn, isn);
+		assert_true(fx.r.syn);
+		fx_fini(&fx);
+	}
+}
+
+/* Ring-full drops reported before a segment: the next hole is theirs (capture), the holes
+ * after it are not_seen again; a cut beside them keeps its own cause. */
+static void test_capture_drops_cause(void **state)
+{
+	struct fixture fx;
+	size_t i;
+
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+		struct stream_half *h;
+
+		fx_init(&fx, isns[i], false, 0, 0);
+		h = &fx.st.half[STREAM_IN];
+		fx_put(&fx, 0, "ab", 0);
+		reasm_capture_drops(&fx.r, h, 2);
+		fx_put(&fx, 4, "ef", 1);
+		fx_put(&fx, 9, "j", 0);
+		reasm_flush(&fx.r, &fx.ctx, &fx.st, STREAM_IN);
+		expect_out("ab__ef___j", "drops", 0, isns[i]);
+		assert_int_equal(h->capture_drops, 2);
+		assert_int_equal(h->n_gaps, 3);
+		assert_int_equal(h->gaps[0].offset, 2);
+		assert_int_equal(h->gaps[0].cause, GAP_CAPTURE);
+		assert_int_equal(h->gaps[1].offset, 6);
+		assert_int_equal(h->gaps[1].len, 1);
+		assert_int_equal(h->gaps[1].cause, GAP_CUT);
+		assert_int_equal(h->gaps[2].offset, 7);
+		assert_int_equal(h->gaps[2].cause, GAP_NOT_SEEN);
 		fx_fini(&fx);
 	}
 }
@@ -543,7 +657,7 @@ static void test_random_segmentation(void **state)
 			__u32 dl = segs[i].len - segs[i].cut;
 
 			reasm_data(&fx.r, &fx.ctx, &fx.st, STREAM_IN, isn + 1 + segs[i].off,
-				   (const __u8 *)orig + segs[i].off, dl, segs[i].len);
+				   (const __u8 *)orig + segs[i].off, dl, segs[i].len, GAP_CUT);
 		}
 		reasm_flush(&fx.r, &fx.ctx, &fx.st, STREAM_IN);
 		assert_int_equal(rec.len[STREAM_IN], LEN);
@@ -564,12 +678,26 @@ static void test_random_segmentation(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scenarios),	    cmocka_unit_test(test_long_stream_wraps),
-	    cmocka_unit_test(test_out_of_window),   cmocka_unit_test(test_fin_complete_and_acked),
-	    cmocka_unit_test(test_many_gaps),	    cmocka_unit_test(test_many_reversed),
-	    cmocka_unit_test(test_midstream_start), cmocka_unit_test(test_random_segmentation),
+	static const struct CMUnitTest fixed[] = {
+	    cmocka_unit_test(test_long_stream_wraps),
+	    cmocka_unit_test(test_out_of_window),
+	    cmocka_unit_test(test_fin_complete_and_acked),
+	    cmocka_unit_test(test_many_gaps),
+	    cmocka_unit_test(test_many_reversed),
+	    cmocka_unit_test(test_midstream_start),
+	    cmocka_unit_test(test_sequence_numbers),
+	    cmocka_unit_test(test_capture_drops_cause),
+	    cmocka_unit_test(test_random_segmentation),
 	};
+	struct CMUnitTest tests[N_SCENARIOS + sizeof(fixed) / sizeof(fixed[0])];
+	size_t i, n = 0;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* each scenario is a test of its own, under its name */
+	for (i = 0; i < N_SCENARIOS; i++)
+		tests[n++] = (struct CMUnitTest){.name = scenarios[i].name,
+						 .test_func = test_scenario,
+						 .initial_state = (void *)&scenarios[i]};
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		tests[n++] = fixed[i];
+	return _cmocka_run_group_tests("reasm", tests, n, NULL, NULL);
 }

@@ -263,9 +263,13 @@ static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64
 	struct session *s = ctx;
 	__u32 seq0, until;
 	bool in = dir == STREAM_IN;
+	int err;
 
-	if (!s->cap || flow_stream_seq(st, dir, 0, &seq0) || flow_stream_seq(st, dir, to, &until))
+	if (!s->cap || !s->flows)
 		return -ENOENT;
+	err = flow_stream_skip_seqs(s->flows, st, dir, from, to, &seq0, &until);
+	if (err)
+		return err;
 	return capture_skip(s->cap, st->family, in ? st->saddr : st->daddr, in ? st->sport : st->dport,
 			    in ? st->daddr : st->saddr, in ? st->dport : st->sport, seq0, until);
 }
@@ -427,14 +431,17 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)fs->streams_reset, (unsigned long long)fs->streams_timeout,
 			(unsigned long long)(fs->streams_evicted + fs->streams_evicted_mem),
 			(unsigned long long)fs->streams_evicted_mem,
-			(unsigned long long)fs->streams_open,
+			/* open now, and those the end of the capture found open */
+			(unsigned long long)(fs->streams_open + fs->streams_ended_open),
 			(unsigned long long)fs->streams_midstream);
 		fprintf(f,
-			"bytes: %llu delivered, %llu missing (gaps), %llu given up to caps, "
+			"bytes: %llu delivered (%llu after a RST), %llu missing (gaps), "
+			"%llu given up to caps, "
 			"%llu past --max-stream-bytes, %llu skipped for --no-bodies, "
 			"%llu retransmitted, %llu overlapping; "
 			"memory peak %llu of %llu\n",
-			(unsigned long long)fs->bytes_delivered, (unsigned long long)fs->gap_bytes,
+			(unsigned long long)fs->bytes_delivered,
+			(unsigned long long)fs->after_reset_bytes, (unsigned long long)fs->gap_bytes,
 			(unsigned long long)fs->ooo_dropped_bytes,
 			(unsigned long long)fs->budget_cut_bytes,
 			(unsigned long long)fs->skipped_bytes,
@@ -475,8 +482,10 @@ void session_print_stats_json(struct session *s, FILE *f)
 		FS(streams_evicted);
 		FS(streams_evicted_mem);
 		FS(streams_open);
+		FS(streams_ended_open);
 		FS(streams_midstream);
 		FS(bytes_delivered);
+		FS(after_reset_bytes);
 		FS(gap_bytes);
 		FS(retrans_bytes);
 		FS(overlap_bytes);

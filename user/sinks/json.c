@@ -11,6 +11,9 @@
  *   source_port, destination_port
  *   state              "closed", "reset", "timeout", "evicted", or "open" at exit
  *   midstream          true when picked up without its SYN
+ *   roles              what decided which side is the source (opened the connection):
+ *                      "syn", "synack", "port" (midstream: the other side's port is well
+ *                      known, its own not) or "first_seen" (midstream: the first sender)
  *   reuse              streams on this 4-tuple that ended before this one
  *   start, end         first and last packet, ISO 8601 UTC with microseconds
  *                      ("2023-11-14T22:13:20.000123Z")
@@ -18,9 +21,10 @@
  *                      (note that jq 1.6 reads numbers as doubles and rounds these)
  *   inbound_info       about STREAM_IN, what the side that opened the connection sent:
  *                      {bytes, data_bytes, packets, gap_bytes, retrans_bytes, overlap_bytes,
- *                       n_gaps, gaps: [[offset, len, cause], ...] with cause "not_seen"
+ *                       after_reset_bytes (new payload after a RST, in its linger), n_gaps, gaps: [[offset, len, cause], ...] with cause "not_seen"
  *                       (never passed this host), "capture" (the capture dropped packets:
- *                       ring full) or "skipped" (--no-bodies), capture_drops,
+ *                       ring full), "skipped" (--no-bodies) or "cut" (past a snaplen),
+ *                       capture_drops,
  *                       syn, fin, rst, cut,
  *                       payload_bytes, payload_truncated}
  *   outbound_info      the same for STREAM_OUT
@@ -147,9 +151,7 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 	for (i = 0; i < json_gaps_listed(half); i++) {
 		json_t *g =
 		    json_pack("[IIs]", json_u64(half->gaps[i].offset), json_u64(half->gaps[i].len),
-			      half->gaps[i].cause == GAP_CAPTURE   ? "capture"
-			      : half->gaps[i].cause == GAP_SKIPPED ? "skipped"
-								   : "not_seen");
+			      stream_gap_cause_name(half->gaps[i].cause));
 
 		if (json_array_append_new(gaps, g)) {
 			json_decref(gaps);
@@ -157,11 +159,12 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 		}
 	}
 	/* "o" steals gaps, also when packing fails */
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:b,s:b,s:b,s:b,s:I,s:b}", "bytes",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:b,s:b,s:b,s:b,s:I,s:b}", "bytes",
 			 json_u64(half->bytes), "data_bytes", json_u64(half->data_bytes), "packets",
 			 json_u64(half->packets), "gap_bytes", json_u64(half->gap_bytes),
 			 "retrans_bytes", json_u64(half->retrans_bytes), "overlap_bytes",
-			 json_u64(half->overlap_bytes), "n_gaps", (json_int_t)half->n_gaps, "gaps",
+			 json_u64(half->overlap_bytes), "after_reset_bytes",
+			 json_u64(half->after_reset_bytes), "n_gaps", (json_int_t)half->n_gaps, "gaps",
 			 gaps, "capture_drops", (json_int_t)half->capture_drops, "syn", half->syn, "fin", half->fin, "rst", half->rst, "cut",
 			 half->cut, "payload_bytes", json_u64(h ? h->len : 0), "payload_truncated",
 			 h ? h->truncated : false);
@@ -182,11 +185,11 @@ static json_t *json_stream_object(const struct stream *st, const struct json_str
 
 	/* "o" steals its value, also when packing fails; a NULL value fails the pack. The
 	 * payloads are left empty here: json_write() puts them in. */
-	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:s,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
 			 "id", json_u64(st->id), "family", (int)st->family, "source_address", src,
 			 "destination_address", dst, "source_port", (int)st->sport,
 			 "destination_port", (int)st->dport, "state", stream_state_name(st->state),
-			 "midstream", st->midstream, "reuse", (json_int_t)st->reuse, "start", start,
+			 "midstream", st->midstream, "roles", stream_roles_name(st->roles), "reuse", (json_int_t)st->reuse, "start", start,
 			 "end", end, "start_ns", json_u64(st->first_ts), "end_ns",
 			 json_u64(st->last_ts), "inbound_info",
 			 json_half_info(&st->half[STREAM_IN], in), "outbound_info",

@@ -8,7 +8,14 @@
  *
  * Live streams are also on two lists: by creation (flow_table_finish closes them in id
  * order) and by last activity (the least recently active is evicted first and expired
- * first). Tombstones sit on a list of their own, oldest first, bounded in number.
+ * first); those that hold memory are on a third, by last activity too, from which the memcap
+ * takes the first to evict when it is exhausted. Tombstones sit on a list of their own,
+ * oldest first, bounded in number.
+ *
+ * What a stream holds is measured, not declared: reasm and the sinks charge the memcap on
+ * behalf of the stream whose segment the table is feeding them, so what the memcap's usage
+ * grows by while the table takes in a segment is that segment's stream's, less what streams
+ * that ended meanwhile gave back.
  *
  * The hash is SipHash-1-3 under a random key, so that crafted 4-tuples cannot pile up in one
  * bucket; nothing that comes out depends on the key, only the lists order output.
@@ -58,15 +65,19 @@ struct flow_node {
 /* A live stream. */
 struct flow_entry {
 	struct flow_node node;
-	struct xs_link lru;	/* ft->lru, least recently active first */
+	/* ft->lru, least recently active first; once reset, ft->linger instead, by RST time */
+	struct xs_link lru;
 	struct xs_link order; /* ft->order, by id */
+	struct xs_link held;  /* ft->held while mem > 0, least recently active first */
+	__u64 mem;	      /* bytes charged to the memcap on its behalf */
+	__u64 rst_ts;	      /* time of its first RST (st.state is reset from then on) */
 	struct reasm r[2];
-	bool fin_acked[2]; /* the FIN of that direction was acknowledged */
 	struct stream st;
 };
 
-/* The stream bookkeeping stays well under 512 bytes beyond the buffered data. */
-_Static_assert(sizeof(struct flow_entry) <= 512, "flow_entry grew past its budget");
+/* The stream bookkeeping stays under 544 bytes beyond the buffered data (512 before the
+ * memory attribution and the after-RST counters). */
+_Static_assert(sizeof(struct flow_entry) <= 544, "flow_entry grew past its budget");
 
 /* What remains of a 4-tuple whose stream ended. */
 struct flow_tomb {
@@ -85,12 +96,19 @@ struct flow_table {
 	struct reasm_ctx rctx;
 	struct flow_stats stats;
 	__u64 ignored; /* without rc.out_of_window */
+	__u64 after_reset; /* payload bytes taken in after a RST */
 	struct flow_node **buckets;
 	__u32 nbuckets; /* a power of two */
 	__u64 nnodes;
 	struct xs_link lru;
 	struct xs_link order;
 	struct xs_link tombs;
+	struct xs_link held;	 /* live streams holding memory, least recently active first */
+	struct xs_link linger;	 /* reset streams taking data after their RST, by RST time */
+	struct flow_entry *cur;	 /* the stream the table is feeding a segment (not evicted) */
+	struct flow_entry *ending; /* the stream flow_end is flushing (not evicted) */
+	__u64 win_used;		 /* the memcap's usage when the current segment came in */
+	__u64 win_others;	 /* what streams that ended since then gave back */
 	__u64 ntombs;
 	__u64 max_tombs;
 	__u64 next_id;
@@ -274,6 +292,7 @@ static void tomb_add(struct flow_table *ft, const struct flow_node *from, __u32 
 static void flow_sync_stats(struct flow_table *ft)
 {
 	ft->stats.bytes_delivered = ft->rc.delivered;
+	ft->stats.after_reset_bytes = ft->after_reset;
 	ft->stats.gap_bytes = ft->rc.gap;
 	ft->stats.retrans_bytes = ft->rc.retrans;
 	ft->stats.overlap_bytes = ft->rc.overlap;
@@ -290,14 +309,21 @@ static bool fins_both(const struct flow_entry *e)
 }
 
 /* Ends a stream: flushes both directions (holes become gaps), tells the sinks, leaves a
- * tombstone and frees it. */
-static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_state state)
+ * tombstone and frees it. for_mem: evicted because the memcap was exhausted. */
+static void flow_end_why(struct flow_table *ft, struct flow_entry *e, enum stream_state state,
+			 bool for_mem)
 {
+	struct flow_entry *outer = ft->ending;
 	struct stream *st = &e->st;
+	__u64 used0 = ft->mc->used;
 	int d;
 
+	ft->ending = e;
 	for (d = 0; d < 2; d++)
 		reasm_flush(&e->r[d], &ft->rctx, st, d);
+	/* a reset stream stays reset however its linger ends */
+	if (st->state == STREAM_RESET)
+		state = STREAM_RESET;
 	st->state = state;
 	switch (state) {
 	case STREAM_CLOSED:
@@ -310,9 +336,13 @@ static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_st
 		ft->stats.streams_timeout++;
 		break;
 	case STREAM_EVICTED:
-		ft->stats.streams_evicted++;
+		if (for_mem)
+			ft->stats.streams_evicted_mem++;
+		else
+			ft->stats.streams_evicted++;
 		break;
 	case STREAM_OPEN:
+		ft->stats.streams_ended_open++;
 		break;
 	}
 	ft->stats.streams_open--;
@@ -321,10 +351,64 @@ static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_st
 	flow_hash_del(ft, &e->node);
 	xs_link_del(&e->lru);
 	xs_link_del(&e->order);
+	xs_link_del(&e->held);
 	tomb_add(ft, &e->node, st->reuse, state);
 	for (d = 0; d < 2; d++)
-		free(st->half[d].gaps);
+		reasm_free(&e->r[d], &ft->rctx, &st->half[d]);
+	ft->ending = outer;
+	if (e == ft->cur)
+		ft->cur = NULL;
+	else if (ft->mc->used < used0)
+		ft->win_others += used0 - ft->mc->used;
 	free(e);
+}
+
+static void flow_end(struct flow_table *ft, struct flow_entry *e, enum stream_state state)
+{
+	flow_end_why(ft, e, state, false);
+}
+
+/* The memcap's reclaimer: evicts the least recently active stream that holds memory, other
+ * than the ones the table is working on. */
+static bool flow_reclaim(void *ctx)
+{
+	struct flow_table *ft = ctx;
+	struct xs_link *l;
+
+	for (l = ft->held.next; l != &ft->held; l = l->next) {
+		struct flow_entry *e = container_of(l, struct flow_entry, held);
+
+		if (e == ft->cur || e == ft->ending)
+			continue;
+		flow_end_why(ft, e, STREAM_EVICTED, true);
+		return true;
+	}
+	return false;
+}
+
+/* Starts measuring what the segment coming in costs its stream. */
+static void mem_window_open(struct flow_table *ft)
+{
+	ft->cur = NULL;
+	ft->win_used = ft->mc->used;
+	ft->win_others = 0;
+}
+
+/* Charges the current stream with what the memcap grew by, and keeps it on ft->held in order
+ * of activity while it holds anything. */
+static void mem_window_close(struct flow_table *ft)
+{
+	struct flow_entry *e = ft->cur;
+	__s64 d;
+
+	ft->cur = NULL;
+	if (!e)
+		return;
+	d = (__s64)(ft->mc->used - ft->win_used) + (__s64)ft->win_others;
+	e->mem = d < 0 && (__u64)-d > e->mem ? 0 : e->mem + d;
+	xs_link_del(&e->held);
+	if (e->mem)
+		xs_link_add_tail(&ft->held, &e->held);
 }
 
 /* Idle past the timeout: closed if both FINs were seen, else timed out. */
@@ -340,31 +424,63 @@ static bool flow_idle(const struct flow_table *ft, const struct flow_entry *e, _
 	return idle && now > e->st.last_ts && now - e->st.last_ts > idle;
 }
 
-/* A new stream for the segment's 4-tuple. A SYN-ACK's destination, else the sender, is the
- * side that opened it. */
+/* Ports below this are well known: a server's, against a client's ephemeral one. */
+#define FLOW_WELL_KNOWN_PORTS 1024
+
+/*
+ * Which side of the segment opened its connection, by the evidence the segment gives, in
+ * this order: a SYN's sender, a SYN-ACK's destination; midstream, the side whose peer's port
+ * is well known while its own is not; else the sender. Returns the roles; *swap says the
+ * segment's destination is the opener.
+ */
+static enum stream_roles flow_orient(const struct xs_pkt *p, bool *swap)
+{
+	bool low_s = p->sport < FLOW_WELL_KNOWN_PORTS, low_d = p->dport < FLOW_WELL_KNOWN_PORTS;
+
+	*swap = false;
+	if ((p->tcp_flags & (XS_TCP_SYN | XS_TCP_ACK)) == (XS_TCP_SYN | XS_TCP_ACK)) {
+		*swap = true;
+		return ROLES_SYNACK;
+	}
+	if (p->tcp_flags & XS_TCP_SYN)
+		return ROLES_SYN;
+	if (low_s != low_d) {
+		*swap = low_s;
+		return ROLES_PORT;
+	}
+	return ROLES_FIRST_SEEN;
+}
+
+/* A new stream for the segment's 4-tuple, oriented by flow_orient. */
 static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_segment *seg,
 				      __u32 hash, __u32 reuse)
 {
 	const struct xs_pkt *p = &seg->pkt;
-	bool synack = (p->tcp_flags & (XS_TCP_SYN | XS_TCP_ACK)) == (XS_TCP_SYN | XS_TCP_ACK);
 	struct flow_entry *e;
 	struct stream *st;
+	bool swap;
 
+	/* the least recently active goes; when every stream is reset, the oldest RST */
 	if (ft->opts.max_streams && ft->stats.streams_open >= ft->opts.max_streams)
-		flow_end(ft, container_of(ft->lru.next, struct flow_entry, lru), STREAM_EVICTED);
+		flow_end(ft,
+			 container_of(xs_link_empty(&ft->lru) ? ft->linger.next : ft->lru.next,
+				      struct flow_entry, lru),
+			 STREAM_EVICTED);
 
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	e->node.hash = hash;
 	e->node.kind = NODE_LIVE;
+	xs_link_init(&e->held);
 	reasm_init(&e->r[0]);
 	reasm_init(&e->r[1]);
 
 	st = &e->st;
 	st->id = ++ft->next_id;
 	st->family = p->family;
-	if (synack) {
+	st->roles = flow_orient(p, &swap);
+	if (swap) {
 		memcpy(st->saddr, p->daddr, 16);
 		memcpy(st->daddr, p->saddr, 16);
 		st->sport = p->dport;
@@ -396,12 +512,11 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
  * opened this one (same ISN, no FIN yet). */
 static bool syn_is_new(const struct flow_entry *e, int dir, __u32 seq)
 {
-	const struct reasm *r = &e->r[dir];
+	__u32 isn;
 
 	if (e->st.half[STREAM_IN].fin || e->st.half[STREAM_OUT].fin)
 		return true;
-	/* the sequence number of offset 0 is ISN + 1 */
-	return r->started && r->next_seq - (__u32)r->next_off != seq + 1;
+	return !reasm_isn(&e->r[dir], &isn) && isn != seq;
 }
 
 /* Feeds one segment to its live stream; may end it. */
@@ -422,55 +537,81 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		h->last_ts = seg->ts_ns;
 	if (seg->ts_ns > st->last_ts)
 		st->last_ts = seg->ts_ns;
-	xs_link_del(&e->lru);
-	xs_link_add_tail(&ft->lru, &e->lru);
+	/* a reset stream stays on ft->linger, in RST order */
+	if (st->state != STREAM_RESET) {
+		xs_link_del(&e->lru);
+		xs_link_add_tail(&ft->lru, &e->lru);
+	}
 
 	if (fl & XS_TCP_SYN) {
-		reasm_start(r, h, seq + 1, true);
-		if (!r->next_off && r->next_seq == seq + 1)
-			h->isn = seq;
+		reasm_syn(r, h, seq);
 		h->syn = true;
 		/* SYN data (TCP Fast Open) starts at offset 0 */
 		seq++;
 		/* a SYN-ACK names the peer's offset 0 even if its SYN was missed */
 		if (fl & XS_TCP_ACK)
-			reasm_start(&e->r[o], &st->half[o], p->ack, false);
+			reasm_start(&e->r[o], &st->half[o], p->ack);
 	}
-	/* payload skipped on our own request: the gap it leaves is no loss */
-	if (seg->ev_flags & XS_EVF_SKIPPED)
-		h->skip_pending = true;
-	/* ring-full drops of this direction just before this segment: the next gap is theirs */
-	if (seg->drops_before) {
-		h->capture_drops += seg->drops_before;
-		h->drops_pending = true;
-	}
+	/* ring-full drops of this direction just before this segment: the next hole is theirs */
+	reasm_capture_drops(r, h, seg->drops_before);
 	/* the kernel's byte budget: what it did not copy is not missing, the direction ends */
 	if ((seg->ev_flags & XS_EVF_HDRONLY) && seg->payload_wire_len > seg->payload_len)
 		reasm_budget_cut(r, st, dir, seq + seg->payload_len);
-	if (seg->payload_wire_len || seg->payload_len)
+	/* payload not copied: skipped on our own request (no loss), else past the snaplen */
+	if (seg->payload_wire_len || seg->payload_len) {
+		/* new bytes after a RST: delivered, or buffered, and not seen before */
+		__u64 held = h->data_bytes + r->ooo_bytes;
+
 		reasm_data(r, &ft->rctx, st, dir, seq, seg->payload, seg->payload_len,
-			   seg->payload_wire_len);
+			   seg->payload_wire_len,
+			   (seg->ev_flags & XS_EVF_SKIPPED) ? GAP_SKIPPED : GAP_CUT);
+		if (st->state == STREAM_RESET && h->data_bytes + r->ooo_bytes > held) {
+			h->after_reset_bytes += h->data_bytes + r->ooo_bytes - held;
+			ft->after_reset += h->data_bytes + r->ooo_bytes - held;
+		}
+	}
 	if (fl & XS_TCP_FIN) {
 		__u32 wire = seg->payload_wire_len > seg->payload_len ? seg->payload_wire_len
 								      : seg->payload_len;
 
-		reasm_start(r, h, seq, false);
+		reasm_start(r, h, seq);
 		reasm_fin(r, seq + wire);
 		h->fin = true;
 	}
-	if ((fl & XS_TCP_ACK) && reasm_fin_acked(&e->r[o], p->ack))
-		e->fin_acked[o] = true;
+	if (fl & XS_TCP_ACK)
+		reasm_peer_ack(&e->r[o], p->ack);
 
-	if (fl & XS_TCP_RST) {
-		h->rst = true;
-		flow_end(ft, e, STREAM_RESET);
-		return;
+	if ((fl & XS_TCP_RST) && st->state != STREAM_RESET) {
+		/* reset: the stream lingers, taking what still comes, then ends */
+		st->state = STREAM_RESET;
+		e->rst_ts = seg->ts_ns;
+		xs_link_del(&e->lru);
+		xs_link_add_tail(&ft->linger, &e->lru);
 	}
+	if (fl & XS_TCP_RST)
+		h->rst = true;
 	/* FIN both ways: close once each direction is complete up to its FIN, or its FIN was
 	 * acknowledged (what is missing before it can no longer come) */
-	if (fins_both(e) && (reasm_complete(&e->r[0]) || e->fin_acked[0]) &&
-	    (reasm_complete(&e->r[1]) || e->fin_acked[1]))
+	if (fins_both(e) && reasm_done(&e->r[0]) && reasm_done(&e->r[1]))
 		flow_end(ft, e, STREAM_CLOSED);
+}
+
+/* A reset stream's linger is over at now. */
+static bool flow_linger_over(const struct flow_entry *e, __u64 now)
+{
+	return now > e->rst_ts && now - e->rst_ts > FLOW_RST_LINGER_NS;
+}
+
+/* Ends the reset streams whose linger is over, oldest RST first. */
+static void flow_linger_sweep(struct flow_table *ft, __u64 now)
+{
+	while (!xs_link_empty(&ft->linger)) {
+		struct flow_entry *e = container_of(ft->linger.next, struct flow_entry, lru);
+
+		if (!flow_linger_over(e, now))
+			break;
+		flow_end(ft, e, STREAM_RESET);
+	}
 }
 
 struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set *sinks,
@@ -490,6 +631,8 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 	ft->rctx.cnt = &ft->rc;
 	ft->rctx.max_ooo_bytes = opts->max_ooo_bytes;
 	ft->rctx.keep_first = opts->overlap == OVERLAP_FIRST;
+	mc->reclaim = flow_reclaim;
+	mc->reclaim_ctx = ft;
 	ft->nbuckets = FLOW_INIT_BUCKETS;
 	ft->buckets = calloc(ft->nbuckets, sizeof(*ft->buckets));
 	if (!ft->buckets)
@@ -497,6 +640,8 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 	xs_link_init(&ft->lru);
 	xs_link_init(&ft->order);
 	xs_link_init(&ft->tombs);
+	xs_link_init(&ft->held);
+	xs_link_init(&ft->linger);
 	ft->max_tombs = opts->max_streams ? opts->max_streams : FLOW_DEFAULT_TOMBS;
 
 	/* the hash key only spreads buckets; without entropy a fixed key still works */
@@ -531,7 +676,9 @@ int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
 		flow_table_expire(ft, seg->ts_ns);
 		ft->last_sweep_ns = seg->ts_ns;
 	}
+	flow_linger_sweep(ft, seg->ts_ns);
 
+	mem_window_open(ft);
 	flow_key_make(&k, p->family, p->saddr, p->sport, p->daddr, p->dport);
 	hash = flow_hash(ft, &k);
 	n = flow_lookup(ft, &k, hash);
@@ -566,7 +713,7 @@ int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
 		tomb_free(ft, t);
 	} else if (!e && !(syn || data)) {
 		/* nothing to follow: a lone ACK, FIN or RST of a connection never seen (a RST that
-		 * carries data starts a midstream stream that ends at once: the data is kept) */
+		 * carries data starts a midstream stream, reset at once: the data is kept) */
 		ft->ignored++;
 		goto out;
 	}
@@ -580,7 +727,9 @@ int flow_table_input(struct flow_table *ft, const struct xs_segment *seg)
 		dir = !memcmp(p->saddr, e->st.saddr, 16) && p->sport == e->st.sport ? STREAM_IN
 										    : STREAM_OUT;
 	}
+	ft->cur = e;
 	flow_segment(ft, e, seg, dir);
+	mem_window_close(ft);
 out:
 	flow_sync_stats(ft);
 	return err;
@@ -590,10 +739,9 @@ void flow_table_expire(struct flow_table *ft, __u64 now_ns)
 {
 	struct flow_entry *e;
 
-	if (!ft->opts.idle_timeout_ns)
-		return;
+	flow_linger_sweep(ft, now_ns);
 	/* least recently active first: stop at the first one still fresh */
-	while (!xs_link_empty(&ft->lru)) {
+	while (ft->opts.idle_timeout_ns && !xs_link_empty(&ft->lru)) {
 		e = container_of(ft->lru.next, struct flow_entry, lru);
 		if (!flow_idle(ft, e, now_ns))
 			break;
@@ -613,15 +761,53 @@ void flow_table_finish(struct flow_table *ft)
 	flow_sync_stats(ft);
 }
 
-int flow_stream_seq(const struct stream *st, int dir, __u64 off, __u32 *seq)
+/* The live entry of ft whose stream is st, or NULL: st is checked, not trusted. */
+static struct flow_entry *flow_entry_of(const struct flow_table *ft, const struct stream *st)
 {
-	const struct flow_entry *e = container_of(st, struct flow_entry, st);
-	const struct reasm *r = &e->r[dir];
+	struct flow_node *n;
+	struct flow_entry *e;
+	struct flow_key k;
 
-	if (!r->started)
+	flow_key_make(&k, st->family, st->saddr, st->sport, st->daddr, st->dport);
+	n = flow_lookup(ft, &k, flow_hash(ft, &k));
+	if (!n || n->kind != NODE_LIVE)
+		return NULL;
+	e = container_of(n, struct flow_entry, node);
+	return &e->st == st ? e : NULL;
+}
+
+int flow_stream_seq(const struct flow_table *ft, const struct stream *st, int dir, __u64 off,
+		    __u32 *seq)
+{
+	const struct flow_entry *e;
+
+	if (dir != STREAM_IN && dir != STREAM_OUT)
+		return -EINVAL;
+	e = flow_entry_of(ft, st);
+	if (!e)
 		return -ENOENT;
-	*seq = r->next_seq + (__u32)(off - r->next_off);
-	return 0;
+	return reasm_seq_at(&e->r[dir], off, seq);
+}
+
+int flow_stream_skip_seqs(const struct flow_table *ft, const struct stream *st, int dir,
+			  __u64 from, __u64 to, __u32 *seq0, __u32 *until)
+{
+	const struct flow_entry *e;
+	int err;
+
+	if ((dir != STREAM_IN && dir != STREAM_OUT) || to <= from)
+		return -EINVAL;
+	e = flow_entry_of(ft, st);
+	if (!e)
+		return -ENOENT;
+	/* the capture stops copying at the next segment it sees: bytes before from that are
+	 * still to come would be lost with the range */
+	if (from > reasm_passed(&e->r[dir]))
+		return -ERANGE;
+	err = reasm_seq_at(&e->r[dir], 0, seq0);
+	if (!err)
+		err = reasm_seq_at(&e->r[dir], to, until);
+	return err;
 }
 
 const struct flow_stats *flow_table_stats(const struct flow_table *ft)
@@ -638,13 +824,15 @@ void flow_table_free(struct flow_table *ft)
 
 	if (!ft)
 		return;
+	if (ft->mc->reclaim_ctx == ft) {
+		ft->mc->reclaim = NULL;
+		ft->mc->reclaim_ctx = NULL;
+	}
 	while (!xs_link_empty(&ft->order)) {
 		e = container_of(ft->order.next, struct flow_entry, order);
 		xs_link_del(&e->order);
-		for (d = 0; d < 2; d++) {
-			reasm_discard(&e->r[d], &ft->rctx);
-			free(e->st.half[d].gaps);
-		}
+		for (d = 0; d < 2; d++)
+			reasm_free(&e->r[d], &ft->rctx, &e->st.half[d]);
 		free(e);
 	}
 	while (!xs_link_empty(&ft->tombs)) {

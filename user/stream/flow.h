@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * flow: the table of TCP connections, keyed by the normalised 4-tuple. It
- * finds or creates the stream of each segment, drives the connection state
- * (conn) and the reassembly of both directions (reasm), and hands what comes
- * out to the sinks. Time is the packets' time: replay is deterministic.
+ * finds or creates the stream of each segment, keeps the connection's state
+ * (SYN, FIN, RST and how the stream ends) itself, drives the reassembly of
+ * both directions (reasm), which hands what comes out to the sinks. Time is
+ * the packets' time: replay is deterministic.
  */
 #ifndef XS_FLOW_H
 #define XS_FLOW_H
@@ -16,9 +17,15 @@
 #include "stream/stream.h"
 
 enum overlap_policy {
-	OVERLAP_LAST = 0,	/* later bytes replace buffered ones (the seed's rule, default) */
+	/* later bytes replace buffered ones (default): the rule of the seed, the Python
+	 * sniffer xdp-sniff began as (../shared/seed/sniff.py) */
+	OVERLAP_LAST = 0,
 	OVERLAP_FIRST,		/* bytes already buffered stay (tshark's rule) */
 };
+
+/* How long a reset stream keeps taking data, by the packets' clock: on a tap or a mirror port
+ * the RST may have been injected, or lost before its endpoint, and the connection goes on. */
+#define FLOW_RST_LINGER_NS (5 * 1000000000ULL)
 
 struct flow_opts {
 	__u64 idle_timeout_ns;	/* 0: never */
@@ -31,21 +38,24 @@ struct flow_stats {
 	__u64 segments;		/* segments taken in */
 	__u64 streams_opened;
 	__u64 streams_closed;	/* FIN both ways */
-	__u64 streams_reset;
+	__u64 streams_reset;	/* ended after a RST (and its linger) */
 	__u64 streams_timeout;
 	__u64 streams_evicted;	/* by --max-streams */
 	__u64 streams_evicted_mem; /* by --memcap */
-	__u64 streams_open;	/* open now */
+	__u64 streams_open;	/* open now (reset ones in their linger included) */
+	__u64 streams_ended_open; /* still open when the capture ended: their state is open */
 	__u64 streams_midstream;
 	__u64 bytes_delivered;	/* payload bytes passed to sinks */
+	__u64 after_reset_bytes;/* of the payload bytes taken in, those that came after a RST */
 	__u64 gap_bytes;	/* bytes recorded as missing */
 	__u64 retrans_bytes;	/* duplicates dropped */
 	__u64 overlap_bytes;	/* conflicting bytes resolved by the overlap policy */
 	__u64 ooo_dropped_bytes;/* out-of-order bytes given up to a cap (become gaps) */
 	__u64 budget_cut_bytes;	/* bytes past --max-stream-bytes that reached no sink */
 	__u64 skipped_bytes;	/* bytes --no-bodies had skipped (passed as gaps, not missing) */
-	__u64 late_segments;	/* segments for a stream that already ended (no SYN) */
-	__u64 ignored_segments; /* e.g. pure ACKs of nothing, segments after RST */
+	__u64 late_segments;	/* segments for a stream that already ended (no SYN), e.g. after
+				 * a RST and its linger */
+	__u64 ignored_segments; /* e.g. pure ACKs of nothing, out of window */
 };
 
 struct flow_table;
@@ -55,14 +65,27 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 				  struct memcap *mc);
 /* Takes one segment in (seg->ts_ns is the clock). Returns 0 or -errno (-ENOMEM). */
 int flow_table_input(struct flow_table *ft, const struct xs_segment *seg);
-/* Ends the streams idle since before now_ns - idle_timeout (state timeout). */
+/* Ends the streams idle since before now_ns - idle_timeout (state timeout), and the reset
+ * ones whose linger is over (state reset). */
 void flow_table_expire(struct flow_table *ft, __u64 now_ns);
 /* End of capture: every stream still open is flushed and closed with state open. */
 void flow_table_finish(struct flow_table *ft);
 const struct flow_stats *flow_table_stats(const struct flow_table *ft);
-/* The sequence number of stream offset off of direction dir of a live stream of the table.
- * Returns 0, or -ENOENT while that direction's offset 0 is not known. */
-int flow_stream_seq(const struct stream *st, int dir, __u64 off, __u32 *seq);
+/* The sequence number of stream offset off of direction dir of st. Returns 0; -ENOENT when st
+ * is not a live stream of ft or that direction's offset 0 is not known; -EINVAL for dir. */
+int flow_stream_seq(const struct flow_table *ft, const struct stream *st, int dir, __u64 off,
+		    __u32 *seq);
+/*
+ * For a sink asking the capture not to copy bytes [from, to) of direction dir of st, a live
+ * stream of ft (struct sink_feedback): the sequence numbers of offset 0 and of to, which the
+ * capture takes. The capture skips from the next segment it sees, so the range is honoured
+ * only when every byte before from has been passed on to the sinks: else -ERANGE (a sink
+ * asks from within its stream_data call, whose bytes count as passed). Returns 0; -ENOENT
+ * when st is not a live stream of ft or the direction's offset 0 is not known; -EINVAL for
+ * dir or an empty range.
+ */
+int flow_stream_skip_seqs(const struct flow_table *ft, const struct stream *st, int dir,
+			  __u64 from, __u64 to, __u32 *seq0, __u32 *until);
 void flow_table_free(struct flow_table *ft);
 
 #endif

@@ -13,8 +13,9 @@ struct reasm_seg {
 	struct reasm_seg *next;
 	__u64 off; /* stream offset of the first byte */
 	__u64 len;
-	__u8 *data;    /* into buf; moves forward when the front is trimmed */
+	__u8 *data;    /* buf, or NULL for a marker */
 	__u64 charged; /* charged to the memcap: payload + REASM_SEG_COST */
+	__u32 cause;   /* a marker's enum stream_gap_cause: why its bytes were not captured */
 	__u8 buf[];
 };
 
@@ -33,14 +34,58 @@ void reasm_init(struct reasm *r)
 	memset(r, 0, sizeof(*r));
 }
 
-void reasm_start(struct reasm *r, struct stream_half *h, __u32 seq0, bool syn)
+void reasm_start(struct reasm *r, struct stream_half *h, __u32 seq0)
 {
 	if (r->started)
 		return;
 	r->started = true;
 	r->next_seq = seq0;
 	r->next_off = 0;
-	h->isn = syn ? seq0 - 1 : seq0;
+	h->isn = seq0;
+}
+
+/* The sequence number of offset 0 (valid when started). */
+static __u32 seq_of_zero(const struct reasm *r)
+{
+	return r->next_seq - (__u32)r->next_off;
+}
+
+void reasm_syn(struct reasm *r, struct stream_half *h, __u32 isn)
+{
+	reasm_start(r, h, isn + 1);
+	if (seq_of_zero(r) == isn + 1) {
+		r->syn = true;
+		h->isn = isn;
+	}
+}
+
+int reasm_isn(const struct reasm *r, __u32 *isn)
+{
+	if (!r->started)
+		return -ENOENT;
+	*isn = seq_of_zero(r) - 1;
+	return 0;
+}
+
+int reasm_seq_at(const struct reasm *r, __u64 off, __u32 *seq)
+{
+	if (!r->started)
+		return -ENOENT;
+	*seq = seq_of_zero(r) + (__u32)off;
+	return 0;
+}
+
+__u64 reasm_passed(const struct reasm *r)
+{
+	return r->next_off;
+}
+
+void reasm_capture_drops(struct reasm *r, struct stream_half *h, __u32 n)
+{
+	if (!n)
+		return;
+	h->capture_drops += n;
+	r->drops_pending = true;
 }
 
 _Static_assert(sizeof(struct reasm_seg) + 16 <= REASM_SEG_COST, "REASM_SEG_COST too small");
@@ -52,25 +97,20 @@ static void seg_free(struct reasm *r, const struct reasm_ctx *ctx, struct reasm_
 	free(g);
 }
 
-/* Appends a gap to the half's list, merged with the previous one when they touch. Returns
- * its cause. */
-static __u32 gap_record(struct stream_half *h, __u64 off, __u64 len)
+/* Appends a gap to the half's list, merged with the previous one when they touch and have the
+ * same cause. */
+static void gap_record(struct stream_half *h, __u64 off, __u64 len, __u32 cause)
 {
 	struct stream_gap *last = h->n_gaps_listed ? &h->gaps[h->n_gaps_listed - 1] : NULL;
-	/* drops the kernel reported since the last gap explain this one */
-	__u32 cause = h->skip_pending ? GAP_SKIPPED : h->drops_pending ? GAP_CAPTURE : GAP_NOT_SEEN;
 
-	h->drops_pending = false;
-	h->skip_pending = false;
-	if (last && h->n_gaps == h->n_gaps_listed && last->offset + last->len == off) {
+	if (last && h->n_gaps == h->n_gaps_listed && last->offset + last->len == off &&
+	    last->cause == cause) {
 		last->len += len;
-		if (cause > last->cause)
-			last->cause = cause;
-		return cause;
+		return;
 	}
 	h->n_gaps++;
 	if (h->n_gaps_listed >= STREAM_MAX_GAPS_LISTED)
-		return cause;
+		return;
 	/* capacity is 0, 4, 8, ... 64: grow when full */
 	if (h->n_gaps_listed == 0 ||
 	    (h->n_gaps_listed >= 4 && !(h->n_gaps_listed & (h->n_gaps_listed - 1)))) {
@@ -79,7 +119,7 @@ static __u32 gap_record(struct stream_half *h, __u64 off, __u64 len)
 
 		/* out of memory: the gap is still counted, just not listed */
 		if (!g)
-			return cause;
+			return;
 		h->gaps = g;
 	}
 	h->gaps[h->n_gaps_listed].offset = off;
@@ -87,37 +127,60 @@ static __u32 gap_record(struct stream_half *h, __u64 off, __u64 len)
 	h->gaps[h->n_gaps_listed].cause = cause;
 	h->gaps[h->n_gaps_listed].pad = 0;
 	h->n_gaps_listed++;
-	return cause;
 }
 
-/* Passes len bytes at next_off as missing. */
+/* Moves next_off past len bytes; returns the offset of the first. The sinks are told after
+ * the move, so that a sink asking about the stream (reasm_passed) sees these bytes passed. */
+static __u64 advance(struct reasm *r, __u64 len)
+{
+	__u64 off = r->next_off;
+
+	r->next_off += len;
+	r->next_seq += (__u32)len;
+	return off;
+}
+
+/* Passes len bytes at next_off as missing for cause. */
 static void pass_gap(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir,
-		     __u64 len)
+		     __u64 len, __u32 cause)
 {
 	struct stream_half *h = &st->half[dir];
+	__u64 off;
 
 	if (!len)
 		return;
+	gap_record(h, r->next_off, len, cause);
 	/* skipped on purpose (--no-bodies) is not missing */
-	if (gap_record(h, r->next_off, len) == GAP_SKIPPED)
+	if (cause == GAP_SKIPPED)
 		ctx->cnt->skipped += len;
 	else
 		ctx->cnt->gap += len;
 	h->gap_bytes += len;
 	h->bytes += len;
-	sinks_stream_gap(ctx->sinks, st, dir, r->next_off, len);
-	r->next_off += len;
-	r->next_seq += (__u32)len;
+	off = advance(r, len);
+	sinks_stream_gap(ctx->sinks, st, dir, off, len);
 }
 
-/* Passes len bytes at next_off; buf NULL passes them as a gap (snaplen marker). */
+/* Passes len bytes at next_off that never came: a hole, whose cause is the capture's drops
+ * when some were reported since the last hole. */
+static void pass_hole(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir,
+		      __u64 len)
+{
+	if (!len)
+		return;
+	pass_gap(r, ctx, st, dir, len, r->drops_pending ? GAP_CAPTURE : GAP_NOT_SEEN);
+	r->drops_pending = false;
+}
+
+/* Passes len bytes at next_off; buf NULL passes them as a gap of the marker's cause. */
 static void pass(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir,
-		 const __u8 *buf, __u64 len)
+		 const __u8 *buf, __u64 len, __u32 cause)
 {
 	struct stream_half *h = &st->half[dir];
+	__u64 off;
 
 	if (!buf) {
-		pass_gap(r, ctx, st, dir, len);
+		pass_gap(r, ctx, st, dir, len, cause);
 		return;
 	}
 	if (!len)
@@ -125,9 +188,8 @@ static void pass(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st
 	h->bytes += len;
 	h->data_bytes += len;
 	ctx->cnt->delivered += len;
-	sinks_stream_data(ctx->sinks, st, dir, r->next_off, buf, len);
-	r->next_off += len;
-	r->next_seq += (__u32)len;
+	off = advance(r, len);
+	sinks_stream_data(ctx->sinks, st, dir, off, buf, len);
 }
 
 static void count_retrans(const struct reasm_ctx *ctx, struct stream *st, int dir, __u64 n)
@@ -150,7 +212,7 @@ static void release_ready(struct reasm *r, const struct reasm_ctx *ctx, struct s
 		/* never expected: the list only holds bytes after next_off */
 		if (skip && g->data)
 			count_retrans(ctx, st, dir, skip);
-		pass(r, ctx, st, dir, g->data ? g->data + skip : NULL, g->len - skip);
+		pass(r, ctx, st, dir, g->data ? g->data + skip : NULL, g->len - skip, g->cause);
 		seg_free(r, ctx, g);
 	}
 }
@@ -166,7 +228,7 @@ static void give_up_hole(struct reasm *r, const struct reasm_ctx *ctx, struct st
 	__u64 to = r->head && r->head->off < pos ? r->head->off : pos;
 
 	ctx->cnt->ooo_dropped += to - r->next_off;
-	pass_gap(r, ctx, st, dir, to - r->next_off);
+	pass_hole(r, ctx, st, dir, to - r->next_off);
 	release_ready(r, ctx, st, dir);
 }
 
@@ -182,10 +244,10 @@ static struct reasm_seg *seg_before(struct reasm *r, __u64 pos)
 	return prev;
 }
 
-/* A new segment for [off, off + len) with a copy of data (NULL: a marker), or NULL when a cap,
- * the memcap or malloc refuses it. */
+/* A new segment for [off, off + len) with a copy of data (NULL: a marker of cause), or NULL
+ * when a cap, the memcap or malloc refuses it. */
 static struct reasm_seg *seg_new(struct reasm *r, const struct reasm_ctx *ctx, __u64 off, __u64 len,
-				 const __u8 *data)
+				 const __u8 *data, __u32 cause)
 {
 	__u64 payload = data ? len : 0;
 	struct reasm_seg *g;
@@ -204,6 +266,7 @@ static struct reasm_seg *seg_new(struct reasm *r, const struct reasm_ctx *ctx, _
 	g->len = len;
 	g->charged = payload + REASM_SEG_COST;
 	g->data = data ? g->buf : NULL;
+	g->cause = cause;
 	if (data)
 		memcpy(g->buf, data, len);
 	r->ooo_bytes += payload;
@@ -235,7 +298,7 @@ static struct reasm_seg *marker_carve(struct reasm *r, const struct reasm_ctx *c
 
 	*kept = false;
 	if (cur->off < pos && oe < ce) {
-		rear = seg_new(r, ctx, oe, ce - oe, NULL);
+		rear = seg_new(r, ctx, oe, ce - oe, NULL, cur->cause);
 		if (!rear) {
 			*kept = true;
 			return cur;
@@ -285,11 +348,11 @@ static void resolve_overlap(const struct reasm_ctx *ctx, struct stream *st, int 
 }
 
 /*
- * Places the bytes [s, e) of the stream: data holds the byte at s (NULL: they were withheld
- * by the snaplen and are a marker). Whatever becomes contiguous is passed on.
+ * Places the bytes [s, e) of the stream: data holds the byte at s (NULL: they were not
+ * captured, for cause, and are a marker). Whatever becomes contiguous is passed on.
  */
 static void reasm_put(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir,
-		      __u64 s, __u64 e, const __u8 *data)
+		      __u64 s, __u64 e, const __u8 *data, __u32 cause)
 {
 	struct reasm_seg *prev = NULL, *cur, *g;
 	__u64 pos, he, oe;
@@ -307,7 +370,7 @@ static void reasm_put(struct reasm *r, const struct reasm_ctx *ctx, struct strea
 
 	/* the common case: in order, nothing buffered in the way */
 	if (s == r->next_off && (!r->head || r->head->off >= e)) {
-		pass(r, ctx, st, dir, data, e - s);
+		pass(r, ctx, st, dir, data, e - s, cause);
 		release_ready(r, ctx, st, dir);
 		return;
 	}
@@ -348,10 +411,10 @@ static void reasm_put(struct reasm *r, const struct reasm_ctx *ctx, struct strea
 		he = cur ? min_u64(e, cur->off) : e;
 		for (;;) {
 			if (pos == r->next_off) {
-				pass(r, ctx, st, dir, src, he - pos);
+				pass(r, ctx, st, dir, src, he - pos, cause);
 				break;
 			}
-			g = seg_new(r, ctx, pos, he - pos, src);
+			g = seg_new(r, ctx, pos, he - pos, src, cause);
 			if (g) {
 				seg_link_after(r, prev, g);
 				prev = g;
@@ -366,7 +429,7 @@ static void reasm_put(struct reasm *r, const struct reasm_ctx *ctx, struct strea
 }
 
 int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir, __u32 seq,
-	       const __u8 *buf, __u32 len, __u32 wire_len)
+	       const __u8 *buf, __u32 len, __u32 wire_len, enum stream_gap_cause withheld)
 {
 	__s64 start, cap_end, end;
 	__s32 rel;
@@ -376,7 +439,7 @@ int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, 
 	if (!wire_len)
 		return 0;
 	if (!r->started)
-		reasm_start(r, &st->half[dir], seq, false);
+		reasm_start(r, &st->half[dir], seq);
 	if (len < wire_len)
 		st->half[dir].cut = true;
 
@@ -415,9 +478,9 @@ int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, 
 			end = 0;
 	}
 	if (cap_end > start)
-		reasm_put(r, ctx, st, dir, (__u64)start, (__u64)cap_end, buf);
+		reasm_put(r, ctx, st, dir, (__u64)start, (__u64)cap_end, buf, GAP_NOT_SEEN);
 	if (end > cap_end)
-		reasm_put(r, ctx, st, dir, (__u64)cap_end, (__u64)end, NULL);
+		reasm_put(r, ctx, st, dir, (__u64)cap_end, (__u64)end, NULL, withheld);
 	return 0;
 }
 
@@ -426,7 +489,7 @@ void reasm_budget_cut(struct reasm *r, struct stream *st, int dir, __u32 seq)
 	__s64 off;
 
 	if (!r->started)
-		reasm_start(r, &st->half[dir], seq, false);
+		reasm_start(r, &st->half[dir], seq);
 	off = (__s64)r->next_off + (__s32)(seq - r->next_seq);
 	if (off < (__s64)r->next_off)
 		off = r->next_off;
@@ -472,19 +535,29 @@ bool reasm_fin_acked(const struct reasm *r, __u32 ack)
 	return off > (__s64)r->fin_off;
 }
 
+void reasm_peer_ack(struct reasm *r, __u32 ack)
+{
+	if (reasm_fin_acked(r, ack))
+		r->fin_acked = true;
+}
+
+bool reasm_done(const struct reasm *r)
+{
+	return reasm_complete(r) || r->fin_acked;
+}
+
 void reasm_flush(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir)
 {
 	while (r->head) {
-		pass_gap(r, ctx, st, dir,
-			 r->head->off > r->next_off ? r->head->off - r->next_off : 0);
+		pass_hole(r, ctx, st, dir, r->head->off > r->next_off ? r->head->off - r->next_off : 0);
 		release_ready(r, ctx, st, dir);
 	}
 	/* what the FIN says was sent but never came (past a budget cut: not missing) */
 	if (r->fin && data_end_off(r) > r->next_off)
-		pass_gap(r, ctx, st, dir, data_end_off(r) - r->next_off);
+		pass_hole(r, ctx, st, dir, data_end_off(r) - r->next_off);
 }
 
-void reasm_discard(struct reasm *r, const struct reasm_ctx *ctx)
+void reasm_free(struct reasm *r, const struct reasm_ctx *ctx, struct stream_half *h)
 {
 	struct reasm_seg *g;
 
@@ -493,4 +566,7 @@ void reasm_discard(struct reasm *r, const struct reasm_ctx *ctx)
 		seg_free(r, ctx, g);
 	}
 	r->tail = NULL;
+	free(h->gaps);
+	h->gaps = NULL;
+	h->n_gaps_listed = 0;
 }

@@ -7,8 +7,10 @@
  * Bytes that will never come are passed on as gaps, recorded in the
  * stream_half and counted: nothing is lost silently.
  *
- * The flow table owns one struct reasm per direction and drives it; reasm
- * owns the stream_half's byte counters and its gap list.
+ * The flow table owns one struct reasm per direction and drives it. reasm
+ * owns what its direction knows of sequence numbers (the ISN, which number
+ * an offset has), the stream_half's byte counters and its gap list: the
+ * flow table asks it through the functions below.
  */
 #ifndef XS_REASM_H
 #define XS_REASM_H
@@ -84,27 +86,57 @@ struct reasm {
 	__u32 next_seq;	 /* sequence number of next_off */
 	bool cut;	 /* the kernel's byte budget ended this direction's data at cut_off */
 	bool started;	 /* the sequence number of offset 0 is known */
+	bool syn;	 /* offset 0 is the byte after a SYN seen */
 	bool fin;	 /* FIN seen */
+	bool fin_acked;	 /* the peer acknowledged the FIN (reasm_peer_ack) */
+	bool drops_pending; /* the capture dropped packets since the last hole: it is theirs */
 };
 
 /* An empty direction whose offset 0 is not known yet. */
 void reasm_init(struct reasm *r);
 
 /*
- * Fixes offset 0 at sequence number seq0, once: from a SYN (seq0 = ISN + 1, syn true),
- * from the peer's SYN-ACK acknowledgment, or from the first segment seen midstream.
- * Records the isn in h. Does nothing when already started.
+ * Fixes offset 0 at sequence number seq0, once: from the peer's SYN-ACK acknowledgment or
+ * from the first segment seen midstream. Records seq0 as h->isn. Does nothing when already
+ * started.
  */
-void reasm_start(struct reasm *r, struct stream_half *h, __u32 seq0, bool syn);
+void reasm_start(struct reasm *r, struct stream_half *h, __u32 seq0);
+
+/*
+ * A SYN with sequence number isn: offset 0 is the byte after it. Starts the direction there
+ * when not started; when offset 0 is already there (a SYN-ACK's acknowledgment named it, or
+ * a retransmitted SYN), records that the SYN was seen: h->isn becomes isn. A SYN elsewhere
+ * changes nothing (the flow table decides whether it opens a new connection).
+ */
+void reasm_syn(struct reasm *r, struct stream_half *h, __u32 isn);
+
+/* The sequence number just before offset 0 (the ISN when offset 0 follows a SYN). Returns 0,
+ * or -ENOENT while offset 0 is not known. */
+int reasm_isn(const struct reasm *r, __u32 *isn);
+
+/* The sequence number of stream offset off. Returns 0, or -ENOENT while offset 0 is not
+ * known. */
+int reasm_seq_at(const struct reasm *r, __u64 off, __u32 *seq);
+
+/* The stream offset up to which every byte has been passed on to the sinks (as data or as a
+ * gap). During a sink's stream_data or stream_gap call it includes the bytes of that call. */
+__u64 reasm_passed(const struct reasm *r);
+
+/* The capture reported n packets of this direction dropped (ring full) before the segment
+ * that comes next: counted in h->capture_drops, and the next hole given up is theirs
+ * (GAP_CAPTURE). */
+void reasm_capture_drops(struct reasm *r, struct stream_half *h, __u32 n);
 
 /*
  * Takes the payload of one segment: len captured bytes at buf, wire_len bytes on the wire,
- * the first at sequence number seq. Bytes that are contiguous go to the sinks now; the
- * captured part's tail that the snaplen withheld becomes a gap. Starts the direction at seq
- * when not started. Returns 0; failures to buffer turn into gaps and are counted.
+ * the first at sequence number seq. Bytes that are contiguous go to the sinks now. The
+ * wire_len - len bytes that were not captured become a gap of cause withheld (GAP_CUT: a
+ * snaplen; GAP_SKIPPED: --no-bodies asked not to copy them) unless real bytes for them come
+ * first. Starts the direction at seq when not started. Returns 0; failures to buffer turn
+ * into gaps and are counted.
  */
 int reasm_data(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir, __u32 seq,
-	       const __u8 *buf, __u32 len, __u32 wire_len);
+	       const __u8 *buf, __u32 len, __u32 wire_len, enum stream_gap_cause withheld);
 
 /*
  * The capture copies no byte of this direction from sequence number seq on (the kernel's
@@ -121,6 +153,13 @@ bool reasm_complete(const struct reasm *r);
 /* FIN seen and acknowledged by ack from the peer: holes before it can no longer be filled. */
 bool reasm_fin_acked(const struct reasm *r, __u32 ack);
 
+/* An acknowledgment ack from the peer: remembers when it covers the FIN. */
+void reasm_peer_ack(struct reasm *r, __u32 ack);
+
+/* Nothing more can come: FIN seen and every byte before it passed on, or the FIN was
+ * acknowledged (what is missing before it can no longer come). */
+bool reasm_done(const struct reasm *r);
+
 /*
  * End of the direction: buffered data is passed on with the holes before it as gaps, and
  * the bytes missing before a FIN too. Frees what was buffered. The direction can take no
@@ -128,7 +167,11 @@ bool reasm_fin_acked(const struct reasm *r, __u32 ack);
  */
 void reasm_flush(struct reasm *r, const struct reasm_ctx *ctx, struct stream *st, int dir);
 
-/* Frees what is buffered without passing it on (teardown without sinks). */
-void reasm_discard(struct reasm *r, const struct reasm_ctx *ctx);
+/*
+ * Frees what the direction holds: segments still buffered (not passed on: teardown without
+ * sinks) and h's gap list, which reasm grows and owns. The sinks may read h->gaps until
+ * their stream_close returns; call this after it.
+ */
+void reasm_free(struct reasm *r, const struct reasm_ctx *ctx, struct stream_half *h);
 
 #endif
