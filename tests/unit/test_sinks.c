@@ -367,7 +367,7 @@ static void test_files_symlinked_dir(void **state)
 	snprintf(real, sizeof(real), "%s/new/", tmpdir);
 	s = sink_files_new(real, 0);
 	assert_non_null(s);
-	s->ops->destroy(s);
+	sink_destroy(s);
 	assert_int_equal(count_entries(real), 0);
 }
 
@@ -1017,6 +1017,64 @@ static void test_write_error_text_json(void **state)
 	fclose(f);
 }
 
+/* Who frees a sink: the set frees what was given to it (sinks_add), through its destroy, and
+ * nothing else; a caller's own sink (borrowed) is never freed by the set. */
+static int destroyed;
+
+static void counting_destroy(struct sink *s)
+{
+	destroyed++;
+	sink_free(s);
+}
+
+static const struct sink_ops counted_ops = {.name = "counted", .destroy = counting_destroy};
+static const struct sink_ops no_destroy_ops = {.name = "no_destroy"};
+
+static void test_sink_ownership(void **state)
+{
+	struct sink_set set = {0};
+	struct sink mine[SINK_MAX] = {{0}};
+	struct sink *given, *stray;
+	int i;
+
+	/* a sink the set could not destroy is not taken (it used to be free()d: a stack
+	 * address, or a leak of its private part) */
+	mine[0].ops = &no_destroy_ops;
+	assert_int_equal(sinks_add(&set, &mine[0]), -EINVAL);
+	assert_int_equal(set.n, 0);
+	stray = sink_alloc(&no_destroy_ops, 64);
+	assert_non_null(stray);
+	assert_int_equal(sinks_add(&set, stray), -EINVAL);
+	assert_int_equal(set.n, 0);
+	sink_free(stray); /* still the caller's: refused */
+	assert_int_equal(sinks_add(&set, NULL), -EINVAL);
+
+	/* given: destroyed once, by sinks_destroy; borrowed: left alone */
+	destroyed = 0;
+	given = sink_alloc(&counted_ops, 16);
+	assert_non_null(given);
+	assert_int_equal(sinks_add(&set, given), 0);
+	assert_int_equal(sinks_add_borrowed(&set, &mine[0]), 0);
+	assert_int_equal(set.n, 2);
+	sinks_destroy(&set);
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(set.n, 0);
+	assert_ptr_equal(mine[0].ops, &no_destroy_ops); /* untouched */
+
+	/* a full set still takes what it is given, and destroys it */
+	for (i = 0; i < SINK_MAX; i++) {
+		mine[i].ops = &no_destroy_ops;
+		assert_int_equal(sinks_add_borrowed(&set, &mine[i]), 0);
+	}
+	given = sink_alloc(&counted_ops, 16);
+	assert_non_null(given);
+	assert_int_equal(sinks_add(&set, given), -ENOSPC);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(sinks_add_borrowed(&set, &mine[0]), -ENOSPC);
+	sinks_destroy(&set);
+	assert_int_equal(destroyed, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1043,6 +1101,7 @@ int main(void)
 	    cmocka_unit_test(test_json_memcap),
 	    cmocka_unit_test(test_json_destroy_with_open_streams),
 	    cmocka_unit_test(test_write_error_text_json),
+	    cmocka_unit_test(test_sink_ownership),
 	};
 
 	log_level = LOG_WARN;

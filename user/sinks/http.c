@@ -380,11 +380,16 @@ static const struct sink_ops http_ops = {
     .destroy = http_destroy,
 };
 
-void sink_http_set_no_bodies(struct sink *s, const struct sink_feedback *fb)
+int sink_http_set_no_bodies(struct sink *s, const struct sink_feedback *fb)
 {
-	struct http_priv *p = s->priv;
+	struct http_priv *p;
 
+	/* only an HTTP sink's private part is an http_priv */
+	if (!s || s->ops != &http_ops)
+		return -EINVAL;
+	p = s->priv;
 	p->no_bodies = fb;
+	return 0;
 }
 
 struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, struct memcap *mc)

@@ -18,10 +18,9 @@
 #include "list.h"
 #include "sinks/sink.h"
 
-/* head bytes (target, reason, header names and values) kept per message */
 /* --no-bodies: bodies shorter than this are copied anyway (not worth a map update) */
 #define HTTP_SKIP_MIN 4096
-
+/* head bytes (target, reason, header names and values) kept per message */
 #define HTTP_MAX_STORED (128 * 1024)
 /* requests per stream waiting for their response */
 #define HTTP_MAX_QUEUED 1024

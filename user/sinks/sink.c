@@ -28,14 +28,34 @@ const char *stream_state_name(enum stream_state s)
 	return "unknown";
 }
 
-int sinks_add(struct sink_set *set, struct sink *s)
+static int sinks_put(struct sink_set *set, struct sink *s, bool borrowed)
 {
 	if (set->n >= SINK_MAX)
 		return -ENOSPC;
 	s->idx = set->n;
 	s->failed = 0;
+	s->borrowed = borrowed;
 	set->v[set->n++] = s;
 	return 0;
+}
+
+int sinks_add(struct sink_set *set, struct sink *s)
+{
+	int err;
+
+	if (!s || !s->ops || !s->ops->destroy)
+		return -EINVAL;
+	err = sinks_put(set, s, false);
+	if (err)
+		s->ops->destroy(s);
+	return err;
+}
+
+int sinks_add_borrowed(struct sink_set *set, struct sink *s)
+{
+	if (!s || !s->ops)
+		return -EINVAL;
+	return sinks_put(set, s, true);
 }
 
 int sinks_have_stream_sinks(const struct sink_set *set)
@@ -171,15 +191,20 @@ int sinks_flush(struct sink_set *set)
 	return SINKS_EACH(set, s->ops->flush ? s->ops->flush(s) : 0);
 }
 
+void sink_destroy(struct sink *s)
+{
+	if (s)
+		s->ops->destroy(s);
+}
+
 void sinks_destroy(struct sink_set *set)
 {
 	int i;
 
 	for (i = 0; i < set->n; i++) {
-		if (set->v[i]->ops->destroy)
+		/* sinks_add took only sinks with a destroy */
+		if (!set->v[i]->borrowed)
 			set->v[i]->ops->destroy(set->v[i]);
-		else
-			free(set->v[i]);
 		set->v[i] = NULL;
 	}
 	set->n = 0;
