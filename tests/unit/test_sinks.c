@@ -737,10 +737,10 @@ static void test_text_streams(void **state)
 	assert_int_equal(sinks_stream_close(&set, &st), 1);
 
 	assert_string_equal(read_all(f),
-			    "stream 3 198.18.0.1:40380 > 198.18.0.2:80 closed in=78B/3pkt "
-			    "out=1460B/2pkt gaps=0 dur=0.012s\n"
-			    "stream 4 [2001:db8::1]:40380 > [2001:db8::2]:443 reset in=0B/0pkt "
-			    "out=0B/0pkt gaps=3/1500B dur=2.500s midstream cut\n");
+			    "stream 3 198.18.0.1:40380 > 198.18.0.2:80 closed c2s=78B/3pkt "
+			    "s2c=1460B/2pkt gaps=0 dur=0.012s\n"
+			    "stream 4 [2001:db8::1]:40380 > [2001:db8::2]:443 reset c2s=0B/0pkt "
+			    "s2c=0B/0pkt gaps=3/1500B dur=2.500s midstream cut\n");
 	sinks_destroy(&set);
 	fclose(f);
 }
