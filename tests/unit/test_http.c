@@ -5,6 +5,7 @@
  * JSON lines the sink wrote.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -660,6 +661,20 @@ static void test_latin1(void **state)
 	h_free(&h);
 }
 
+/* Entries of dir other than . and .. */
+static int count_files(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
 static char *slurp(const char *name, size_t *len)
 {
 	static char buf[1 << 20];
@@ -795,6 +810,85 @@ static void test_decode(void **state)
 	h_free(&h);
 }
 
+/* A body that does not inflate is kept as it came, flagged: not gzip at all, gzip corrupted
+ * after some output, gzip with a hole; one that inflates leaves no raw copy behind. */
+static void test_decode_error_keeps_raw(void **state)
+{
+	static const char text[] = "Raw bytes are kept when inflating fails. 0123456789abcdef";
+	unsigned char z[512], bad[512];
+	char head[256], name[32];
+	size_t zn, len = 0, i;
+	struct h h;
+	char *c;
+
+	zn = compress_as(text, sizeof(text) - 1, z, sizeof(z), 31);
+	memcpy(bad, z, zn);
+	for (i = zn / 2; i < zn - 8; i++)
+		bad[i] ^= 0x5a; /* the deflate data from the middle on, not the header */
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", zn);
+	h_init(&h, tmpdir, true);
+	/* 1: not gzip at all */
+	h_data(&h, STREAM_IN, "GET /plain HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT,
+	       "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n"
+	       "\r\nplain");
+	/* 2: corrupted halfway, in two pieces */
+	h_data(&h, STREAM_IN, "GET /corrupt HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT, head);
+	h_bytes(&h, STREAM_OUT, bad, zn / 2 + 2);
+	h_bytes(&h, STREAM_OUT, bad + zn / 2 + 2, zn - (zn / 2 + 2));
+	/* 3: a hole of 4 bytes after the first 10 */
+	h_data(&h, STREAM_IN, "GET /hole HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT, head);
+	h_bytes(&h, STREAM_OUT, z, 10);
+	h_gap(&h, STREAM_OUT, 4);
+	h_bytes(&h, STREAM_OUT, z + 14, zn - 14);
+	/* 4: fine */
+	h_data(&h, STREAM_IN, "GET /fine HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT, head);
+	h_bytes(&h, STREAM_OUT, z, zn);
+	h_close(&h, STREAM_CLOSED);
+	assert_int_equal(h_finish(&h), 4);
+
+	c = slurp("1-1.response", &len);
+	if (!c)
+		fail_msg("not gzip: no body file");
+	assert_int_equal(len, 5);
+	assert_memory_equal(c, "plain", 5);
+	c = slurp("1-2.response", &len);
+	if (!c)
+		fail_msg("corrupted gzip: no body file");
+	assert_int_equal(len, zn);
+	assert_memory_equal(c, bad, zn);
+	c = slurp("1-3.response", &len);
+	if (!c)
+		fail_msg("gzip with a hole: no body file");
+	assert_int_equal(len, zn);
+	assert_memory_equal(c, z, 10);
+	assert_memory_equal(c + 10, "\0\0\0\0", 4);
+	assert_memory_equal(c + 14, z + 14, zn - 14);
+	for (i = 0; i < 3; i++) {
+		json_t *o = L(&h, i);
+
+		snprintf(name, sizeof(name), "1-%zu.response", i + 1);
+		assert_string_equal(S(o, "response_body_file"), name);
+		if (!has_flag(o, "response_decode_error"))
+			fail_msg("exchange %zu: no response_decode_error", i + 1);
+		if (!has_flag(o, "response_body_raw"))
+			fail_msg("exchange %zu: no response_body_raw", i + 1);
+		assert_false(has_flag(o, "response_body_file_error"));
+	}
+	c = slurp("1-4.response", &len);
+	assert_non_null(c);
+	assert_int_equal(len, sizeof(text) - 1);
+	assert_memory_equal(c, text, len);
+	assert_int_equal(n_flags(L(&h, 3)), 0);
+	/* the four bodies, no raw copy left behind */
+	assert_int_equal(count_files(tmpdir), 4);
+	h_free(&h);
+}
+
 /* A body of 8 MiB in 1460-byte pieces, as a capture hands it over. */
 static void test_big_body(void **state)
 {
@@ -895,6 +989,7 @@ int main(void)
 	    cmocka_unit_test(test_latin1),
 	    cmocka_unit_test_setup_teardown(test_bodies, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_decode, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_decode_error_keeps_raw, setup_dir, teardown_dir),
 	    cmocka_unit_test(test_big_body),
 	    cmocka_unit_test(test_no_bodies_only_http),
 	};

@@ -43,8 +43,10 @@
  * next start line after a gap or an error), request_headers_truncated /
  * response_headers_truncated (more than HTTP_MAX_STORED bytes of head, or
  * --memcap refused), request_body_file_error / response_body_file_error,
- * request_decode_error / response_decode_error, upgrade (101: parsing of the
- * stream stops after it), connect (a CONNECT tunnel was opened: parsing stops),
+ * request_decode_error / response_decode_error, request_body_raw /
+ * response_body_raw (its file holds the body as it came: it did not inflate),
+ * upgrade (101: parsing of the stream stops after it), connect (a CONNECT
+ * tunnel was opened: parsing stops),
  * queue_overflow (more than HTTP_MAX_QUEUED requests waited for a response: the
  * oldest was written without one, and later pairs may be off by one).
  *
@@ -82,9 +84,11 @@
  * through a link, never over a file), de-chunked; bytes that never came are
  * holes (NUL). With --decode, a body with Content-Encoding gzip, x-gzip or
  * deflate (zlib or raw) is inflated first (HTTP_MAX_DECODED at most); a body
- * that does not inflate, or has a gap, is flagged *_decode_error and its file
- * ends there. A body file that cannot be written is flagged, said once, and
- * the JSON goes on.
+ * that does not inflate (corrupt, cut short, with a gap, or past that limit) is
+ * flagged *_decode_error and its file holds it as it came, still coded, with
+ * holes for gaps (flag *_body_raw): a raw copy is kept beside the body file
+ * while it inflates (http_body.c). A body file that cannot be written is
+ * flagged, said once, and the JSON goes on.
  *
  * Memory: head bytes kept per message are capped (HTTP_MAX_STORED) and charged
  * to --memcap; requests waiting for responses are capped per stream

@@ -27,10 +27,16 @@ void http_msg_free(struct http_priv *p, struct http_msg *m)
 	hbuf_free(&m->text);
 }
 
-void http_msg_init(struct http_msg *m, struct http_dir *d)
+void http_msg_reset(struct http_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	m->raw_fd = -1;
+}
+
+void http_msg_init(struct http_msg *m, struct http_dir *d)
+{
+	http_msg_reset(m);
 	m->begun = true;
 	m->start_ns = d->ts;
 	m->resumed = d->resume;
@@ -44,7 +50,8 @@ struct http_exch *http_exch_new(struct http_stream *hs)
 	if (!ex)
 		return NULL;
 	ex->n = ++hs->next_n;
-	ex->req.fd = ex->resp.fd = -1;
+	http_msg_reset(&ex->req);
+	http_msg_reset(&ex->resp);
 	if (hs->tail)
 		hs->tail->next = ex;
 	else
@@ -118,6 +125,8 @@ static json_t *http_flags(const struct http_exch *ex)
 	e |= http_flag(f, r->file_err, "response_body_file_error");
 	e |= http_flag(f, q->decode_err, "request_decode_error");
 	e |= http_flag(f, r->decode_err, "response_decode_error");
+	e |= http_flag(f, q->raw_file && q->file[0] && !q->file_err, "request_body_raw");
+	e |= http_flag(f, r->raw_file && r->file[0] && !r->file_err, "response_body_raw");
 	e |= http_flag(f, ex->upgrade, "upgrade");
 	e |= http_flag(f, ex->connect, "connect");
 	e |= http_flag(f, ex->overflow, "queue_overflow");
@@ -357,7 +366,7 @@ void http_msg_finish(struct http_dir *d)
 	if (!m->end_ns)
 		m->end_ns = d->ts;
 	if (m->z && !m->decode_end && (m->trunc || m->err))
-		m->decode_err = true;
+		http_decode_fail(hs->p, m); /* what came is kept as it came */
 	http_decode_end(m);
 	http_file_close(hs->p, m);
 	d->ex = NULL;

@@ -219,16 +219,22 @@ static int http_on_body(http_parser *pp, const char *at, size_t n)
 	if (d->filling) {
 		m->missing += n;
 		if (m->codec && !m->decode_end)
-			http_decode_fail(hs->p, m);
-		else if (!m->codec)
-			m->file_off += n; /* a hole in the file */
+			http_decode_fail(hs->p, m); /* a coded body with a hole does not inflate */
+		/* a hole in the file, or in the raw copy */
+		if (!m->codec || m->raw_file)
+			m->file_off += n;
+		else
+			m->raw_off += n;
 		return 0;
 	}
 	m->body += n;
-	if (m->codec)
-		http_decode(hs, m, d->dir, at, n);
-	else
+	if (!m->codec || m->raw_file) {
 		http_file_write(hs, m, d->dir, at, n);
+	} else {
+		/* first as it came, so that the raw copy has it when inflating fails */
+		http_raw_write(hs, m, d->dir, at, n);
+		http_decode(hs, m, d->dir, at, n);
+	}
 	return 0;
 }
 
@@ -260,7 +266,7 @@ static int http_on_message_complete(http_parser *pp)
 	if (d->in_value && http_push_header(d))
 		return -1;
 	if (m->codec && m->body && !m->decode_end && !m->z_clean)
-		m->decode_err = true; /* the compressed stream did not end */
+		http_decode_fail(hs->p, m); /* the compressed stream did not end */
 	m->end_ns = d->ts;
 	if (d->dir == STREAM_OUT && m->status / 100 == 1 && m->status != 101) {
 		/* an interim response: the final one is still to come */
@@ -271,8 +277,7 @@ static int http_on_message_complete(http_parser *pp)
 		if (!i || !ex->interim || json_array_append_new(ex->interim, i))
 			return -1;
 		http_msg_free(hs->p, m);
-		memset(m, 0, sizeof(*m));
-		m->fd = -1;
+		http_msg_reset(m);
 		ex->has_resp = false;
 		d->ex = NULL;
 		d->msg = NULL;
@@ -378,8 +383,7 @@ static void http_drop_msg(struct http_stream *hs, struct http_dir *d)
 	d->msg = NULL;
 	if (d->dir == STREAM_OUT) {
 		http_msg_free(hs->p, &ex->resp);
-		memset(&ex->resp, 0, sizeof(ex->resp));
-		ex->resp.fd = -1;
+		http_msg_reset(&ex->resp);
 		ex->has_resp = false;
 		if (ex->has_req)
 			return;

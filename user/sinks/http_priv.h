@@ -66,8 +66,10 @@ struct http_msg {
 	__u64 skipped; /* body bytes the kernel did not copy (--no-bodies): in body too */
 	__u64 err_off;
 	__u64 file_off; /* where the next body byte goes in its file */
+	__u64 raw_off;	/* ... in its raw copy (--decode) */
 	z_stream *z;
 	int fd;
+	int raw_fd; /* the raw copy while the body inflates, -1 without */
 	int err; /* enum http_errno; 0: none */
 	int method, status;
 	__u16 major, minor;
@@ -76,7 +78,10 @@ struct http_msg {
 	bool hdr_trunc, file_err, decode_err;
 	bool decode_end; /* no more inflating: the stream ended, or failed */
 	bool z_clean;	 /* the last inflate ended a stream (a gzip member) */
+	bool raw_file;	 /* it did not inflate: the body file holds the body as it came */
+	bool raw_lost;	 /* the raw copy could not be made or written */
 	char file[48];	 /* name of its body file, "" while none */
+	char raw[56];	 /* name of its raw copy, "" while none */
 };
 
 struct http_exch {
@@ -173,9 +178,13 @@ void http_file_close(struct http_priv *p, struct http_msg *m);
  * that cannot be made or written is flagged in m and counted, never an error of the sink. */
 void http_file_write(struct http_stream *hs, struct http_msg *m, int dir, const char *buf,
 		     size_t n);
+/* Appends n body bytes of m as they came to its raw copy, while m inflates (--decode). */
+void http_raw_write(struct http_stream *hs, struct http_msg *m, int dir, const char *buf,
+		    size_t n);
 /* Frees m's inflate state, if any. */
 void http_decode_end(struct http_msg *m);
-/* The body of m does not inflate (or has a hole): flagged, and its file ends here. */
+/* The body of m does not inflate (or has a hole): flagged, and from here its file holds the
+ * body as it came (m->raw_file), from its raw copy; later body bytes are written raw. */
 void http_decode_fail(struct http_priv *p, struct http_msg *m);
 /* Inflates n body bytes of m into its file (when there is one) and counts what comes out. */
 void http_decode(struct http_stream *hs, struct http_msg *m, int dir, const char *buf, size_t n);
@@ -184,6 +193,8 @@ enum http_codec http_codec_of(const struct http_msg *m);
 
 /* http_exch.c: messages, the queue that pairs responses with requests, the JSON records */
 
+/* m empty, without files. */
+void http_msg_reset(struct http_msg *m);
 void http_msg_init(struct http_msg *m, struct http_dir *d);
 /* Frees what m holds (its file, inflate state, headers, text), not m. */
 void http_msg_free(struct http_priv *p, struct http_msg *m);
