@@ -147,13 +147,14 @@ static json_t *http_version(bool have, const struct http_msg *m)
 	return json_string(v);
 }
 
-/* One line: the object is laid out in p->line first, so that the stream gets one write (json_dumpf
- * writes token by token). */
+/* One line: the object is laid out in p->line first, so that the log gets it whole, in one
+ * write (json_dumpf writes token by token), or not at all (sinks_write_line). */
 static int http_write(struct http_priv *p, json_t *obj)
 {
 	const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
 	size_t n = json_dumpb(obj, p->line, p->line_cap, flags);
 	char *b;
+	int err;
 
 	if (!n)
 		return -ENOMEM;
@@ -167,9 +168,9 @@ static int http_write(struct http_priv *p, json_t *obj)
 			return -EIO;
 	}
 	p->line[n] = '\n';
-	errno = 0;
-	if (fwrite(p->line, 1, n + 1, p->f) != n + 1 || fflush(p->f) == EOF || ferror(p->f))
-		return errno ? -errno : -EIO;
+	err = sinks_write_line(p->f, p->line, n + 1);
+	if (err)
+		return err;
 	if (p->line_cap > (1 << 20)) {
 		/* a huge line once does not keep its buffer */
 		free(p->line);

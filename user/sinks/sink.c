@@ -260,6 +260,55 @@ err_free_path:
 	return err;
 }
 
+size_t sinks_whole_lines(const void *buf, size_t done)
+{
+	const char *nl = memrchr(buf, '\n', done);
+
+	return nl ? (size_t)(nl - (const char *)buf) + 1 : 0;
+}
+
+int sinks_write_all(int fd, const void *buf, size_t n,
+		    size_t (*whole)(const void *buf, size_t done))
+{
+	size_t done = 0, keep;
+	ssize_t w;
+	off_t at;
+	int err;
+
+	while (done < n) {
+		w = write(fd, (const char *)buf + done, n - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		err = w < 0 ? -errno : -EIO;
+		/* back to the end of the last whole unit (a pipe cannot be: ESPIPE) */
+		keep = whole ? whole(buf, done) : 0;
+		at = done > keep ? lseek(fd, 0, SEEK_CUR) : -1;
+		if (at >= (off_t)(done - keep) && !ftruncate(fd, at - (off_t)(done - keep)))
+			lseek(fd, at - (off_t)(done - keep), SEEK_SET);
+		return err;
+	}
+	return 0;
+}
+
+int sinks_write_line(FILE *f, const void *buf, size_t n)
+{
+	int fd = fileno(f);
+
+	/* not ferror(f): another sink's failure on a shared stream is not this line's */
+	errno = 0;
+	if (fflush(f) == EOF)
+		return errno ? -errno : -EIO;
+	if (fd >= 0)
+		return sinks_write_all(fd, buf, n, sinks_whole_lines);
+	if (fwrite(buf, 1, n, f) != n || fflush(f) == EOF || ferror(f))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 void sinks_iso_time(char *buf, size_t size, __u64 ns)
 {
 	time_t sec = (time_t)(ns / 1000000000ULL);

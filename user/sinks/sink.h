@@ -80,6 +80,21 @@ struct sink_set {
  * the path as opened, to free. */
 int sinks_open_dir(const char *what, const char *dir, char **out_path);
 
+/*
+ * Whole units (pcap records, JSON lines) only: writes the n bytes at buf, one or more whole
+ * units, to fd. A write(2) that writes part of them is continued; when the rest cannot be
+ * written (disk full, file too large), a regular file is cut back, before anything else is
+ * written, to the end of the last whole unit that got out: whole(buf, done) says how many of
+ * the first done bytes are whole units (NULL: none but all n). 0 or -errno.
+ */
+int sinks_write_all(int fd, const void *buf, size_t n,
+		    size_t (*whole)(const void *buf, size_t done));
+/* whole() for lines: up to the last newline */
+size_t sinks_whole_lines(const void *buf, size_t done);
+/* The same for a line (or lines) to f: what f holds is flushed first, then the line goes out
+ * in one write(2) (a stream without a file descriptor, as open_memstream's: through stdio). */
+int sinks_write_line(FILE *f, const void *buf, size_t n);
+
 /* ns since the epoch as ISO 8601 UTC with microseconds: 2026-11-26T05:01:52.245566Z */
 void sinks_iso_time(char *buf, size_t size, __u64 ns);
 
