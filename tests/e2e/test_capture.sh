@@ -347,9 +347,9 @@ t_text_streams()
 	n=$(grep -c ' gaps=0 ' <<<"$lines")
 	[ "$n" -eq "${#NAMES[@]}" ] || { WHY="$((${#NAMES[@]} - n)) streams with gaps"; return 1; }
 	for s in "${SIZES[@]}"; do
-		# the response is the headers plus the file: more than s bytes out
-		grep -qE " out=($s|[0-9]{${#s},})B/" <<<"$lines" ||
-			{ WHY="no stream with $s or more bytes out"; return 1; }
+		# the response is the headers plus the file: more than s bytes server to client
+		grep -qE " s2c=($s|[0-9]{${#s},})B/" <<<"$lines" ||
+			{ WHY="no stream with $s or more bytes server to client"; return 1; }
 	done
 	grep -q "$XS_SRV4.9090\|$XS_SRV4:9090" "$out" && { WHY="port 9090 in the text output"; return 1; }
 	return 0

@@ -4,8 +4,10 @@
  * picked up midstream, bits 1-3: how it ends, bit 4: --decode, bit 5: --http-bodies); the rest is
  * a list of records, each a header byte (bit 0: direction, bit 1: a gap instead of data, bits 2-7:
  * length - 1, or 63 for a 16-bit little-endian length that follows) and, for data, that many
- * bytes. Every line the sink writes must be one JSON object.
+ * bytes. Every line the sink writes must be one JSON object, and no raw copy of a body (--decode)
+ * is left behind.
  */
+#include <dirent.h>
 #include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,23 @@ static unsigned long runs;
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
 	return ftw->level ? remove(path) : 0;
+}
+
+/* A raw copy (--decode) never outlives its body: it is removed or renamed to the body's name. */
+static void check_no_raw_copy(void)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	size_t n;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		n = strlen(de->d_name);
+		if (n > 4 && !strcmp(de->d_name + n - 4, ".raw"))
+			__builtin_trap();
+	}
+	closedir(d);
 }
 
 static void check_lines(char *out, size_t n)
@@ -121,6 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sinks_destroy(&set);
 	fclose(f);
 	check_lines(out, out_len);
+	if (data[0] & 32)
+		check_no_raw_copy();
 	free(out);
 	if (mc.used)
 		__builtin_trap(); /* every charge was released */

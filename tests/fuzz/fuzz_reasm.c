@@ -227,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < nrecs; i++)
 		memset(&recs[i], 0, sizeof(recs[i]));
 
-	sinks_add(&sinks, &rec);
+	sinks_add_borrowed(&sinks, &rec);
 	ft = flow_table_new(&o, &sinks, &mc);
 	if (!ft)
 		return 0;

@@ -149,7 +149,7 @@ static void fx_init(struct fixture *fx, const struct flow_opts *opts, __u64 memc
 	memset(&probe, 0, sizeof(probe));
 	n_closed = 0;
 	fx->sink.ops = &rec_ops;
-	assert_int_equal(sinks_add(&fx->sinks, &fx->sink), 0);
+	assert_int_equal(sinks_add_borrowed(&fx->sinks, &fx->sink), 0);
 	fx->mc.limit = memcap;
 	if (opts)
 		fx->opts = *opts;

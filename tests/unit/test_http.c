@@ -5,6 +5,7 @@
  * JSON lines the sink wrote.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -53,15 +54,21 @@ struct h {
 	json_t *lines; /* every line written, parsed */
 };
 
+/* Stream id from 198.18.0.1:(40000 + id) to 198.18.0.2:80. */
+static void h_stream_of(struct stream *st, __u64 id)
+{
+	memset(st, 0, sizeof(*st));
+	st->id = id;
+	st->family = 4;
+	assert_int_equal(inet_pton(AF_INET, "198.18.0.1", st->saddr), 1);
+	assert_int_equal(inet_pton(AF_INET, "198.18.0.2", st->daddr), 1);
+	st->sport = 40000 + (__u16)id;
+	st->dport = 80;
+}
+
 static void h_stream(struct h *h, __u64 id, bool midstream)
 {
-	memset(&h->st, 0, sizeof(h->st));
-	h->st.id = id;
-	h->st.family = 4;
-	assert_int_equal(inet_pton(AF_INET, "198.18.0.1", h->st.saddr), 1);
-	assert_int_equal(inet_pton(AF_INET, "198.18.0.2", h->st.daddr), 1);
-	h->st.sport = 40000 + (__u16)id;
-	h->st.dport = 80;
+	h_stream_of(&h->st, id);
 	h->st.midstream = midstream;
 	h->st.first_ts = h->ts;
 	h->off[0] = h->off[1] = 0;
@@ -654,6 +661,20 @@ static void test_latin1(void **state)
 	h_free(&h);
 }
 
+/* Entries of dir other than . and .. */
+static int count_files(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
 static char *slurp(const char *name, size_t *len)
 {
 	static char buf[1 << 20];
@@ -789,6 +810,85 @@ static void test_decode(void **state)
 	h_free(&h);
 }
 
+/* A body that does not inflate is kept as it came, flagged: not gzip at all, gzip corrupted
+ * after some output, gzip with a hole; one that inflates leaves no raw copy behind. */
+static void test_decode_error_keeps_raw(void **state)
+{
+	static const char text[] = "Raw bytes are kept when inflating fails. 0123456789abcdef";
+	unsigned char z[512], bad[512];
+	char head[256], name[32];
+	size_t zn, len = 0, i;
+	struct h h;
+	char *c;
+
+	zn = compress_as(text, sizeof(text) - 1, z, sizeof(z), 31);
+	memcpy(bad, z, zn);
+	for (i = zn / 2; i < zn - 8; i++)
+		bad[i] ^= 0x5a; /* the deflate data from the middle on, not the header */
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", zn);
+	h_init(&h, tmpdir, true);
+	/* 1: not gzip at all */
+	h_data(&h, STREAM_IN, "GET /plain HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT,
+	       "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n"
+	       "\r\nplain");
+	/* 2: corrupted halfway, in two pieces */
+	h_data(&h, STREAM_IN, "GET /corrupt HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT, head);
+	h_bytes(&h, STREAM_OUT, bad, zn / 2 + 2);
+	h_bytes(&h, STREAM_OUT, bad + zn / 2 + 2, zn - (zn / 2 + 2));
+	/* 3: a hole of 4 bytes after the first 10 */
+	h_data(&h, STREAM_IN, "GET /hole HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT, head);
+	h_bytes(&h, STREAM_OUT, z, 10);
+	h_gap(&h, STREAM_OUT, 4);
+	h_bytes(&h, STREAM_OUT, z + 14, zn - 14);
+	/* 4: fine */
+	h_data(&h, STREAM_IN, "GET /fine HTTP/1.1\r\n\r\n");
+	h_data(&h, STREAM_OUT, head);
+	h_bytes(&h, STREAM_OUT, z, zn);
+	h_close(&h, STREAM_CLOSED);
+	assert_int_equal(h_finish(&h), 4);
+
+	c = slurp("1-1.response", &len);
+	if (!c)
+		fail_msg("not gzip: no body file");
+	assert_int_equal(len, 5);
+	assert_memory_equal(c, "plain", 5);
+	c = slurp("1-2.response", &len);
+	if (!c)
+		fail_msg("corrupted gzip: no body file");
+	assert_int_equal(len, zn);
+	assert_memory_equal(c, bad, zn);
+	c = slurp("1-3.response", &len);
+	if (!c)
+		fail_msg("gzip with a hole: no body file");
+	assert_int_equal(len, zn);
+	assert_memory_equal(c, z, 10);
+	assert_memory_equal(c + 10, "\0\0\0\0", 4);
+	assert_memory_equal(c + 14, z + 14, zn - 14);
+	for (i = 0; i < 3; i++) {
+		json_t *o = L(&h, i);
+
+		snprintf(name, sizeof(name), "1-%zu.response", i + 1);
+		assert_string_equal(S(o, "response_body_file"), name);
+		if (!has_flag(o, "response_decode_error"))
+			fail_msg("exchange %zu: no response_decode_error", i + 1);
+		if (!has_flag(o, "response_body_raw"))
+			fail_msg("exchange %zu: no response_body_raw", i + 1);
+		assert_false(has_flag(o, "response_body_file_error"));
+	}
+	c = slurp("1-4.response", &len);
+	assert_non_null(c);
+	assert_int_equal(len, sizeof(text) - 1);
+	assert_memory_equal(c, text, len);
+	assert_int_equal(n_flags(L(&h, 3)), 0);
+	/* the four bodies, no raw copy left behind */
+	assert_int_equal(count_files(tmpdir), 4);
+	h_free(&h);
+}
+
 /* A body of 8 MiB in 1460-byte pieces, as a capture hands it over. */
 static void test_big_body(void **state)
 {
@@ -812,6 +912,64 @@ static void test_big_body(void **state)
 	h_free(&h);
 }
 
+/* --no-bodies is an HTTP sink's setting: another sink refuses it and is left as it was (its
+ * private part was once taken for the HTTP sink's and overwritten); the HTTP sink asks,
+ * through the feedback, for the rest of a long Content-Length body. */
+static int skip_calls, skip_dir;
+static __u64 skip_from, skip_to;
+
+static int rec_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64 to)
+{
+	skip_calls++;
+	skip_dir = dir;
+	skip_from = from;
+	skip_to = to;
+	return 0;
+}
+
+static void test_no_bodies_only_http(void **state)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n";
+	const struct sink_feedback fb = {.skip = rec_skip};
+	char body[100], line[4096];
+	struct sink_set set = {0};
+	struct sink *js;
+	struct h h;
+	FILE *f;
+
+	/* a JSON sink is not an HTTP sink */
+	f = tmpfile();
+	assert_non_null(f);
+	js = sink_json_new_file(f, 0, NULL);
+	assert_non_null(js);
+	assert_int_equal(sink_http_set_no_bodies(js, &fb), -EINVAL);
+	assert_int_equal(sink_http_set_no_bodies(NULL, &fb), -EINVAL);
+	assert_int_equal(sinks_add(&set, js), 0);
+	h_stream_of(&h.st, 7);
+	assert_int_equal(sinks_stream_data(&set, &h.st, STREAM_IN, 0, (const __u8 *)"GET", 3), 1);
+	assert_int_equal(sinks_stream_close(&set, &h.st), 1);
+	sinks_destroy(&set);
+	rewind(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_non_null(strstr(line, "\"inbound\":\"R0VU\""));
+	fclose(f);
+
+	/* an HTTP sink asks for [end of the first body bytes, end of the body) of STREAM_OUT */
+	h_init(&h, NULL, false);
+	assert_int_equal(sink_http_set_no_bodies(h.set.v[0], &fb), 0);
+	h_data(&h, STREAM_IN, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	h_data(&h, STREAM_OUT, head);
+	memset(body, 'b', sizeof(body));
+	h_bytes(&h, STREAM_OUT, body, sizeof(body));
+	assert_int_equal(skip_calls, 1);
+	assert_int_equal(skip_dir, STREAM_OUT);
+	assert_int_equal(skip_from, strlen(head) + sizeof(body));
+	assert_int_equal(skip_to, strlen(head) + 10000);
+	h_close(&h, STREAM_OPEN);
+	assert_int_equal(h_finish(&h), 1);
+	h_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,7 +989,9 @@ int main(void)
 	    cmocka_unit_test(test_latin1),
 	    cmocka_unit_test_setup_teardown(test_bodies, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_decode, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_decode_error_keeps_raw, setup_dir, teardown_dir),
 	    cmocka_unit_test(test_big_body),
+	    cmocka_unit_test(test_no_bodies_only_http),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

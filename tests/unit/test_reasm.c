@@ -80,7 +80,7 @@ static void fx_init_midstream(struct fixture *fx, bool keep_first, __u64 max_ooo
 	memset(fx, 0, sizeof(*fx));
 	memset(&rec, 0, sizeof(rec));
 	fx->sink.ops = &rec_ops;
-	assert_int_equal(sinks_add(&fx->sinks, &fx->sink), 0);
+	assert_int_equal(sinks_add_borrowed(&fx->sinks, &fx->sink), 0);
 	fx->mc.limit = memcap;
 	fx->ctx.sinks = &fx->sinks;
 	fx->ctx.mc = &fx->mc;

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pcap/pcap.h>
 
 #include "log.h"
 #include "sinks/sink.h"
@@ -367,7 +368,7 @@ static void test_files_symlinked_dir(void **state)
 	snprintf(real, sizeof(real), "%s/new/", tmpdir);
 	s = sink_files_new(real, 0);
 	assert_non_null(s);
-	s->ops->destroy(s);
+	sink_destroy(s);
 	assert_int_equal(count_entries(real), 0);
 }
 
@@ -737,10 +738,10 @@ static void test_text_streams(void **state)
 	assert_int_equal(sinks_stream_close(&set, &st), 1);
 
 	assert_string_equal(read_all(f),
-			    "stream 3 198.18.0.1:40380 > 198.18.0.2:80 closed in=78B/3pkt "
-			    "out=1460B/2pkt gaps=0 dur=0.012s\n"
-			    "stream 4 [2001:db8::1]:40380 > [2001:db8::2]:443 reset in=0B/0pkt "
-			    "out=0B/0pkt gaps=3/1500B dur=2.500s midstream cut\n");
+			    "stream 3 198.18.0.1:40380 > 198.18.0.2:80 closed c2s=78B/3pkt "
+			    "s2c=1460B/2pkt gaps=0 dur=0.012s\n"
+			    "stream 4 [2001:db8::1]:40380 > [2001:db8::2]:443 reset c2s=0B/0pkt "
+			    "s2c=0B/0pkt gaps=3/1500B dur=2.500s midstream cut\n");
 	sinks_destroy(&set);
 	fclose(f);
 }
@@ -1017,6 +1018,208 @@ static void test_write_error_text_json(void **state)
 	fclose(f);
 }
 
+/* Who frees a sink: the set frees what was given to it (sinks_add), through its destroy, and
+ * nothing else; a caller's own sink (borrowed) is never freed by the set. */
+static int destroyed;
+
+static void counting_destroy(struct sink *s)
+{
+	destroyed++;
+	sink_free(s);
+}
+
+static const struct sink_ops counted_ops = {.name = "counted", .destroy = counting_destroy};
+static const struct sink_ops no_destroy_ops = {.name = "no_destroy"};
+
+static void test_sink_ownership(void **state)
+{
+	struct sink_set set = {0};
+	struct sink mine[SINK_MAX] = {{0}};
+	struct sink *given, *stray;
+	int i;
+
+	/* a sink the set could not destroy is not taken (it used to be free()d: a stack
+	 * address, or a leak of its private part) */
+	mine[0].ops = &no_destroy_ops;
+	assert_int_equal(sinks_add(&set, &mine[0]), -EINVAL);
+	assert_int_equal(set.n, 0);
+	stray = sink_alloc(&no_destroy_ops, 64);
+	assert_non_null(stray);
+	assert_int_equal(sinks_add(&set, stray), -EINVAL);
+	assert_int_equal(set.n, 0);
+	sink_free(stray); /* still the caller's: refused */
+	assert_int_equal(sinks_add(&set, NULL), -EINVAL);
+
+	/* given: destroyed once, by sinks_destroy; borrowed: left alone */
+	destroyed = 0;
+	given = sink_alloc(&counted_ops, 16);
+	assert_non_null(given);
+	assert_int_equal(sinks_add(&set, given), 0);
+	assert_int_equal(sinks_add_borrowed(&set, &mine[0]), 0);
+	assert_int_equal(set.n, 2);
+	sinks_destroy(&set);
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(set.n, 0);
+	assert_ptr_equal(mine[0].ops, &no_destroy_ops); /* untouched */
+
+	/* a full set still takes what it is given, and destroys it */
+	for (i = 0; i < SINK_MAX; i++) {
+		mine[i].ops = &no_destroy_ops;
+		assert_int_equal(sinks_add_borrowed(&set, &mine[i]), 0);
+	}
+	given = sink_alloc(&counted_ops, 16);
+	assert_non_null(given);
+	assert_int_equal(sinks_add(&set, given), -ENOSPC);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(sinks_add_borrowed(&set, &mine[0]), -ENOSPC);
+	sinks_destroy(&set);
+	assert_int_equal(destroyed, 2);
+}
+
+/* Reads a pcap with libpcap to its end: the number of records, -1 when it does not read
+ * cleanly (a record cut short), each record's first byte and length checked against what
+ * pcap_frame() made of its number. */
+static __u8 pcap_frame_buf[70000];
+
+static __u32 pcap_frame(int i)
+{
+	__u32 len = 60 + (__u32)(i * 7919) % 9000;
+
+	memset(pcap_frame_buf, (char)i, len);
+	return len;
+}
+
+static int pcap_read_all(const char *path)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	pcap_t *p = pcap_open_offline(path, err);
+	int n = 0, r;
+
+	if (!p)
+		return -1;
+	while ((r = pcap_next_ex(p, &h, &d)) == 1) {
+		if (h->caplen != pcap_frame(n) || d[0] != (u_char)n || d[h->caplen - 1] != (u_char)n)
+			fail_msg("record %d: %u bytes of %02x", n, h->caplen, d[0]);
+		n++;
+	}
+	pcap_close(p);
+	return r == PCAP_ERROR_BREAK ? n : -1;
+}
+
+static int pcap_put(struct sink_set *set, int i)
+{
+	struct xs_segment seg;
+
+	mk_segment(&seg, "198.18.0.1", 40380, "198.18.0.2", 80);
+	seg.ts_ns = TS0 + (__u64)i * 1000;
+	seg.frame = pcap_frame_buf;
+	seg.cap_len = seg.wire_len = pcap_frame(i);
+	return sinks_packet(set, &seg);
+}
+
+/* -w: whole records only. A file that can take only part of a buffer (here RLIMIT_FSIZE, as a
+ * full disk would) is cut back to the last whole record, and tcpdump's library reads it to its
+ * end; so does a file the capture was killed over, which holds what was flushed. */
+static void test_pcap_whole_records(void **state)
+{
+	struct rlimit old, small = {.rlim_cur = 300000};
+	struct sink_set set = {0};
+	struct stat sb;
+	char path[256];
+	int i, n, live = 1;
+	off_t size;
+
+	snprintf(path, sizeof(path), "%s/cap.pcap", tmpdir);
+	assert_int_equal(sinks_add(&set, sink_pcap_new(path, 0)), 0);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(pcap_put(&set, i), 1);
+	assert_int_equal(sinks_flush(&set), 1);
+	assert_int_equal(pcap_read_all(path), 50);
+	sinks_destroy(&set);
+	assert_int_equal(pcap_read_all(path), 50);
+
+	/* room for part of the records only */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(sinks_add(&set, sink_pcap_new(path, 0)), 0);
+	for (i = 0; i < 200 && live; i++)
+		live = pcap_put(&set, i);
+	if (live)
+		live = sinks_flush(&set);
+	assert_int_equal(live, 0); /* EFBIG switched it off */
+	assert_int_equal(set.v[0]->failed, -EFBIG);
+	sinks_destroy(&set);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	n = pcap_read_all(path);
+	if (n < 0)
+		fail_msg("pcap cut inside a record by a partial write");
+	/* every record that fit whole is there */
+	for (i = 0, size = 24; size + 16 + pcap_frame(i) <= 300000; i++)
+		size += 16 + pcap_frame(i);
+	assert_int_equal(n, i);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, size);
+}
+
+/* -j to a file: whole lines only, by the same rule. */
+static void test_json_whole_lines(void **state)
+{
+	struct rlimit old, small = {.rlim_cur = 20000};
+	struct sink_set set = {0};
+	char path[256], *line = NULL, payload[3000];
+	struct stream st;
+	size_t cap = 0;
+	int i, lines = 0, live = 1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/streams.jsonl", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	memset(payload, 'p', sizeof(payload) - 1);
+	payload[sizeof(payload) - 1] = '\0';
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(sinks_add(&set, sink_json_new_file(f, 0, NULL)), 0);
+	for (i = 0; i < 20 && live; i++) {
+		mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
+		st.id = (__u64)i + 1;
+		data(&set, &st, STREAM_IN, 0, payload);
+		live = sinks_stream_close(&set, &st);
+	}
+	assert_int_equal(live, 0);
+	assert_int_equal(set.v[0]->failed, -EFBIG);
+	sinks_destroy(&set);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	fclose(f);
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		json_error_t e;
+		json_t *j;
+
+		if (line[strlen(line) - 1] != '\n')
+			fail_msg("line %d cut short: %zu bytes without a newline", lines + 1,
+				 strlen(line));
+		j = json_loads(line, 0, &e);
+		if (!j)
+			fail_msg("line %d is not JSON: %s", lines + 1, e.text);
+		json_decref(j);
+		lines++;
+	}
+	free(line);
+	fclose(f);
+	assert_true(lines > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1043,6 +1246,9 @@ int main(void)
 	    cmocka_unit_test(test_json_memcap),
 	    cmocka_unit_test(test_json_destroy_with_open_streams),
 	    cmocka_unit_test(test_write_error_text_json),
+	    cmocka_unit_test(test_sink_ownership),
+	    cmocka_unit_test_setup_teardown(test_pcap_whole_records, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_json_whole_lines, setup_dir, teardown_dir),
 	};
 
 	log_level = LOG_WARN;

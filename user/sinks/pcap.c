@@ -1,7 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
-/* sink_pcap: -w FILE, the matching packets as a pcap file (libpcap's writer, Ethernet). */
+/*
+ * sink_pcap: -w FILE, the matching packets as a pcap file (Ethernet, microseconds).
+ *
+ * libpcap lays out the file header and each record (pcap_dump), into a stream of ours
+ * (fopencookie) that appends to a buffer; this file decides when the buffer goes to the file,
+ * so that the file only ever ends between two records: a capture killed at any moment (OOM
+ * killer, kill -9) leaves a file every reader opens and reads to its end.
+ *
+ * - The buffer holds whole records and is written (sinks_write_all) before a record that
+ *   would cross the next PCAP_SINK_GRAIN (1 MiB) boundary of the file, once a second
+ *   (flush), and at the end: one write(2) per MiB. A write that writes part of it is
+ *   finished, or the file is cut back to the last whole record.
+ * - So each write(2) starts with the record that crosses a MiB boundary. This is for SIGKILL
+ *   during a write(2): the kernel copies a buffered write folio by folio and stops at a folio
+ *   boundary once the process is being killed (here, ext4 on 6.18: at multiples of 2 MiB), so
+ *   a write that crossed such a boundary inside a record would leave the file ending inside
+ *   it if the kill came at any time before the write got there. Started with that record,
+ *   the write gets past the boundary within its first folio. Smaller folios (a kernel or a
+ *   file system without large folios, memory too fragmented for them) have boundaries this
+ *   does not cover: a kill inside such a write(2) can still cut a record.
+ * What a SIGKILL loses: what the buffer holds, at most 1 MiB or one second of packets.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,55 +35,133 @@
 #include "sinks/sink.h"
 
 #define PCAP_SNAPLEN 262144
+/* the bytes of a record on top of its frame (struct pcap_sf_pkthdr, libpcap's own) */
+#define PCAP_RECORD_HDR 16
 
-#define PCAP_SINK_BUF (1 << 20)
+/* one write(2) per MiB of file rather than per 4 KiB, each starting with the record that
+ * crosses a multiple of this (see above); the capture loop flushes once a second */
+#define PCAP_SINK_GRAIN (1 << 20)
 
-struct pcap_sink {
-	struct sink sink;
+struct pcap_priv {
 	pcap_t *dead;
 	pcap_dumper_t *dumper;
-	char *buf; /* the stdio buffer of the dumper's file */
+	FILE *mem;	 /* the stream libpcap writes to: appends to buf */
+	int fd;		 /* the file */
+	char *buf;	 /* whole records not written yet */
+	size_t len, cap; /* cap: PCAP_SINK_GRAIN plus the largest record */
+	__u64 file_off;	 /* where buf goes in the file: the end of the last whole record */
 	__u64 packets;
+	bool header_out; /* the file header is written: the buffer holds records only */
+	const char *path;
 };
+
+/* fopencookie's write: append to the buffer, whose room pcap_packet made sure of */
+static ssize_t pcap_mem_write(void *cookie, const char *data, size_t n)
+{
+	struct pcap_priv *p = cookie;
+
+	if (n > p->cap - p->len) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memcpy(p->buf + p->len, data, n);
+	p->len += n;
+	return (ssize_t)n;
+}
+
+static int pcap_mem_close(void *cookie)
+{
+	return 0;
+}
+
+/* How many of the first done bytes of a buffer of records are whole records. */
+static size_t pcap_whole_records(const void *buf, size_t done)
+{
+	const __u8 *b = buf;
+	size_t off = 0, rec;
+	__u32 caplen;
+
+	while (done - off >= PCAP_RECORD_HDR) {
+		/* struct pcap_sf_pkthdr: seconds, microseconds, caplen, len, in host order */
+		memcpy(&caplen, b + off + 8, sizeof(caplen));
+		rec = PCAP_RECORD_HDR + (size_t)caplen;
+		if (rec > done - off)
+			break;
+		off += rec;
+	}
+	return off;
+}
+
+/* Writes out the whole records the buffer holds (the file header alone, at the start). */
+static int pcap_out(struct pcap_priv *p)
+{
+	int err;
+
+	if (!p->len)
+		return 0;
+	err = sinks_write_all(p->fd, p->buf, p->len, p->header_out ? pcap_whole_records : NULL);
+	if (err)
+		return err;
+	p->file_off += p->len;
+	p->len = 0;
+	return 0;
+}
 
 static int pcap_packet(struct sink *s, const struct xs_segment *seg)
 {
-	struct pcap_sink *ps = s->priv;
+	struct pcap_priv *p = s->priv;
 	struct pcap_pkthdr h = {
 		.ts.tv_sec = seg->ts_ns / 1000000000ULL,
 		.ts.tv_usec = (seg->ts_ns % 1000000000ULL) / 1000,
 		.caplen = seg->cap_len,
 		.len = seg->wire_len,
 	};
+	size_t rec = PCAP_RECORD_HDR + seg->cap_len;
+	__u64 end = p->file_off + p->len;
+	__u64 next = (end / PCAP_SINK_GRAIN + 1) * PCAP_SINK_GRAIN;
+	int err;
 
-	pcap_dump((u_char *)ps->dumper, &h, seg->frame);
-	ps->packets++;
-	if (ferror(pcap_dump_file(ps->dumper)))
+	if (seg->cap_len > PCAP_SNAPLEN)
+		return -EINVAL;
+	if (end + rec > next || p->len + rec > p->cap) {
+		err = pcap_out(p);
+		if (err)
+			return err;
+	}
+	pcap_dump((u_char *)p->dumper, &h, seg->frame);
+	if (ferror(p->mem))
 		return -EIO;
+	p->packets++;
 	return 0;
-}
-
-static void pcap_destroy(struct sink *s)
-{
-	struct pcap_sink *ps = s->priv;
-
-	if (ps->dumper)
-		pcap_dump_close(ps->dumper);
-	if (ps->dead)
-		pcap_close(ps->dead);
-	free(ps->buf);
-	free(ps);
 }
 
 /* So that what was captured can be read while the capture runs. */
 static int pcap_flush(struct sink *s)
 {
-	struct pcap_sink *ps = s->priv;
+	return pcap_out(s->priv);
+}
 
-	errno = 0;
-	if (pcap_dump_flush(ps->dumper))
-		return errno ? -errno : -EIO;
-	return 0;
+static void pcap_destroy(struct sink *s)
+{
+	struct pcap_priv *p;
+	int err;
+
+	if (!s)
+		return;
+	p = s->priv;
+	err = s->failed ? 0 : pcap_out(p);
+	if (err)
+		pr_warn("cannot write the last packets to %s: %s\n", p->path, strerror(-err));
+	if (p->dumper)
+		pcap_dump_close(p->dumper); /* closes p->mem */
+	else if (p->mem)
+		fclose(p->mem);
+	if (p->dead)
+		pcap_close(p->dead);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->buf);
+	sink_free(s);
 }
 
 static const struct sink_ops pcap_ops = {
@@ -73,61 +173,70 @@ static const struct sink_ops pcap_ops = {
 
 struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 {
-	struct pcap_sink *ps;
-	FILE *f;
-	int fd, err;
+	cookie_io_functions_t io = {.write = pcap_mem_write, .close = pcap_mem_close};
+	struct pcap_priv *p;
+	struct sink *s;
+	off_t at;
+	int err;
 
-	ps = calloc(1, sizeof(*ps));
-	if (!ps)
+	s = sink_alloc(&pcap_ops, sizeof(*p));
+	if (!s)
 		return NULL;
+	p = s->priv;
+	p->path = !strcmp(path, "-") ? "stdout" : path;
 	if (!strcmp(path, "-")) {
-		fd = dup(STDOUT_FILENO);
+		p->fd = dup(STDOUT_FILENO);
 	} else {
 		/* never follow a symlink planted where the output goes */
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			  sinks_file_mode());
+		p->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			     sinks_file_mode());
 	}
-	if (fd < 0) {
+	if (p->fd < 0) {
 		err = -errno;
 		pr_warn("cannot create %s: %s%s\n", path, strerror(-err),
 			err == -ELOOP ? " (it is a symlink; refusing to follow it)" : "");
 		goto err_free;
 	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		err = -errno;
-		close(fd);
-		goto err_free;
-	}
-	/* one write(2) per MiB rather than per 4 KiB: the capture loop flushes once a second
-	 * (glibc takes the size of a buffer only with the buffer) */
-	ps->buf = malloc(PCAP_SINK_BUF);
-	if (ps->buf)
-		setvbuf(f, ps->buf, _IOFBF, PCAP_SINK_BUF);
-	ps->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB,
-							snaplen ? (int)snaplen : PCAP_SNAPLEN,
-							PCAP_TSTAMP_PRECISION_MICRO);
-	if (!ps->dead) {
+	/* -w - to a file: the grain counts from where it is written */
+	at = lseek(p->fd, 0, SEEK_CUR);
+	p->file_off = at > 0 ? (__u64)at : 0;
+	p->cap = PCAP_SINK_GRAIN + PCAP_RECORD_HDR + PCAP_SNAPLEN;
+	p->buf = malloc(p->cap);
+	if (!p->buf) {
 		err = -ENOMEM;
-		fclose(f);
 		goto err_free;
 	}
-	ps->dumper = pcap_dump_fopen(ps->dead, f);
-	if (!ps->dumper) {
-		err = -EIO;
-		pr_warn("cannot write a pcap header to %s: %s\n", path, pcap_geterr(ps->dead));
-		fclose(f);
-		goto err_close;
+	/* unbuffered: every fwrite of libpcap's reaches the buffer at once */
+	p->mem = fopencookie(p, "w", io);
+	if (!p->mem || setvbuf(p->mem, NULL, _IONBF, 0)) {
+		err = -ENOMEM;
+		goto err_free;
 	}
-	ps->sink.ops = &pcap_ops;
-	ps->sink.priv = ps;
-	return &ps->sink;
+	p->dead = pcap_open_dead_with_tstamp_precision(
+	    DLT_EN10MB, snaplen ? (int)snaplen : PCAP_SNAPLEN, PCAP_TSTAMP_PRECISION_MICRO);
+	if (!p->dead) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	p->dumper = pcap_dump_fopen(p->dead, p->mem);
+	if (!p->dumper) {
+		err = -EIO;
+		pr_warn("cannot write a pcap header for %s: %s\n", path, pcap_geterr(p->dead));
+		goto err_free;
+	}
+	/* the file header, on its own: a capture killed before its first packet leaves a file
+	 * that reads as empty */
+	err = pcap_out(p);
+	if (err) {
+		pr_warn("cannot write to %s: %s\n", path, strerror(-err));
+		goto err_free;
+	}
+	p->header_out = true;
+	return s;
 
-err_close:
-	pcap_close(ps->dead);
 err_free:
-	free(ps->buf);
-	free(ps);
+	s->failed = err; /* nothing more to write at destroy */
+	pcap_destroy(s);
 	errno = -err;
 	return NULL;
 }

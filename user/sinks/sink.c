@@ -28,14 +28,34 @@ const char *stream_state_name(enum stream_state s)
 	return "unknown";
 }
 
-int sinks_add(struct sink_set *set, struct sink *s)
+static int sinks_put(struct sink_set *set, struct sink *s, bool borrowed)
 {
 	if (set->n >= SINK_MAX)
 		return -ENOSPC;
 	s->idx = set->n;
 	s->failed = 0;
+	s->borrowed = borrowed;
 	set->v[set->n++] = s;
 	return 0;
+}
+
+int sinks_add(struct sink_set *set, struct sink *s)
+{
+	int err;
+
+	if (!s || !s->ops || !s->ops->destroy)
+		return -EINVAL;
+	err = sinks_put(set, s, false);
+	if (err)
+		s->ops->destroy(s);
+	return err;
+}
+
+int sinks_add_borrowed(struct sink_set *set, struct sink *s)
+{
+	if (!s || !s->ops)
+		return -EINVAL;
+	return sinks_put(set, s, true);
 }
 
 int sinks_have_stream_sinks(const struct sink_set *set)
@@ -171,15 +191,20 @@ int sinks_flush(struct sink_set *set)
 	return SINKS_EACH(set, s->ops->flush ? s->ops->flush(s) : 0);
 }
 
+void sink_destroy(struct sink *s)
+{
+	if (s)
+		s->ops->destroy(s);
+}
+
 void sinks_destroy(struct sink_set *set)
 {
 	int i;
 
 	for (i = 0; i < set->n; i++) {
-		if (set->v[i]->ops->destroy)
+		/* sinks_add took only sinks with a destroy */
+		if (!set->v[i]->borrowed)
 			set->v[i]->ops->destroy(set->v[i]);
-		else
-			free(set->v[i]);
 		set->v[i] = NULL;
 	}
 	set->n = 0;
@@ -233,6 +258,55 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path)
 err_free_path:
 	free(path);
 	return err;
+}
+
+size_t sinks_whole_lines(const void *buf, size_t done)
+{
+	const char *nl = memrchr(buf, '\n', done);
+
+	return nl ? (size_t)(nl - (const char *)buf) + 1 : 0;
+}
+
+int sinks_write_all(int fd, const void *buf, size_t n,
+		    size_t (*whole)(const void *buf, size_t done))
+{
+	size_t done = 0, keep;
+	ssize_t w;
+	off_t at;
+	int err;
+
+	while (done < n) {
+		w = write(fd, (const char *)buf + done, n - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		err = w < 0 ? -errno : -EIO;
+		/* back to the end of the last whole unit (a pipe cannot be: ESPIPE) */
+		keep = whole ? whole(buf, done) : 0;
+		at = done > keep ? lseek(fd, 0, SEEK_CUR) : -1;
+		if (at >= (off_t)(done - keep) && !ftruncate(fd, at - (off_t)(done - keep)))
+			lseek(fd, at - (off_t)(done - keep), SEEK_SET);
+		return err;
+	}
+	return 0;
+}
+
+int sinks_write_line(FILE *f, const void *buf, size_t n)
+{
+	int fd = fileno(f);
+
+	/* not ferror(f): another sink's failure on a shared stream is not this line's */
+	errno = 0;
+	if (fflush(f) == EOF)
+		return errno ? -errno : -EIO;
+	if (fd >= 0)
+		return sinks_write_all(fd, buf, n, sinks_whole_lines);
+	if (fwrite(buf, 1, n, f) != n || fflush(f) == EOF || ferror(f))
+		return errno ? -errno : -EIO;
+	return 0;
 }
 
 void sinks_iso_time(char *buf, size_t size, __u64 ns)

@@ -45,7 +45,8 @@ struct sink_ops {
 	int (*stream_close)(struct sink *s, struct stream *st);
 	/* push what the sink holds back to its files (load calls it once a second) */
 	int (*flush)(struct sink *s);
-	/* end of capture: flush and free everything (accepts a sink that failed) */
+	/* end of capture: flush and free everything, s included (accepts a sink that failed).
+	 * Every sink a constructor hands out has one; a caller's own sink (a test's) may not. */
 	void (*destroy)(struct sink *s);
 };
 
@@ -55,6 +56,7 @@ struct sink {
 	int idx;		/* index into stream->sink_priv */
 	int failed;		/* -errno of the first failure; no calls after it */
 	bool reported;		/* the sink said why it failed in a line of its own */
+	bool borrowed;		/* added by sinks_add_borrowed: the set never destroys it */
 };
 
 /*
@@ -78,16 +80,41 @@ struct sink_set {
  * the path as opened, to free. */
 int sinks_open_dir(const char *what, const char *dir, char **out_path);
 
+/*
+ * Whole units (pcap records, JSON lines) only: writes the n bytes at buf, one or more whole
+ * units, to fd. A write(2) that writes part of them is continued; when the rest cannot be
+ * written (disk full, file too large), a regular file is cut back, before anything else is
+ * written, to the end of the last whole unit that got out: whole(buf, done) says how many of
+ * the first done bytes are whole units (NULL: none but all n). 0 or -errno.
+ */
+int sinks_write_all(int fd, const void *buf, size_t n,
+		    size_t (*whole)(const void *buf, size_t done));
+/* whole() for lines: up to the last newline */
+size_t sinks_whole_lines(const void *buf, size_t done);
+/* The same for a line (or lines) to f: what f holds is flushed first, then the line goes out
+ * in one write(2) (a stream without a file descriptor, as open_memstream's: through stdio). */
+int sinks_write_line(FILE *f, const void *buf, size_t n);
+
 /* ns since the epoch as ISO 8601 UTC with microseconds: 2026-11-26T05:01:52.245566Z */
 void sinks_iso_time(char *buf, size_t size, __u64 ns);
 
 /* A sink of ops with a zeroed private part of priv_size bytes at s->priv: what every
- * constructor starts from. NULL with errno ENOMEM. sink_free() frees both. */
+ * constructor starts from. NULL with errno ENOMEM. sink_free() frees both; a sink's destroy
+ * ends with it. */
 struct sink *sink_alloc(const struct sink_ops *ops, size_t priv_size);
 void sink_free(struct sink *s);
 
-/* Adds a sink (taking ownership); -ENOSPC past SINK_MAX. */
+/* Flushes and frees s, a sink from a constructor that was never given to a set (NULL: no-op). */
+void sink_destroy(struct sink *s);
+
+/* Gives s, from a constructor, to set: from here the set owns it and sinks_destroy() destroys
+ * it. s is taken also when this fails: -EINVAL for NULL, -ENOSPC past SINK_MAX (s is then
+ * destroyed). A sink without ops->destroy cannot be given (-EINVAL, s stays the caller's): add
+ * it with sinks_add_borrowed(). */
 int sinks_add(struct sink_set *set, struct sink *s);
+/* Adds s, which stays the caller's: sinks_destroy() leaves it alone, and s must outlive the
+ * set's use of it (a test's sink on the stack). -EINVAL for NULL, -ENOSPC past SINK_MAX. */
+int sinks_add_borrowed(struct sink_set *set, struct sink *s);
 int sinks_have_stream_sinks(const struct sink_set *set);
 
 /* Dispatch to every live sink; a sink that returns an error is reported once and switched
@@ -99,9 +126,11 @@ int sinks_stream_data(struct sink_set *set, struct stream *st, int dir, __u64 of
 int sinks_stream_gap(struct sink_set *set, struct stream *st, int dir, __u64 off, __u64 len);
 int sinks_stream_close(struct sink_set *set, struct stream *st);
 int sinks_flush(struct sink_set *set);
+/* Destroys the sinks the set owns, forgets the borrowed ones; the set is empty after. */
 void sinks_destroy(struct sink_set *set);
 
-/* Constructors; each returns NULL with errno set. */
+/* Constructors; each returns NULL with errno set. The sink they return is the caller's, to
+ * give to sinks_add() or to end with sink_destroy(). */
 struct sink *sink_pcap_new(const char *path, __u32 snaplen);
 struct sink *sink_text_new(int packets, int streams);
 struct sink *sink_files_new(const char *dir, int max_open);
@@ -116,8 +145,9 @@ struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool de
 struct sink *sink_text_new_file(FILE *f, int packets, int streams);
 struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc);
 /* --no-bodies: ask the kernel, through fb, not to copy the Content-Length bodies of the
- * exchanges (their lengths are still reported). fb outlives the sink. */
-void sink_http_set_no_bodies(struct sink *s, const struct sink_feedback *fb);
+ * exchanges (their lengths are still reported). fb outlives the sink. -EINVAL when s is not
+ * an HTTP sink (it is left as it was). */
+int sink_http_set_no_bodies(struct sink *s, const struct sink_feedback *fb);
 struct sink *sink_http_new_file(FILE *f, const char *bodies_dir, bool decode, struct memcap *mc);
 
 #endif

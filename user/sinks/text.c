@@ -17,13 +17,15 @@
  *
  * With streams, one line per finished stream:
  *
- *   stream 3 198.18.0.1:40380 > 198.18.0.2:80 closed in=78B/3pkt out=1460B/2pkt gaps=0
+ *   stream 3 198.18.0.1:40380 > 198.18.0.2:80 closed c2s=78B/3pkt s2c=1460B/2pkt gaps=0
  *   dur=0.012s                                                      (one line)
  *
- *   - the id, then the side that opened the connection first; IPv6 as [addr]:port;
+ *   - the id, then the client (the side that opened the connection, or for a stream picked
+ *     up midstream the side seen first) and the server; IPv6 as [addr]:port;
  *   - the state (stream_state_name);
- *   - in/out: payload bytes delivered (gaps not counted) and segments seen, for STREAM_IN
- *     (sent by the opener) and STREAM_OUT;
+ *   - c2s/s2c: payload bytes delivered (gaps not counted) and segments seen, client to
+ *     server (STREAM_IN) and server to client (STREAM_OUT). Not "in"/"out": on the packet
+ *     lines those name the interface direction, which is another thing;
  *   - gaps=N: gaps in both directions; when N > 0, followed by /XB, the bytes missing;
  *   - dur: last minus first timestamp in seconds, millisecond resolution;
  *   - then, when they apply, the words "midstream" (picked up without its SYN) and "cut"
@@ -122,7 +124,7 @@ static int text_stream_close(struct sink *s, struct stream *st)
 	text_endpoint(dst, sizeof(dst), st->family, st->daddr, st->dport);
 
 	errno = 0;
-	fprintf(p->f, "stream %llu %s > %s %s in=%lluB/%llupkt out=%lluB/%llupkt gaps=%llu",
+	fprintf(p->f, "stream %llu %s > %s %s c2s=%lluB/%llupkt s2c=%lluB/%llupkt gaps=%llu",
 		(unsigned long long)st->id, src, dst, stream_state_name(st->state),
 		(unsigned long long)in->data_bytes, (unsigned long long)in->packets,
 		(unsigned long long)out->data_bytes, (unsigned long long)out->packets,
