@@ -783,6 +783,7 @@ static void test_json_stream(void **state)
 	    "destination_port",
 	    "state",
 	    "midstream",
+	    "roles",
 	    "reuse",
 	    "start",
 	    "end",
@@ -816,6 +817,7 @@ static void test_json_stream(void **state)
 	st.half[STREAM_IN].data_bytes = 5;
 	st.half[STREAM_IN].packets = 4;
 	st.half[STREAM_IN].gap_bytes = 2;
+	st.half[STREAM_IN].after_reset_bytes = 3;
 	st.half[STREAM_IN].n_gaps = 1;
 	st.half[STREAM_IN].n_gaps_listed = 1;
 	st.half[STREAM_IN].gaps = &gap;
@@ -844,6 +846,7 @@ static void test_json_stream(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "destination_port")), 8080);
 	assert_string_equal(json_string_value(json_object_get(o, "state")), "timeout");
 	assert_true(json_is_false(json_object_get(o, "midstream")));
+	assert_string_equal(json_string_value(json_object_get(o, "roles")), "syn");
 	assert_int_equal(json_integer_value(json_object_get(o, "reuse")), 2);
 	assert_string_equal(json_string_value(json_object_get(o, "start")),
 			    "2023-11-14T22:13:20.123456Z");
@@ -860,6 +863,7 @@ static void test_json_stream(void **state)
 	assert_int_equal(json_integer_value(json_object_get(info, "data_bytes")), 5);
 	assert_int_equal(json_integer_value(json_object_get(info, "packets")), 4);
 	assert_int_equal(json_integer_value(json_object_get(info, "gap_bytes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(info, "after_reset_bytes")), 3);
 	assert_int_equal(json_integer_value(json_object_get(info, "n_gaps")), 1);
 	assert_int_equal(json_integer_value(json_object_get(info, "payload_bytes")), 7);
 	assert_true(json_is_true(json_object_get(info, "syn")));
