@@ -13,14 +13,14 @@
 # whose reference lost packets (tcpdump's "dropped by kernel") checks the pcap is readable
 # and the JSON, and is counted as skipped for the comparison.
 #
-# Usage: tests/e2e/test_crash.sh   (as root; CRASH_ROUNDS=N, default 15; XDP_SNIFF=path
+# Usage: tests/e2e/test_crash.sh   (as root; CRASH_ROUNDS=N, default 12; XDP_SNIFF=path
 #        overrides the binary, E2E_KEEP=1 keeps the temp directory)
 
 . "$(dirname "$0")/lib.sh"
 
 e2e_require tcpdump curl python3 ss tc
 
-ROUNDS=${CRASH_ROUNDS:-15}
+ROUNDS=${CRASH_ROUNDS:-12}
 WWW=$E2E_TMP/www
 
 setup()
