@@ -302,40 +302,37 @@ struct sinks_write_job {
 	const void *buf;
 	size_t n;
 	size_t (*whole)(const void *buf, size_t done);
-	int err;
 };
 
-/* The child: our memory, its own stack; the job's result goes back through memory. */
+/* The child: its result is its exit status (-errno), which also holds where the child does
+ * not share our memory (valgrind runs a vfork as a fork). */
 static int sinks_write_child(void *arg)
 {
 	struct sinks_write_job *j = arg;
 
-	j->err = sinks_write_all(j->fd, j->buf, j->n, j->whole);
-	_exit(0);
+	_exit(-sinks_write_all(j->fd, j->buf, j->n, j->whole) & 0xff);
 }
-
-#define SINKS_CHILD_STACK (64 * 1024)
 
 int sinks_write_detached(int fd, const void *buf, size_t n,
 			 size_t (*whole)(const void *buf, size_t done))
 {
-	struct sinks_write_job job = {.fd = fd, .buf = buf, .n = n, .whole = whole, .err = -EIO};
-	char *stack = malloc(SINKS_CHILD_STACK);
+	/* the child's stack: one child at a time (we wait for it), from the capture thread */
+	static __u8 stack[64 * 1024] __attribute__((aligned(16)));
+	struct sinks_write_job job = {.fd = fd, .buf = buf, .n = n, .whole = whole};
 	int status;
 	pid_t pid;
 
-	if (!stack)
-		return sinks_write_all(fd, buf, n, whole);
 	/* the parent sleeps until the child has exited: nothing else touches our memory */
-	pid = clone(sinks_write_child, stack + SINKS_CHILD_STACK, SINKS_DETACHED_CLONE, &job);
-	if (pid < 0) {
-		free(stack);
+	pid = clone(sinks_write_child, stack + sizeof(stack), SINKS_DETACHED_CLONE, &job);
+	if (pid < 0)
 		return sinks_write_all(fd, buf, n, whole);
+	while (waitpid(pid, &status, __WALL) < 0) {
+		if (errno != EINTR)
+			return -errno;
 	}
-	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
-		;
-	free(stack);
-	return job.err;
+	if (!WIFEXITED(status))
+		return WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE ? -EPIPE : -EIO;
+	return -WEXITSTATUS(status);
 }
 
 int sinks_write_line(FILE *f, const void *buf, size_t n)
