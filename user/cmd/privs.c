@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "cmd/privs.h"
+#include "sinks/sink.h"
 
 #ifndef CAP_BPF
 #define CAP_BPF 39
@@ -168,6 +169,14 @@ static int seccomp_install(void)
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+#ifndef XS_ASAN
+	/* the sinks' detached writes: a child sharing our memory, waited for (ASan allows any) */
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				       SCMP_A0(SCMP_CMP_EQ, SINKS_DETACHED_CLONE));
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 0);
+#endif
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 0);
 	if (!err)

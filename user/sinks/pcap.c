@@ -11,14 +11,10 @@
  *   would cross the next PCAP_SINK_GRAIN (1 MiB) boundary of the file, once a second
  *   (flush), and at the end: one write(2) per MiB. A write that writes part of it is
  *   finished, or the file is cut back to the last whole record.
- * - So each write(2) starts with the record that crosses a MiB boundary. This is for SIGKILL
- *   during a write(2): the kernel copies a buffered write folio by folio and stops at a folio
- *   boundary once the process is being killed (here, ext4 on 6.18: at multiples of 2 MiB), so
- *   a write that crossed such a boundary inside a record would leave the file ending inside
- *   it if the kill came at any time before the write got there. Started with that record,
- *   the write gets past the boundary within its first folio. Smaller folios (a kernel or a
- *   file system without large folios, memory too fragmented for them) have boundaries this
- *   does not cover: a kill inside such a write(2) can still cut a record.
+ * - The write is detached (sinks_write_detached): a SIGKILL of the process while it runs does
+ *   not stop it half way, inside a record. (The kernel copies a buffered write(2) folio by
+ *   folio and gives up at a folio boundary once the writer is being killed; seen here at
+ *   multiples of 512 KiB to 2 MiB.)
  * What a SIGKILL loses: what the buffer holds, at most 1 MiB or one second of packets.
  */
 #include <errno.h>
@@ -99,7 +95,8 @@ static int pcap_out(struct pcap_priv *p)
 
 	if (!p->len)
 		return 0;
-	err = sinks_write_all(p->fd, p->buf, p->len, p->header_out ? pcap_whole_records : NULL);
+	err = sinks_write_detached(p->fd, p->buf, p->len,
+				   p->header_out ? pcap_whole_records : NULL);
 	if (err)
 		return err;
 	p->file_off += p->len;

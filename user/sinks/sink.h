@@ -8,6 +8,8 @@
 #ifndef XS_SINK_H
 #define XS_SINK_H
 
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -91,8 +93,22 @@ int sinks_write_all(int fd, const void *buf, size_t n,
 		    size_t (*whole)(const void *buf, size_t done));
 /* whole() for lines: up to the last newline */
 size_t sinks_whole_lines(const void *buf, size_t done);
+/*
+ * sinks_write_all() done by a child that shares our memory (clone CLONE_VM|CLONE_VFORK: we
+ * wait for it), so that a SIGKILL of this process (kill -9 PID) cannot stop the write half
+ * way: the kernel copies a long write(2) into the page cache folio by folio and stops at a
+ * folio boundary once the writer is being killed, which would leave the file ending inside a
+ * record. What kills the child too (the OOM killer, which kills every process of our memory;
+ * a kill of the whole cgroup) can still cut it. One clone per call (~0.1 ms here): for writes
+ * of a MiB, not for every line.
+ */
+int sinks_write_detached(int fd, const void *buf, size_t n,
+			 size_t (*whole)(const void *buf, size_t done));
+/* its clone flags, the one clone the seccomp filter of load allows */
+#define SINKS_DETACHED_CLONE (CLONE_VM | CLONE_VFORK | SIGCHLD)
 /* The same for a line (or lines) to f: what f holds is flushed first, then the line goes out
- * in one write(2) (a stream without a file descriptor, as open_memstream's: through stdio). */
+ * in one write(2), detached from 64 KiB on (a stream without a file descriptor, as
+ * open_memstream's: through stdio). */
 int sinks_write_line(FILE *f, const void *buf, size_t n);
 
 /* ns since the epoch as ISO 8601 UTC with microseconds: 2026-11-26T05:01:52.245566Z */
