@@ -15,6 +15,10 @@
 
 #include "cmd/session.h"
 
+/* the smallest --ring-size of replay: a ring that holds the largest record, 64 KiB and its
+ * header, and then some */
+#define REPLAY_MIN_RING (128u << 10)
+
 /* Is dlt a link type replay finds TCP/IP in (EN10MB, LINUX_SLL/SLL2, RAW, IPV4/6, NULL, LOOP)? */
 bool replay_link_supported(int dlt);
 
