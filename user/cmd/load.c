@@ -48,65 +48,58 @@ static __u64 now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-int cmd_load(int argc, char **argv)
+/* Parse: the options into o, the interface into o->cap.ifname. Returns SESSION_ARGS_*. */
+static int load_parse(struct session_opts *o, int argc, char **argv)
 {
-	struct session_opts o;
-	struct session s;
-	struct sigaction sa = {};
-	__u64 last_tick = 0, last_json = 0;
-	struct session_rate rate = {};
-	bool status_line;
-	int r, err, status = 0;
+	int r;
 
-	session_opts_init(&o, SESSION_LOAD);
-	r = session_parse_args(&o, &load_info, argc, argv);
+	session_opts_init(o, SESSION_LOAD);
+	r = session_parse_args(o, &load_info, argc, argv);
 	if (r)
-		return r == SESSION_ARGS_DONE ? 0 : 2;
-	if (optind != argc - 1) {
-		fprintf(stderr, "xdp-sniff load: %s (see xdp-sniff load --help)\n",
-			optind >= argc ? "name the interface to capture on"
-				       : "one interface only, options before or after it");
-		return 2;
-	}
+		return r;
+	if (optind != argc - 1)
+		return session_usage_error("load", "%s",
+					   optind >= argc
+						   ? "name the interface to capture on"
+						   : "one interface only, options before or after it");
+	o->cap.ifname = argv[optind];
+	return SESSION_ARGS_OK;
+}
 
+/* Validate: what options say together, decided before anything is opened. Returns
+ * SESSION_ARGS_OK or SESSION_ARGS_USAGE (said). */
+static int load_validate(struct session_opts *o)
+{
 	/* AF_XDP takes ingress frames only: a mirror port or a tap sends nothing */
-	if (o.cap.transport == CAPTURE_AFXDP) {
-		if (o.cap.dirs && o.cap.dirs != CAPTURE_IN) {
-			fprintf(stderr, "xdp-sniff load: --transport afxdp captures ingress only: "
-					"--direction must be in (see xdp-sniff load --help)\n");
-			return 2;
-		}
-		if (o.cap.max_stream_bytes) {
-			fprintf(stderr, "xdp-sniff load: --max-stream-bytes is not available with "
-					"--transport afxdp (see xdp-sniff load --help)\n");
-			return 2;
-		}
-		o.cap.dirs = CAPTURE_IN;
-	} else if (o.cap.consume_all || o.cap.force) {
-		fprintf(stderr, "xdp-sniff load: --%s goes with --transport afxdp (see xdp-sniff "
-				"load --help)\n",
-			o.cap.consume_all ? "consume-all" : "force");
-		return 2;
+	if (o->cap.transport == CAPTURE_AFXDP) {
+		if (o->cap.dirs && o->cap.dirs != CAPTURE_IN)
+			return session_usage_error("load", "--transport afxdp captures ingress only: "
+							   "--direction must be in");
+		if (o->cap.max_stream_bytes)
+			return session_usage_error("load", "--max-stream-bytes is not available with "
+							   "--transport afxdp");
+		o->cap.dirs = CAPTURE_IN;
+	} else if (o->cap.consume_all || o->cap.force) {
+		return session_usage_error("load", "--%s goes with --transport afxdp",
+					   o->cap.consume_all ? "consume-all" : "force");
 	}
-	if (!o.cap.dirs)
-		o.cap.dirs = CAPTURE_BOTH;
+	if (!o->cap.dirs)
+		o->cap.dirs = CAPTURE_BOTH;
+	if (o->cap.skips && (!o->http || o->http_bodies))
+		return session_usage_error("load", "--no-bodies goes with --http and not with "
+						   "--http-bodies");
+	privs_set_seccomp(!o->no_seccomp);
+	return SESSION_ARGS_OK;
+}
 
-	o.cap.ifname = argv[optind];
-	if (o.cap.skips && (!o.http || o.http_bodies)) {
-		fprintf(stderr, "xdp-sniff load: --no-bodies goes with --http and not with "
-				"--http-bodies (see xdp-sniff load --help)\n");
-		return 2;
-	}
-	privs_set_seccomp(!o.no_seccomp);
+/*
+ * Before attaching: `status` shows the capture running as soon as it is attached, and a signal
+ * sent then must stop it cleanly, not kill it.
+ */
+static void load_signals(void)
+{
+	struct sigaction sa = {};
 
-	if (geteuid() != 0 && !privs_have_bpf()) {
-		pr_warn("load on %s needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (run as root)\n",
-			o.cap.ifname);
-		return 1;
-	}
-
-	/* before attaching: `status` shows the capture running as soon as it is attached, and a
-	 * signal sent then must stop it cleanly, not kill it */
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -115,32 +108,32 @@ int cmd_load(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	/* a closed stdout is an output error (reported, that output switched off), not death */
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	err = session_open(&s, &o);
-	if (err)
-		return 1;
-	s.cap = capture_live_open(&o.cap, session_segment, &s);
-	if (!s.cap) {
-		session_close(&s);
-		return 1;
-	}
-	pr_info("capturing on %s: %s\n", o.cap.ifname, capture_describe(s.cap));
+/* Attach: the programs on the interface, the ring (or AF_XDP sockets) read into s. */
+static int load_attach(struct session *s, struct session_opts *o)
+{
+	s->cap = capture_live_open(&o->cap, session_segment, s);
+	if (!s->cap)
+		return -errno ?: -EINVAL;
+	pr_info("capturing on %s: %s\n", o->cap.ifname, capture_describe(s->cap));
+	return 0;
+}
 
-
+/* Run: read the capture until a signal stops it or it fails. Returns the exit status. */
+static int load_run(struct session *s, struct session_opts *o)
+{
+	__u64 last_tick = 0, last_json = 0;
+	struct session_rate rate = {};
+	bool status_line;
+	int err, status = 0;
 
 	/* a person watching gets a live line; a log file does not */
 	status_line = isatty(STDERR_FILENO) && log_level >= LOG_INFO;
-
-	err = privs_drop(o.user);
-	if (err) {
-		status = 1;
-		goto out;
-	}
-
 	while (!stop_signal) {
 		__u64 now;
 
-		err = capture_live_poll(s.cap, POLL_MS);
+		err = capture_live_poll(s->cap, POLL_MS);
 		if (err < 0 && err != -EINTR) {
 			pr_warn("reading the ring buffer failed: %s\n", strerror(-err));
 			status = 1;
@@ -148,44 +141,77 @@ int cmd_load(int argc, char **argv)
 		}
 		if (stats_wanted) {
 			stats_wanted = 0;
-			session_print_stats(&s, stderr);
+			session_print_stats(s, stderr);
 		}
 		now = now_ns();
 		if (now - last_tick >= 1000000000ULL) {
 			last_tick = now;
-			if (s.flows)
-				flow_table_expire(s.flows, now);
-			sinks_flush(&s.sinks);
+			if (s->flows)
+				flow_table_expire(s->flows, now);
+			sinks_flush(&s->sinks);
 			if (status_line)
-				session_print_status_line(&s, stderr, &rate, now);
-			err = capture_live_check(s.cap);
+				session_print_status_line(s, stderr, &rate, now);
+			err = capture_live_check(s->cap);
 			if (err == -ENODEV)
-				pr_warn("interface %s went away; stopping\n", o.cap.ifname);
+				pr_warn("interface %s went away; stopping\n", o->cap.ifname);
 			if (err) {
 				status = 1;
 				break;
 			}
 		}
-		if (o.stats_interval_ns && now - last_json >= o.stats_interval_ns) {
+		if (o->stats_interval_ns && now - last_json >= o->stats_interval_ns) {
 			if (last_json)
-				session_print_stats_json(&s, stderr);
+				session_print_stats_json(s, stderr);
 			last_json = now;
 		}
 	}
-out:
 	if (status_line)
 		fputs("\n", stderr);
-	/* detach first, drain what is left on the ring, then end the streams */
+	return status;
+}
+
+/* Finish: detach first, drain what is left on the ring, end the streams, count, close. */
+static void load_finish(struct session *s)
+{
 	privs_raise();
-	capture_detach(s.cap);
+	capture_detach(s->cap);
 	/* the last records are written with no more privilege than the steady state had */
 	privs_lower();
-	capture_drain(s.cap);
-	session_finish(&s);
+	capture_drain(s->cap);
+	session_finish(s);
 	if (log_level >= LOG_WARN)
-		session_print_stats(&s, stderr);
-	capture_close(s.cap);
-	s.cap = NULL;
-	session_close(&s);
-	return status;
+		session_print_stats(s, stderr);
+	capture_close(s->cap);
+	s->cap = NULL;
+	session_close(s);
+}
+
+int cmd_load(int argc, char **argv)
+{
+	struct session_opts o;
+	struct session s;
+	int r;
+
+	r = load_parse(&o, argc, argv);
+	if (!r)
+		r = load_validate(&o);
+	if (r)
+		return r == SESSION_ARGS_DONE ? 0 : 2;
+	if (geteuid() != 0 && !privs_have_bpf()) {
+		pr_warn("load on %s needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (run as root)\n",
+			o.cap.ifname);
+		return 1;
+	}
+	load_signals();
+	/* outputs first: one that cannot be opened stops load before anything is attached */
+	if (session_open(&s, &o))
+		return 1;
+	if (load_attach(&s, &o)) {
+		session_close(&s);
+		return 1;
+	}
+	/* drop privileges before the first packet is parsed */
+	r = privs_drop(o.user) ? 1 : load_run(&s, &o);
+	load_finish(&s);
+	return r;
 }
