@@ -43,9 +43,10 @@ static const struct session_cmd_info replay_info = {
 	.name = "replay",
 	.cmd = SESSION_REPLAY,
 	.usage = "usage: xdp-sniff replay FILE [filter] [output] [options]\n\n"
-		 "Runs every frame of a pcap or pcapng FILE through the XDP program with\n"
-		 "BPF_PROG_TEST_RUN, then the same ring buffer and reassembly as load. Without\n"
-		 "privileges, the same parser and filter compiled for the host.\n",
+		 "Runs every frame of a pcap or pcapng FILE through the parser and filter of the\n"
+		 "XDP program compiled for the host, then the same reassembly and outputs as\n"
+		 "load. With --kernel, through the XDP program itself (BPF_PROG_TEST_RUN) and\n"
+		 "the same ring buffer as load.\n",
 };
 
 /*
@@ -192,7 +193,6 @@ int cmd_replay(int argc, char **argv)
 	struct session s;
 	const char *path;
 	__u64 frames = 0;
-	bool kernel;
 	pcap_t *pc;
 	int r, err, status = 0;
 
@@ -228,18 +228,20 @@ int cmd_replay(int argc, char **argv)
 
 	/* a closed stdout is an output error (reported, that output switched off), not death */
 	signal(SIGPIPE, SIG_IGN);
-	kernel = !o.no_kernel && (geteuid() == 0 || privs_have_bpf());
+	if (o.kernel && geteuid() != 0 && !privs_have_bpf()) {
+		pr_warn("replay --kernel needs CAP_BPF and CAP_PERFMON (run as root, or leave out "
+			"--kernel for the host build)\n");
+		pcap_close(pc);
+		return 1;
+	}
 
 	err = session_open(&s, &o);
 	if (err) {
 		pcap_close(pc);
 		return 1;
 	}
-	s.cap = capture_replay_open(&o.cap, kernel, session_segment, &s);
-	if (!s.cap && kernel) {
-		pr_warn("falling back to the host build of the parser\n");
-		s.cap = capture_replay_open(&o.cap, false, session_segment, &s);
-	}
+	/* --kernel is asked to check the kernel side: no quiet fall back to the host build */
+	s.cap = capture_replay_open(&o.cap, o.kernel, session_segment, &s);
 	if (!s.cap) {
 		status = 1;
 		goto out;

@@ -57,6 +57,13 @@ static int parse_output_mode(struct session_opts *o, const char *arg, const char
 	return 0;
 }
 
+/* --no-kernel: what replay does by default now; undoes an earlier --kernel */
+static int set_no_kernel(struct session_opts *o, const char *arg, const char *cmd)
+{
+	o->kernel = false;
+	return 0;
+}
+
 static int set_quiet(struct session_opts *o, const char *arg, const char *cmd)
 {
 	log_level = LOG_WARN;
@@ -133,8 +140,12 @@ const struct session_option session_options[] = {
 	{ "snaplen", 0, "BYTES", "bytes of each packet copied (default: all;\nminimum 128)",
 	  SSEC_CAPTURE, SESSION_BOTH, SOPT_NUMBER, FIELD(cap.snaplen), .min = 128, .max = 1 << 20,
 	  .flags = SOPT_ZERO_OK },
-	{ "no-kernel", 0, NULL, "use the host build even with privileges", SSEC_CAPTURE,
-	  SESSION_REPLAY, SOPT_FLAG, FIELD(no_kernel) },
+	{ "kernel", 0, NULL,
+	  "run the frames through the XDP program with\nBPF_PROG_TEST_RUN and the ring (needs "
+	  "CAP_BPF;\nfor work on the kernel side: same output, slower)",
+	  SSEC_CAPTURE, SESSION_REPLAY, SOPT_FLAG, FIELD(kernel) },
+	{ "no-kernel", 0, NULL, "the host build (the default; accepted for one\nmore release)",
+	  SSEC_CAPTURE, SESSION_REPLAY, SOPT_FUNC, .parse = set_no_kernel },
 	{ "ring-size", 0, "BYTES", "ring buffer size, a power of two (default 64M)", SSEC_CAPTURE,
 	  SESSION_LOAD, SOPT_NUMBER, FIELD(cap.ring_size), .min = 4096, .max = 1 << 30,
 	  .flags = SOPT_POW2 },

@@ -52,7 +52,8 @@ struct session_opts {
 	__u64 stats_interval_ns;	/* --stats-interval, 0: none */
 	bool no_seccomp;		/* --no-seccomp */
 	/* replay only */
-	bool no_kernel;			/* --no-kernel: the host build even with privileges */
+	bool kernel;			/* --kernel: frames through the BPF program (default: the
+					 * host build) */
 };
 
 struct session {
