@@ -654,6 +654,26 @@ int session_segment(void *ctx, const struct xs_segment *seg, int r)
 	return 0;
 }
 
+const char *session_fmt_bytes(__u64 v, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	unsigned int u = 0;
+	double x = v;
+
+	/* the next unit as soon as one decimal would round up to 1024 of this one */
+	while (u < 6 && x >= 1023.95) {
+		x /= 1024;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, size, "%llu B", (unsigned long long)v);
+	else if (!(v & ((1ULL << (10 * u)) - 1)))
+		snprintf(buf, size, "%llu %s", (unsigned long long)(v >> (10 * u)), units[u]);
+	else
+		snprintf(buf, size, "%.1f %s", x, units[u]);
+	return buf;
+}
+
 static void sum_counters(struct session *s, struct xs_counters c[XS_DIR_MAX],
 			 struct xs_counters *t)
 {
@@ -680,9 +700,13 @@ static json_t *counters_json(const struct xs_counters *c)
 	return o;
 }
 
+/* a size for the text summary, in b[i] */
+#define BYTES(i, v) session_fmt_bytes((v), b[i], sizeof(b[i]))
+
 void session_print_stats(struct session *s, FILE *f)
 {
 	struct xs_counters c[XS_DIR_MAX], t;
+	char b[9][SESSION_BYTES_LEN];
 
 	if (s->cap) {
 		sum_counters(s, c, &t);
@@ -692,10 +716,10 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_SEEN]);
 		fprintf(f,
 			"%llu packets matched the filter, %llu delivered, %llu snapped; "
-			"%llu bytes through the ring\n",
+			"%s through the ring\n",
 			(unsigned long long)t.c[XS_C_MATCHED],
 			(unsigned long long)t.c[XS_C_DELIVERED],
-			(unsigned long long)t.c[XS_C_SNAPPED], (unsigned long long)t.c[XS_C_BYTES]);
+			(unsigned long long)t.c[XS_C_SNAPPED], BYTES(0, t.c[XS_C_BYTES]));
 		fprintf(f, "%llu packets dropped because the ring was full (%llu in, %llu out)\n",
 			(unsigned long long)t.c[XS_C_RING_FULL],
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_RING_FULL],
@@ -709,11 +733,10 @@ void session_print_stats(struct session *s, FILE *f)
 		capture_print_stats(s->cap, f);
 		if (t.c[XS_C_WITHHELD] || t.c[XS_C_SKIPPED])
 			fprintf(f,
-				"%llu payload bytes not copied: %llu past --max-stream-bytes, "
-				"%llu skipped for --no-bodies\n",
-				(unsigned long long)(t.c[XS_C_WITHHELD] + t.c[XS_C_SKIPPED]),
-				(unsigned long long)t.c[XS_C_WITHHELD],
-				(unsigned long long)t.c[XS_C_SKIPPED]);
+				"%s of payload not copied: %s past --max-stream-bytes, "
+				"%s skipped for --no-bodies\n",
+				BYTES(0, t.c[XS_C_WITHHELD] + t.c[XS_C_SKIPPED]),
+				BYTES(1, t.c[XS_C_WITHHELD]), BYTES(2, t.c[XS_C_SKIPPED]));
 		if (capture_bad_records(s->cap))
 			fprintf(f, "%llu records could not be decoded\n",
 				(unsigned long long)capture_bad_records(s->cap));
@@ -731,19 +754,19 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)fs->streams_open,
 			(unsigned long long)fs->streams_midstream);
 		fprintf(f,
-			"bytes: %llu delivered, %llu missing (gaps), %llu given up to caps, "
-			"%llu past --max-stream-bytes, %llu skipped for --no-bodies, "
-			"%llu retransmitted, %llu overlapping; "
-			"memory peak %llu of %llu\n",
-			(unsigned long long)fs->bytes_delivered, (unsigned long long)fs->gap_bytes,
-			(unsigned long long)fs->ooo_dropped_bytes,
-			(unsigned long long)fs->budget_cut_bytes,
-			(unsigned long long)fs->skipped_bytes,
-			(unsigned long long)fs->retrans_bytes, (unsigned long long)fs->overlap_bytes,
-			(unsigned long long)s->mem.peak, (unsigned long long)s->mem.limit);
+			"bytes: %s delivered, %s missing (gaps), %s given up to caps, "
+			"%s past --max-stream-bytes, %s skipped for --no-bodies, "
+			"%s retransmitted, %s overlapping; "
+			"memory peak %s of %s\n",
+			BYTES(0, fs->bytes_delivered), BYTES(1, fs->gap_bytes),
+			BYTES(2, fs->ooo_dropped_bytes), BYTES(3, fs->budget_cut_bytes),
+			BYTES(4, fs->skipped_bytes), BYTES(5, fs->retrans_bytes),
+			BYTES(6, fs->overlap_bytes), BYTES(7, s->mem.peak),
+			BYTES(8, s->mem.limit));
 	}
 	fflush(f);
 }
+#undef BYTES
 
 void session_print_stats_json(struct session *s, FILE *f)
 {

@@ -157,7 +157,13 @@ extern const size_t session_n_options;
 int session_open(struct session *s, struct session_opts *o);
 /* The capture callback. */
 int session_segment(void *ctx, const struct xs_segment *seg, int r);
-/* Counters in tcpdump's style, to stderr. */
+/* Room for any session_fmt_bytes() text. */
+#define SESSION_BYTES_LEN 24
+/* A byte count for people: "1341 B", "64 MiB", "1.5 GiB" (powers of 1024; exact below 1 KiB and
+ * on whole units, else one decimal). Returns buf. */
+const char *session_fmt_bytes(__u64 v, char *buf, size_t size);
+/* Counters in tcpdump's style, to stderr; sizes in KiB/MiB/GiB (the JSON form keeps the exact
+ * integers). */
 void session_print_stats(struct session *s, FILE *f);
 /* The counters as one JSON line (--stats-interval), for monitoring systems. */
 void session_print_stats_json(struct session *s, FILE *f);
