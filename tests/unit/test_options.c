@@ -228,6 +228,35 @@ static void test_options_of_the_other_command(void **state)
 	assert_int_equal(parse(&o, &replay_info, "--snaplen", NULL), SESSION_ARGS_USAGE);
 }
 
+/* issue 20, items 14 and 15 */
+static void test_filter_and_http_options(void **state)
+{
+	struct session_opts o;
+
+	/* --decode alone is --http --decode, as --http-bodies and --http-log are */
+	assert_int_equal(parse(&o, &replay_info, "--decode", NULL), SESSION_ARGS_OK);
+	assert_true(o.http && o.http_decode);
+
+	/* a network with host bits set is refused, as tcpdump refuses it; the filter is as
+	 * it was */
+	assert_int_equal(parse(&o, &replay_info, "-a", "198.18.0.0/15", "-a", "10.0.0.1/8", NULL),
+			 SESSION_ARGS_USAGE);
+	assert_int_equal(o.filter.n_prefixes, 1);
+	assert_int_equal(parse(&o, &replay_info, "-a", "2001:db8::1/32", NULL), SESSION_ARGS_USAGE);
+	assert_int_equal(o.filter.n_prefixes, 0);
+	assert_false(o.filter.flags & XS_FILT_ADDR);
+	assert_int_equal(parse(&o, &replay_info, "-a", "10.0.0.0/8", "-a", "10.0.0.1",
+			       "-a", "2001:db8::/32", NULL),
+			 SESSION_ARGS_OK);
+	assert_int_equal(o.filter.n_prefixes, 3);
+
+	/* port 0 is no TCP port */
+	assert_int_equal(parse(&o, &load_info, "-p", "0", NULL), SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &load_info, "-p", "0-1023", NULL), SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &load_info, "-p", "1-1023", "-p", "8080", NULL),
+			 SESSION_ARGS_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_table_consistent),
 		cmocka_unit_test(test_arguments_land_in_their_field),
 		cmocka_unit_test(test_options_of_the_other_command),
+		cmocka_unit_test(test_filter_and_http_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,11 +57,9 @@ static int load_parse(struct session_opts *o, int argc, char **argv)
 	r = session_parse_args(o, &load_info, argc, argv);
 	if (r)
 		return r;
-	if (optind != argc - 1)
-		return session_usage_error("load", "%s",
-					   optind >= argc
-						   ? "name the interface to capture on"
-						   : "one interface only, options before or after it");
+	r = session_check_operands("load", "interface", argc, argv);
+	if (r)
+		return r;
 	o->cap.ifname = argv[optind];
 	return SESSION_ARGS_OK;
 }
@@ -89,6 +87,7 @@ static int load_validate(struct session_opts *o)
 		return session_usage_error("load", "--no-bodies goes with --http and not with "
 						   "--http-bodies");
 	privs_set_seccomp(!o->no_seccomp);
+	session_note_filter(o);
 	return SESSION_ARGS_OK;
 }
 

@@ -200,12 +200,10 @@ int cmd_replay(int argc, char **argv)
 	r = session_parse_args(&o, &replay_info, argc, argv);
 	if (r)
 		return r == SESSION_ARGS_DONE ? 0 : 2;
-	if (optind != argc - 1) {
-		fprintf(stderr, "xdp-sniff replay: %s (see xdp-sniff replay --help)\n",
-			optind >= argc ? "name the capture file to replay" : "one file only");
+	if (session_check_operands("replay", "capture file", argc, argv))
 		return 2;
-	}
 	path = argv[optind];
+	session_note_filter(&o);
 
 	pc = replay_open(path, errbuf);
 	if (!pc) {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -22,22 +23,44 @@
 /* getopt's value of a long option without a short one: this plus its row */
 #define LONG_VAL_BASE 0x100
 
+/* -a: as tcpdump, a prefix with bits set past its length is refused, not quietly masked */
 static int parse_addr(struct session_opts *o, const char *arg, const char *cmd)
 {
-	int err = filter_add_addr(&o->filter, arg);
+	__u32 flags = o->filter.flags, n = o->filter.n_prefixes;
+	char given[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN];
+	const struct xs_prefix *p;
+	__u8 addr[16] = {};
+	int err, af;
 
+	err = filter_add_addr(&o->filter, arg);
 	if (err == -E2BIG)
 		return session_usage_error(cmd, "too many addresses at -a %s", arg);
 	if (err)
 		return session_usage_error(cmd, "bad address '%s' (want ADDR or ADDR/LEN, IPv4 or IPv6)",
 					   arg);
+	/* the filter keeps the network: compare it with the address as given */
+	p = &o->filter.prefixes[n];
+	af = p->family == 4 ? AF_INET : AF_INET6;
+	snprintf(given, sizeof(given), "%.*s", (int)strcspn(arg, "/"), arg);
+	if (inet_pton(af, given, addr) == 1 && memcmp(addr, p->addr, p->family == 4 ? 4 : 16)) {
+		inet_ntop(af, p->addr, net, sizeof(net));
+		o->filter.n_prefixes = n;
+		o->filter.flags = flags;
+		return session_usage_error(cmd, "bad address '%s': bits set past /%u (the network is "
+						"%s/%u)",
+					   arg, p->len, net, p->len);
+	}
 	return 0;
 }
 
+/* -p: port 0 is not a port a TCP connection uses */
 static int parse_port(struct session_opts *o, const char *arg, const char *cmd)
 {
-	if (filter_add_port(&o->filter, arg))
-		return session_usage_error(cmd, "bad port '%s' (want PORT or PORT-PORT, 0-65535)", arg);
+	char *end;
+
+	if ((*arg >= '0' && *arg <= '9' && strtoul(arg, &end, 10) == 0) ||
+	    filter_add_port(&o->filter, arg))
+		return session_usage_error(cmd, "bad port '%s' (want PORT or PORT-PORT, 1-65535)", arg);
 	return 0;
 }
 
@@ -114,8 +137,8 @@ const struct session_option session_options[] = {
 	  SESSION_BOTH, SOPT_STRING, FIELD(http_log), .flags = SOPT_SETS_HTTP },
 	{ "http-bodies", 0, "DIR", "each HTTP body to its own file in DIR (implies\n--http)",
 	  SSEC_OUTPUT, SESSION_BOTH, SOPT_STRING, FIELD(http_bodies), .flags = SOPT_SETS_HTTP },
-	{ "decode", 0, NULL, "inflate gzip/deflate HTTP bodies (with --http)", SSEC_OUTPUT,
-	  SESSION_BOTH, SOPT_FLAG, FIELD(http_decode) },
+	{ "decode", 0, NULL, "inflate gzip/deflate HTTP bodies (implies --http)", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_FLAG, FIELD(http_decode), .flags = SOPT_SETS_HTTP },
 	{ "output-mode", 0, "MODE",
 	  "octal mode of the files outputs create (default\n0600, less the umask; directories 0700, x\n"
 	  "added where r is given)",
@@ -195,8 +218,9 @@ const size_t session_n_options = ARRAY_SIZE(session_options);
 
 static const char *const section_titles[SSEC_MAX] = {
 	[SSEC_FILTER] = "Filter (runs in the kernel; a packet matches when (saddr in A and sport in P) "
-			"or\n(daddr in A and dport in P); with only addresses or only ports, either "
-			"side):",
+			"or\n(daddr in A and dport in P): the address and the port of the same end, so\n"
+			"-a CLIENT -p 80 matches nothing; with only addresses or only ports, either\n"
+			"side; tcpdump expressions are not taken yet):",
 	[SSEC_OUTPUT] = "Output (any combination; default: one line per packet and per finished "
 			"stream):",
 	[SSEC_STREAMS] = "Streams:",
@@ -507,6 +531,47 @@ int session_parse_args(struct session_opts *o, const struct session_cmd_info *ci
 			return err;
 	}
 	return SESSION_ARGS_OK;
+}
+
+/* Does word begin a tcpdump (pcap-filter) expression? */
+static bool pcap_filter_word(const char *word)
+{
+	static const char *const words[] = {
+		"host", "net", "port", "portrange", "src", "dst", "tcp", "udp", "icmp", "ip", "ip6",
+		"arp", "ether", "vlan", "proto", "not", "and", "or", "less", "greater", "(", "!",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (!strcmp(word, words[i]))
+			return true;
+	return false;
+}
+
+int session_check_operands(const char *cmd, const char *what, int argc, char **argv)
+{
+	char expr[128] = "";
+	int i, n = 0;
+
+	if (optind == argc - 1)
+		return SESSION_ARGS_OK;
+	if (optind >= argc)
+		return session_usage_error(cmd, "name the %s", what);
+	if (!pcap_filter_word(argv[optind + 1]))
+		return session_usage_error(cmd, "one %s only, options before or after it", what);
+	/* `load eth0 tcp port 80`: a tcpdump habit */
+	for (i = optind + 1; i < argc && n < (int)sizeof(expr); i++)
+		n += snprintf(expr + n, sizeof(expr) - n, "%s%s", n ? " " : "", argv[i]);
+	return session_usage_error(cmd, "filter expressions ('%s') are not taken yet: use "
+					"-a ADDR[/LEN] and -p PORT[-PORT]",
+				   expr);
+}
+
+void session_note_filter(const struct session_opts *o)
+{
+	if ((o->filter.flags & XS_FILT_ADDR) && (o->filter.flags & XS_FILT_PORT))
+		pr_info("note: -a and -p match the same end of a packet (source address and port, "
+			"or destination address and port): -a CLIENT -p 80 matches nothing\n");
 }
 
 /* "  -a, --addr ADDR[/LEN]" and "      --packets": the left column of --help */

@@ -93,6 +93,14 @@ struct session_cmd_info {
  */
 int session_parse_args(struct session_opts *o, const struct session_cmd_info *ci, int argc,
 		       char **argv);
+/*
+ * After session_parse_args: exactly one operand (what: "interface", "capture file") must be
+ * left at argv[optind]. Returns SESSION_ARGS_OK or SESSION_ARGS_USAGE (said; operands that
+ * look like a tcpdump expression are told that expressions are not taken yet).
+ */
+int session_check_operands(const char *cmd, const char *what, int argc, char **argv);
+/* At start, with both -a and -p: a one-line note that they match the same end (-q: none). */
+void session_note_filter(const struct session_opts *o);
 /* The --help text of ci: usage, then every option the command takes, by section. */
 void session_print_help(const struct session_cmd_info *ci, FILE *f);
 /* A usage error of ci's command in one line, pointing to --help; returns SESSION_ARGS_USAGE. */
