@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* xdp-sniff replay FILE: a capture file through the same program, ring and reassembly. */
+/* xdp-sniff replay FILE: a capture file through the same parser and filter (the host build,
+ * or the BPF program itself with --kernel), reassembly and outputs as load. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
