@@ -75,7 +75,10 @@ run() {
 		kill -INT "$XS_PID"
 		wait "$XS_PID"
 		XS_PID=
-		ring=$(sed -n 's/.* \([0-9]*\) bytes through the ring$/\1/p' "$W/$label.err")
+		# the summary says the size in B, KiB, MiB, ... (one decimal): back to bytes
+		ring=$(sed -n 's/.*; \([0-9.]* [KMGTPE]\{0,1\}i\{0,1\}B\) through the ring$/\1/p' \
+			"$W/$label.err" | awk '{ n = index("BKMGTPE", substr($2, 1, 1)) - 1
+				printf "%.0f", $1 * 1024 ^ n }')
 	fi
 	echo "$label $(awk -v a="$b0" -v b="$b1" -v h="$hz" 'BEGIN { print (b - a) / h }') $ring"
 }

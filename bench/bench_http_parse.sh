@@ -45,15 +45,15 @@ for k in range(conns):
 PY
 
 tm() { /usr/bin/time -f '%e' -o "$W/t" "$@" >"$W/out" 2>/dev/null; cat "$W/t"; }
-ours=$(tm "$BIN" replay "$W/http.pcap" --http -q --no-kernel)
+ours=$(tm "$BIN" replay "$W/http.pcap" --http -q)
 ours_n=$(grep -c '"exchange"' "$W/out")
-oursk=$(tm "$BIN" replay "$W/http.pcap" --http -q)
+oursk=$(tm "$BIN" replay "$W/http.pcap" --http -q --kernel)
 theirs=$(tm tshark -r "$W/http.pcap" -Y http -T fields -e http.request.method -e http.response.code)
 theirs_n=$(grep -c . "$W/out")
 echo "$N keep-alive exchanges on 100 connections ($(du -h "$W/http.pcap" | cut -f1) capture)"
-printf '%-44s %8s s %10s\n' "xdp-sniff replay --http --no-kernel" "$ours" \
+printf '%-44s %8s s %10s\n' "xdp-sniff replay --http (host build)" "$ours" \
 	"$(awk -v n="$ours_n" -v t="$ours" 'BEGIN { printf "%.0f/s", n / t }')"
-printf '%-44s %8s s %10s\n' "xdp-sniff replay --http (kernel path)" "$oursk" \
+printf '%-44s %8s s %10s\n' "xdp-sniff replay --http --kernel" "$oursk" \
 	"$(awk -v n="$ours_n" -v t="$oursk" 'BEGIN { printf "%.0f/s", n / t }')"
 printf '%-44s %8s s %10s\n' "tshark -Y http -T fields" "$theirs" \
 	"$(awk -v n="$N" -v t="$theirs" 'BEGIN { printf "%.0f/s", n / t }')"

@@ -169,8 +169,8 @@ case "$dropped" in
 esac
 
 # ---------------------------------------------------------------- throughput
-cmd_k="$BIN replay $PCAP -q -o $W/o_k"
-cmd_u="$BIN replay $PCAP -q --no-kernel -o $W/o_u"
+cmd_k="$BIN replay $PCAP -q --kernel -o $W/o_k"
+cmd_u="$BIN replay $PCAP -q -o $W/o_u"
 cmd_t="tcpflow -r $PCAP -o $W/o_t"
 timed_rounds k u t
 cat /dev/null >"$W/summary"
@@ -186,16 +186,16 @@ printf '  %-60s %7s s %8s KiB  %6s MB/s\n' "$cmd_k" "$w_k" "$r_k" "$(mbps "$w_k"
 printf '  %-60s %7s s %8s KiB  %6s MB/s\n' "$cmd_u" "$w_u" "$r_u" "$(mbps "$w_u")"
 printf '  %-60s %7s s %8s KiB  %6s MB/s\n' "$cmd_t" "$w_t" "$r_t" "$(mbps "$w_t")"
 echo "ratios to tcpflow (time: <1 is faster; RSS: <1 is smaller):"
-printf '  xdp-sniff (kernel)     time %.2f  RSS %.2f\n' "$(echo "$w_k / $w_t" | bc -l)" \
+printf '  xdp-sniff --kernel    time %.2f  RSS %.2f\n' "$(echo "$w_k / $w_t" | bc -l)" \
 	"$(echo "$r_k / $r_t" | bc -l)"
-printf '  xdp-sniff --no-kernel  time %.2f  RSS %.2f\n' "$(echo "$w_u / $w_t" | bc -l)" \
+printf '  xdp-sniff (host)      time %.2f  RSS %.2f\n' "$(echo "$w_u / $w_t" | bc -l)" \
 	"$(echo "$r_u / $r_t" | bc -l)"
 
 echo
 echo "outputs (diff -r, tcpflow's report.xml excluded):"
 nt=$(find "$W/o_t" -type f ! -name report.xml | wc -l)
 nk=$(find "$W/o_k" -type f | wc -l)
-echo "  files: xdp-sniff $nk, --no-kernel $(find "$W/o_u" -type f | wc -l), tcpflow $nt"
+echo "  files: xdp-sniff --kernel $nk, host $(find "$W/o_u" -type f | wc -l), tcpflow $nt"
 for v in k u; do
 	if diff -r -x report.xml "$W/o_$v" "$W/o_t" >"$W/diff.$v" 2>&1; then
 		echo "  diff -r -x report.xml o_$v o_t: identical"
@@ -244,7 +244,7 @@ python3 "$W/gen.py" "$W/connN.pcap" "$NSTREAMS" || exit 1
 # the sinks, so the difference is the flow table's
 for v in k u; do
 	flag=
-	[ $v = u ] && flag=--no-kernel
+	[ $v = k ] && flag=--kernel
 	for i in $(seq "$RUNS"); do
 		# shellcheck disable=SC2086
 		timed "m1$v" "$BIN" replay "$W/conn1.pcap" -q $flag || exit 1
@@ -274,8 +274,8 @@ else
 		"$(grep -o '^[0-9]* packets captured' "$W/tcpdump2.err")" \
 		"$(grep -o '[0-9]* packets dropped by kernel' "$W/tcpdump2.err")"
 	cmd_s="python3 tests/replay/seed_run.py $SEED $SMALL"
-	cmd_sk="$BIN replay $SMALL -q -j"
-	cmd_su="$BIN replay $SMALL -q -j --no-kernel"
+	cmd_sk="$BIN replay $SMALL -q -j --kernel"
+	cmd_su="$BIN replay $SMALL -q -j"
 	cmd_st="tcpflow -r $SMALL -o $W/o_st"
 	timed_rounds s sk su st
 	echo "  median of $RUNS runs (wall s, peak RSS KiB):"
@@ -288,6 +288,6 @@ else
 	echo "  $(python3 tests/replay/seed_run.py "$SEED" "$SMALL"); xdp-sniff -j: $($BIN replay "$SMALL" -q -j | wc -l) streams"
 	# A/B as "N.Nx", or "n/a" when B is below the timer's 0.01 s
 	times() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "n/a" }'; }
-	echo "  the seed takes $(times "$w_s" "$w_sk") the time of xdp-sniff (kernel)," \
-		"$(times "$w_s" "$w_su") of --no-kernel, $(times "$w_s" "$w_st") of tcpflow"
+	echo "  the seed takes $(times "$w_s" "$w_sk") the time of xdp-sniff --kernel," \
+		"$(times "$w_s" "$w_su") of the host build, $(times "$w_s" "$w_st") of tcpflow"
 fi

@@ -30,7 +30,7 @@ static int open_session(struct session *s, struct session_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->opts = o;
 	s->mem.limit = o->memcap;
-	s->pcap = sink_pcap_new("/dev/null", o->snaplen);
+	s->pcap = sink_pcap_new("/dev/null", o->cap.snaplen);
 	if (!s->pcap || sinks_add(&s->sinks, s->pcap))
 		return -1;
 	k = sink_json_new_file(devnull, o->max_payload, &s->mem);
@@ -46,7 +46,6 @@ static int open_session(struct session *s, struct session_opts *o)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	struct capture_opts copts = {};
 	struct session_opts o;
 	struct session s;
 	__u64 frames = 0;
@@ -74,19 +73,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 
-	session_opts_init(&o);
+	session_opts_init(&o, SESSION_REPLAY);
 	o.memcap = 1 << 20;
 	o.max_payload = 256 << 10;
 	o.flow.max_streams = 16;
 	o.flow.max_ooo_bytes = 64 << 10;
 	o.flow.idle_timeout_ns = 10ULL * 1000000000ULL;
-	copts.snaplen = o.snaplen;
-	copts.filter = &o.filter;
-	copts.dirs = CAPTURE_IN;
 
 	if (open_session(&s, &o))
 		abort();
-	s.cap = capture_replay_open(&copts, false, session_segment, &s);
+	s.cap = capture_replay_open(&o.cap, false, session_segment, &s);
 	if (!s.cap)
 		abort();
 	replay_pcap(&s, pc, "fuzz input", &frames);

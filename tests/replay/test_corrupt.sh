@@ -41,9 +41,9 @@ fi
 replay() {
 	local mode=$1 f=$2 out=$3 extra=()
 
-	[ "$mode" = host ] && extra=(--no-kernel)
+	[ "$mode" = kernel ] && extra=(--kernel)
 	# the smallest ring: one 64 KiB record fills it, the frames wait for the reader each time
-	[ "$mode" = kernel-ring128k ] && extra=(--ring-size 128K)
+	[ "$mode" = kernel-ring128k ] && extra=(--kernel --ring-size 128K)
 	rm -rf "$out.d" && mkdir -p "$out.d"
 	"$XS" replay "$f" "${extra[@]}" -q -j -o "$out.d" -w "$out.pcap" >"$out.json" 2>"$out.err"
 	RC=$?

@@ -23,7 +23,7 @@ replay_http()
 	for mode in host kernel; do
 		[ $mode = kernel ] && [ $kernel = 0 ] && continue
 		extra=()
-		[ $mode = host ] && extra=(--no-kernel)
+		[ $mode = kernel ] && extra=(--kernel)
 		rm -rf "$tmp/$name.$mode.bodies"
 		"$XS" replay "$f" "${extra[@]}" -q --http --decode --http-bodies "$tmp/$name.$mode.bodies" \
 			>"$tmp/$name.$mode.http" 2>"$tmp/$name.$mode.err"

@@ -57,7 +57,7 @@ for f in "$PCAPS"/*.pcap "$PCAPS"/*.pcapng; do
 	[ -f "$f" ] || continue
 	for mode in "${modes[@]}"; do
 		extra=()
-		[ "$mode" = host ] && extra=(--no-kernel)
+		[ "$mode" = kernel ] && extra=(--kernel)
 		check "$mode-$(basename "$f")" 0 "$f" "${extra[@]}"
 	done
 done
@@ -68,7 +68,7 @@ size=$(stat -c %s "$big")
 head -c $((size * 2 / 3)) "$big" >"$tmp/truncated.pcap"
 for mode in "${modes[@]}"; do
 	extra=()
-	[ "$mode" = host ] && extra=(--no-kernel)
+	[ "$mode" = kernel ] && extra=(--kernel)
 	check "$mode-truncated-$(basename "$big")" 1 "$tmp/truncated.pcap" "${extra[@]}"
 done
 finish

@@ -26,7 +26,7 @@ for f in "$PCAPS"/*.pcap "$PCAPS"/*.pcapng; do
 	for mode in host kernel; do
 		[ $mode = kernel ] && [ $kernel = 0 ] && continue
 		extra=()
-		[ $mode = host ] && extra=(--no-kernel)
+		[ $mode = kernel ] && extra=(--kernel)
 		"$XS" replay "$f" "${extra[@]}" -j -o "$tmp/$mode-$n.d" -w "$tmp/$mode-$n.pcap" \
 			>"$tmp/$mode-$n.json" 2>"$tmp/$mode-$n.err"
 		rc=$?

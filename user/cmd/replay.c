@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* xdp-sniff replay FILE: a capture file through the same program, ring and reassembly. */
+/* xdp-sniff replay FILE: a capture file through the same parser and filter (the host build,
+ * or the BPF program itself with --kernel), reassembly and outputs as load. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,22 +37,18 @@
  * claim 4 GiB; passed on to -w, it would make a file that readers reject.
  */
 #define WIRE_MAX 262144
-/* the smallest --ring-size: a ring that holds the largest record (asserted in event.h) */
-#define REPLAY_MIN_RING XS_RING_MIN_BYTES
 /* the stdio buffer the capture file is read through */
 #define REPLAY_READ_BUF (256 << 10)
 
-static void replay_usage(FILE *f)
-{
-	fprintf(f, "usage: xdp-sniff replay FILE [filter] [output] [options]\n\n"
-		   "Runs every frame of a pcap or pcapng FILE through the XDP program with\n"
-		   "BPF_PROG_TEST_RUN, then the same ring buffer and reassembly as load. Without\n"
-		   "privileges, the same parser and filter compiled for the host.\n\n%s"
-		   "      --no-kernel          use the host build even with privileges\n"
-		   "      --ring-size BYTES    the ring between the program and the reader, a power\n"
-		   "                           of two from 128K (default 512K)\n",
-		session_help);
-}
+static const struct session_cmd_info replay_info = {
+	.name = "replay",
+	.cmd = SESSION_REPLAY,
+	.usage = "usage: xdp-sniff replay FILE [filter] [output] [options]\n\n"
+		 "Runs every frame of a pcap or pcapng FILE through the parser and filter of the\n"
+		 "XDP program compiled for the host, then the same reassembly and outputs as\n"
+		 "load. With --kernel, through the XDP program itself (BPF_PROG_TEST_RUN) and\n"
+		 "the same ring buffer as load.\n",
+};
 
 /*
  * The ethertype of a frame of link type dlt, and how many bytes of link header
@@ -194,61 +190,21 @@ static pcap_t *replay_open(const char *path, char *errbuf)
 int cmd_replay(int argc, char **argv)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	struct capture_opts copts = {};
 	struct session_opts o;
 	struct session s;
 	const char *path;
-	__u64 frames = 0, v;
-	bool kernel;
+	__u64 frames = 0;
 	pcap_t *pc;
-	int opt, r, err, status = 0;
+	int r, err, status = 0;
 
-	session_opts_init(&o);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, SESSION_SHORTOPTS, session_longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'h':
-			replay_usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			printf("xdp-sniff %s\n", XS_VERSION);
-			return 0;
-		case OPT_NO_KERNEL:
-			o.no_kernel = true;
-			continue;
-		case OPT_RING_SIZE:
-			/* room for the largest record, 64 KiB and its header, and then some */
-			if (parse_size(optarg, 1ULL << 30, &v) || v < REPLAY_MIN_RING || (v & (v - 1))) {
-				fprintf(stderr,
-					"xdp-sniff replay: --ring-size must be a power of two from "
-					"128K to 1G, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			copts.ring_size = (__u32)v;
-			continue;
-		case '?':
-			fprintf(stderr, "see xdp-sniff replay --help\n");
-			return 2;
-		}
-		r = session_parse_opt(&o, opt, optarg, "replay");
-		if (r == 2)
-			return 2;
-		if (r == 1) {
-			fprintf(stderr,
-				"xdp-sniff replay: %s is for load only (see xdp-sniff replay "
-				"--help)\n",
-				optarg && optarg == argv[optind - 1] ? argv[optind - 2]
-								     : argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "xdp-sniff replay: %s (see xdp-sniff replay --help)\n",
-			optind >= argc ? "name the capture file to replay" : "one file only");
+	session_opts_init(&o, SESSION_REPLAY);
+	r = session_parse_args(&o, &replay_info, argc, argv);
+	if (r)
+		return r == SESSION_ARGS_DONE ? 0 : 2;
+	if (session_check_operands("replay", "capture file", argc, argv))
 		return 2;
-	}
 	path = argv[optind];
+	session_note_filter(&o);
 
 	pc = replay_open(path, errbuf);
 	if (!pc) {
@@ -271,21 +227,20 @@ int cmd_replay(int argc, char **argv)
 
 	/* a closed stdout is an output error (reported, that output switched off), not death */
 	signal(SIGPIPE, SIG_IGN);
-	copts.snaplen = o.snaplen;
-	copts.filter = &o.filter;
-	copts.dirs = CAPTURE_IN;
-	kernel = !o.no_kernel && (geteuid() == 0 || privs_have_bpf());
+	if (o.kernel && geteuid() != 0 && !privs_have_bpf()) {
+		pr_warn("replay --kernel needs CAP_BPF and CAP_PERFMON (run as root, or leave out "
+			"--kernel for the host build)\n");
+		pcap_close(pc);
+		return 1;
+	}
 
 	err = session_open(&s, &o);
 	if (err) {
 		pcap_close(pc);
 		return 1;
 	}
-	s.cap = capture_replay_open(&copts, kernel, session_segment, &s);
-	if (!s.cap && kernel) {
-		pr_warn("falling back to the host build of the parser\n");
-		s.cap = capture_replay_open(&copts, false, session_segment, &s);
-	}
+	/* --kernel is asked to check the kernel side: no quiet fall back to the host build */
+	s.cap = capture_replay_open(&o.cap, o.kernel, session_segment, &s);
 	if (!s.cap) {
 		status = 1;
 		goto out;

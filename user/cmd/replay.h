@@ -15,6 +15,10 @@
 
 #include "cmd/session.h"
 
+/* the smallest --ring-size of replay: a ring that holds the largest record (asserted in
+ * xdp_sniff/event.h) */
+#define REPLAY_MIN_RING XS_RING_MIN_BYTES
+
 /* Is dlt a link type replay finds TCP/IP in (EN10MB, LINUX_SLL/SLL2, RAW, IPV4/6, NULL, LOOP)? */
 bool replay_link_supported(int dlt);
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,77 +12,221 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "cmd/cmd.h"
+#include "cmd/replay.h"
 #include "cmd/session.h"
 
-const struct option session_longopts[] = {
-	{ "addr", required_argument, NULL, 'a' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "write", required_argument, NULL, 'w' },
-	{ "output-dir", required_argument, NULL, 'o' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "user", required_argument, NULL, 'Z' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
-	{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
-	{ "direction", required_argument, NULL, OPT_DIRECTION },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-	{ "max-streams", required_argument, NULL, OPT_MAX_STREAMS },
-	{ "memcap", required_argument, NULL, OPT_MEMCAP },
-	{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
-	{ "max-ooo-bytes", required_argument, NULL, OPT_MAX_OOO },
-	{ "max-open-files", required_argument, NULL, OPT_MAX_OPEN },
-	{ "overlap", required_argument, NULL, OPT_OVERLAP },
-	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
-	{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
-	{ "packets", no_argument, NULL, OPT_PACKETS },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "http", no_argument, NULL, OPT_HTTP },
-	{ "no-bodies", no_argument, NULL, OPT_NO_BODIES },
-	{ "http-log", required_argument, NULL, OPT_HTTP_LOG },
-	{ "http-bodies", required_argument, NULL, OPT_HTTP_BODIES },
-	{ "decode", no_argument, NULL, OPT_DECODE },
-	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
-	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
-	{ "max-stream-bytes", required_argument, NULL, OPT_MAX_STREAM_BYTES },
-	{ "output-mode", required_argument, NULL, OPT_OUTPUT_MODE },
-	{ "transport", required_argument, NULL, OPT_TRANSPORT },
-	{ "consume-all", no_argument, NULL, OPT_CONSUME_ALL },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ NULL, 0, NULL, 0 },
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* the field an option row sets */
+#define FIELD(f) .off = offsetof(struct session_opts, f), .size = sizeof(((struct session_opts *)0)->f)
+#define NS_PER_SEC 1000000000ULL
+/* getopt's value of a long option without a short one: this plus its row */
+#define LONG_VAL_BASE 0x100
+
+/* -a: as tcpdump, a prefix with bits set past its length is refused, not quietly masked */
+static int parse_addr(struct session_opts *o, const char *arg, const char *cmd)
+{
+	__u32 flags = o->filter.flags, n = o->filter.n_prefixes;
+	char given[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN];
+	const struct xs_prefix *p;
+	__u8 addr[16] = {};
+	int err, af;
+
+	err = filter_add_addr(&o->filter, arg);
+	if (err == -E2BIG)
+		return session_usage_error(cmd, "too many addresses at -a %s", arg);
+	if (err)
+		return session_usage_error(cmd, "bad address '%s' (want ADDR or ADDR/LEN, IPv4 or IPv6)",
+					   arg);
+	/* the filter keeps the network: compare it with the address as given */
+	p = &o->filter.prefixes[n];
+	af = p->family == 4 ? AF_INET : AF_INET6;
+	snprintf(given, sizeof(given), "%.*s", (int)strcspn(arg, "/"), arg);
+	if (inet_pton(af, given, addr) == 1 && memcmp(addr, p->addr, p->family == 4 ? 4 : 16)) {
+		inet_ntop(af, p->addr, net, sizeof(net));
+		o->filter.n_prefixes = n;
+		o->filter.flags = flags;
+		return session_usage_error(cmd, "bad address '%s': bits set past /%u (the network is "
+						"%s/%u)",
+					   arg, p->len, net, p->len);
+	}
+	return 0;
+}
+
+/* -p: port 0 is not a port a TCP connection uses */
+static int parse_port(struct session_opts *o, const char *arg, const char *cmd)
+{
+	char *end;
+
+	if ((*arg >= '0' && *arg <= '9' && strtoul(arg, &end, 10) == 0) ||
+	    filter_add_port(&o->filter, arg))
+		return session_usage_error(cmd, "bad port '%s' (want PORT or PORT-PORT, 1-65535)", arg);
+	return 0;
+}
+
+static int parse_output_mode(struct session_opts *o, const char *arg, const char *cmd)
+{
+	unsigned long m;
+	char *end;
+
+	errno = 0;
+	m = strtoul(arg, &end, 8);
+	if (*arg < '0' || *arg > '7' || *end || errno || m > 0777 || (m & 0600) != 0600)
+		return session_usage_error(cmd,
+					   "bad --output-mode '%s' (octal, 0600 to 0777: the owner "
+					   "reads and writes)",
+					   arg);
+	o->output_mode = m;
+	return 0;
+}
+
+/* --no-kernel: what replay does by default now; undoes an earlier --kernel */
+static int set_no_kernel(struct session_opts *o, const char *arg, const char *cmd)
+{
+	o->kernel = false;
+	return 0;
+}
+
+static int set_quiet(struct session_opts *o, const char *arg, const char *cmd)
+{
+	log_level = LOG_WARN;
+	return 0;
+}
+
+static int set_verbose(struct session_opts *o, const char *arg, const char *cmd)
+{
+	log_level = LOG_DEBUG;
+	return 0;
+}
+
+static const struct session_opt_value overlap_values[] = {
+	{ "last", OVERLAP_LAST }, { "first", OVERLAP_FIRST }, {}
+};
+static const struct session_opt_value xdp_mode_values[] = {
+	{ "native", XDP_MODE_NATIVE }, { "skb", XDP_MODE_SKB }, { "auto", XDP_MODE_UNSPEC }, {}
+};
+static const struct session_opt_value direction_values[] = {
+	{ "in", CAPTURE_IN }, { "out", CAPTURE_OUT }, { "both", CAPTURE_BOTH }, {}
+};
+static const struct session_opt_value transport_values[] = {
+	{ "ring", CAPTURE_RING }, { "afxdp", CAPTURE_AFXDP }, {}
 };
 
-const char session_help[] =
-	"Filter (runs in the kernel; a packet matches when (saddr in A and sport in P) or\n"
-	"(daddr in A and dport in P); with only addresses or only ports, either side):\n"
-	"  -a, --addr ADDR[/LEN]    IPv4 or IPv6 address or prefix (repeatable)\n"
-	"  -p, --port PORT[-PORT]   port or range (repeatable)\n"
-	"Output (any combination; default: one line per packet and per finished stream):\n"
-	"  -w, --write FILE         matching packets as a pcap file ('-' for stdout)\n"
-	"  -o, --output-dir DIR     one file per stream direction, tcpflow's names\n"
-	"  -j, --json               one JSON line per finished stream on stdout\n"
-	"      --packets            one line per packet on stdout, with other outputs too\n"
-	"      --http               one JSON line per HTTP/1.x exchange on stdout\n"
-	"      --http-log FILE      those lines to FILE instead (implies --http)\n"
-	"      --http-bodies DIR    each HTTP body to its own file in DIR (implies --http)\n"
-	"      --decode             inflate gzip/deflate HTTP bodies (with --http)\n"
-	"      --output-mode MODE   octal mode of the files outputs create (default 0600, less\n"
-	"                           the umask; directories 0700, x added where r is given)\n"
-	"Streams:\n"
-	"      --overlap last|first which bytes win where segments overlap (default last)\n"
-	"      --idle-timeout SEC   end streams idle this long (default 300, 0: never)\n"
-	"      --max-streams N      streams tracked at once (default 1000000)\n"
-	"      --memcap BYTES       all buffered bytes (default 1G; K/M/G suffixes)\n"
-	"      --max-ooo-bytes B    out-of-order bytes buffered per direction (default 4M)\n"
-	"      --max-payload BYTES  payload -j keeps per direction (default 16M)\n"
-	"      --max-open-files N   files -o keeps open at once (default 256)\n"
-	"Capture:\n"
-	"      --snaplen BYTES      bytes of each packet copied (default: all; minimum 128)\n"
-	"Other:\n"
-	"  -q, --quiet              fewer messages\n"
-	"  -v, --verbose            libbpf, libxdp and verifier messages\n"
-	"  -h, --help               this text\n";
+/*
+ * Every option of load and replay, in the order --help lists them within a section. Adding one
+ * is a row here and its field in struct session_opts (and its entry in man/xdp-sniff.8, which
+ * tests/unit/test_options.c checks).
+ */
+const struct session_option session_options[] = {
+	{ "addr", 'a', "ADDR[/LEN]", "IPv4 or IPv6 address or prefix (repeatable)", SSEC_FILTER,
+	  SESSION_BOTH, SOPT_FUNC, .parse = parse_addr },
+	{ "port", 'p', "PORT[-PORT]", "port or range (repeatable)", SSEC_FILTER, SESSION_BOTH,
+	  SOPT_FUNC, .parse = parse_port },
+
+	{ "write", 'w', "FILE", "matching packets as a pcap file ('-' for stdout)", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_STRING, FIELD(pcap_path) },
+	{ "output-dir", 'o', "DIR", "one file per stream direction, tcpflow's names", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_STRING, FIELD(out_dir) },
+	{ "json", 'j', NULL, "one JSON line per finished stream on stdout", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_FLAG, FIELD(json) },
+	{ "packets", 0, NULL, "one line per packet on stdout, with other outputs\ntoo", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_FLAG, FIELD(packets) },
+	{ "http", 0, NULL, "one JSON line per HTTP/1.x exchange on stdout", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_FLAG, FIELD(http) },
+	{ "http-log", 0, "FILE", "those lines to FILE instead (implies --http)", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_STRING, FIELD(http_log), .flags = SOPT_SETS_HTTP },
+	{ "http-bodies", 0, "DIR", "each HTTP body to its own file in DIR (implies\n--http)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_STRING, FIELD(http_bodies), .flags = SOPT_SETS_HTTP },
+	{ "decode", 0, NULL, "inflate gzip/deflate HTTP bodies (implies --http)", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_FLAG, FIELD(http_decode), .flags = SOPT_SETS_HTTP },
+	{ "output-mode", 0, "MODE",
+	  "octal mode of the files outputs create (default\n0600, less the umask; directories 0700, x\n"
+	  "added where r is given)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_output_mode },
+
+	{ "overlap", 0, "last|first", "which bytes win where segments overlap (default\nlast)",
+	  SSEC_STREAMS, SESSION_BOTH, SOPT_ENUM, FIELD(flow.overlap), .values = overlap_values },
+	{ "idle-timeout", 0, "SEC", "end streams idle this long (default 300, 0: never)",
+	  SSEC_STREAMS, SESSION_BOTH, SOPT_NUMBER, FIELD(flow.idle_timeout_ns), .max = 365ULL * 86400,
+	  .scale = NS_PER_SEC },
+	{ "max-streams", 0, "N", "streams tracked at once (default 1000000)", SSEC_STREAMS,
+	  SESSION_BOTH, SOPT_NUMBER, FIELD(flow.max_streams), .min = 1, .max = 100000000 },
+	{ "memcap", 0, "BYTES", "all buffered bytes (default 1G; K/M/G suffixes)", SSEC_STREAMS,
+	  SESSION_BOTH, SOPT_NUMBER, FIELD(memcap), .min = 1 << 16, .max = 1ULL << 40 },
+	{ "max-ooo-bytes", 0, "BYTES", "out-of-order bytes buffered per direction (default\n4M)",
+	  SSEC_STREAMS, SESSION_BOTH, SOPT_NUMBER, FIELD(flow.max_ooo_bytes), .max = 1ULL << 40 },
+	{ "max-payload", 0, "BYTES", "payload -j keeps per direction (default 16M)", SSEC_STREAMS,
+	  SESSION_BOTH, SOPT_NUMBER, FIELD(max_payload), .max = 1ULL << 40 },
+	{ "max-open-files", 0, "N", "files -o keeps open at once (default 256)", SSEC_STREAMS,
+	  SESSION_BOTH, SOPT_NUMBER, FIELD(max_open_files), .min = 1, .max = 65536 },
+
+	{ "snaplen", 0, "BYTES", "bytes of each packet copied (default: all;\nminimum 128)",
+	  SSEC_CAPTURE, SESSION_BOTH, SOPT_NUMBER, FIELD(cap.snaplen), .min = 128, .max = 1 << 20,
+	  .flags = SOPT_ZERO_OK },
+	{ "kernel", 0, NULL,
+	  "run the frames through the XDP program with\nBPF_PROG_TEST_RUN and the ring (needs "
+	  "CAP_BPF;\nfor work on the kernel side: same output, slower)",
+	  SSEC_CAPTURE, SESSION_REPLAY, SOPT_FLAG, FIELD(kernel) },
+	{ "no-kernel", 0, NULL, "the host build (the default; accepted for one\nmore release)",
+	  SSEC_CAPTURE, SESSION_REPLAY, SOPT_FUNC, .parse = set_no_kernel },
+	{ "ring-size", 0, "BYTES", "ring buffer size, a power of two (default 64M)", SSEC_CAPTURE,
+	  SESSION_LOAD, SOPT_NUMBER, FIELD(cap.ring_size), .min = 4096, .max = 1 << 30,
+	  .flags = SOPT_POW2 },
+	{ "ring-size", 0, "BYTES",
+	  "the ring between the program and the reader, a\npower of two from 128K (default 512K)",
+	  SSEC_CAPTURE, SESSION_REPLAY, SOPT_NUMBER, FIELD(cap.ring_size), .min = REPLAY_MIN_RING,
+	  .max = 1 << 30, .flags = SOPT_POW2 },
+	{ "xdp-mode", 0, "native|skb|auto", "how XDP attaches (default auto)", SSEC_CAPTURE,
+	  SESSION_LOAD, SOPT_ENUM, FIELD(cap.xdp_mode), .values = xdp_mode_values },
+	{ "direction", 0, "in|out|both", "which traffic to capture (default both)", SSEC_CAPTURE,
+	  SESSION_LOAD, SOPT_ENUM, FIELD(cap.dirs), .values = direction_values },
+	{ "transport", 0, "ring|afxdp",
+	  "how packets reach xdp-sniff (default ring);\nafxdp: AF_XDP sockets on every receive "
+	  "queue,\ningress only, for mirror ports and taps (the\npackets taken no longer reach the "
+	  "host; the\nUMEM is --ring-size bytes over all queues)",
+	  SSEC_CAPTURE, SESSION_LOAD, SOPT_ENUM, FIELD(cap.transport), .values = transport_values },
+	{ "consume-all", 0, NULL, "afxdp: drop the packets that do not match too", SSEC_CAPTURE,
+	  SESSION_LOAD, SOPT_FLAG, FIELD(cap.consume_all) },
+	{ "force", 0, NULL, "afxdp: even on an interface with an address or a\ndefault route",
+	  SSEC_CAPTURE, SESSION_LOAD, SOPT_FLAG, FIELD(cap.force) },
+	{ "max-stream-bytes", 0, "BYTES",
+	  "payload copied per direction of a flow; past it\nthe kernel sends headers only (K/M/G "
+	  "suffixes)",
+	  SSEC_CAPTURE, SESSION_LOAD, SOPT_NUMBER, FIELD(cap.max_stream_bytes), .min = 1,
+	  .max = 1ULL << 40 },
+	{ "no-bodies", 0, NULL,
+	  "with --http: the kernel skips the bodies of\nexchanges (Content-Length); lengths still "
+	  "given",
+	  SSEC_CAPTURE, SESSION_LOAD, SOPT_FLAG, FIELD(cap.skips) },
+
+	{ "user", 'Z', "USER", "run as USER after attaching", SSEC_OTHER, SESSION_LOAD,
+	  SOPT_STRING, FIELD(user) },
+	{ "stats-interval", 0, "SEC", "counters as a JSON line on stderr every SEC s",
+	  SSEC_OTHER, SESSION_LOAD, SOPT_NUMBER, FIELD(stats_interval_ns), .min = 1, .max = 86400,
+	  .scale = NS_PER_SEC },
+	{ "no-seccomp", 0, NULL, "no system call allow-list once capturing", SSEC_OTHER,
+	  SESSION_LOAD, SOPT_FLAG, FIELD(no_seccomp) },
+	{ "quiet", 'q', NULL, "fewer messages", SSEC_OTHER, SESSION_BOTH, SOPT_FUNC,
+	  .parse = set_quiet },
+	{ "verbose", 'v', NULL, "libbpf, libxdp and verifier messages", SSEC_OTHER, SESSION_BOTH,
+	  SOPT_FUNC, .parse = set_verbose },
+	{ "help", 'h', NULL, "this text", SSEC_OTHER, SESSION_BOTH, .type = SOPT_HELP },
+	{ "version", 0, NULL, "the version of xdp-sniff", SSEC_OTHER, SESSION_BOTH, .type = SOPT_VERSION },
+};
+
+const size_t session_n_options = ARRAY_SIZE(session_options);
+
+static const char *const section_titles[SSEC_MAX] = {
+	[SSEC_FILTER] = "Filter (runs in the kernel; a packet matches when (saddr in A and sport in P) "
+			"or\n(daddr in A and dport in P): the address and the port of the same end, so\n"
+			"-a CLIENT -p 80 matches nothing; with only addresses or only ports, either\n"
+			"side; tcpdump expressions are not taken yet):",
+	[SSEC_OUTPUT] = "Output (any combination; default: one line per packet and per finished "
+			"stream):",
+	[SSEC_STREAMS] = "Streams:",
+	[SSEC_CAPTURE] = "Capture:",
+	[SSEC_OTHER] = "Other:",
+};
 
 int parse_size(const char *s, __u64 max, __u64 *out)
 {
@@ -112,141 +259,364 @@ int parse_size(const char *s, __u64 max, __u64 *out)
 	return 0;
 }
 
-void session_opts_init(struct session_opts *o)
+void session_opts_init(struct session_opts *o, enum session_cmd cmd)
 {
 	memset(o, 0, sizeof(*o));
 	filter_init(&o->filter);
+	o->cap.filter = &o->filter;
 	o->memcap = 1ULL << 30;
 	o->max_payload = 16ULL << 20;
 	o->max_open_files = 256;
 	o->output_mode = SINK_DEFAULT_FILE_MODE;
-	o->flow.idle_timeout_ns = 300ULL * 1000000000ULL;
+	o->flow.idle_timeout_ns = 300ULL * NS_PER_SEC;
 	o->flow.max_streams = 1000000;
 	o->flow.max_ooo_bytes = 4ULL << 20;
 	o->flow.overlap = OVERLAP_LAST;
-	o->xdp_mode = XDP_MODE_UNSPEC;
-	o->dirs = CAPTURE_BOTH;
-	o->ring_size = 64U << 20;
+	o->cap.xdp_mode = XDP_MODE_UNSPEC;
+	if (cmd == SESSION_LOAD) {
+		/* cap.dirs stays 0 until --direction: the transport decides the default */
+		o->cap.ring_size = 64U << 20;
+	} else {
+		/* the file's frames all come in as ingress; the capture picks the ring size */
+		o->cap.dirs = CAPTURE_IN;
+	}
 }
 
-static int usage_err(const char *cmd, const char *fmt, const char *arg)
+int session_usage_error(const char *cmd, const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "xdp-sniff %s: ", cmd);
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, " (see xdp-sniff %s --help)\n", cmd);
-	return 2;
+	return SESSION_ARGS_USAGE;
 }
 
-int session_parse_opt(struct session_opts *o, int opt, const char *arg, const char *cmd)
+/* "-Z/--user" or "--snaplen": how messages name an option */
+static const char *opt_label(const struct session_option *r, char *buf, size_t size)
 {
+	if (r->short_name)
+		snprintf(buf, size, "-%c/--%s", r->short_name, r->name);
+	else
+		snprintf(buf, size, "--%s", r->name);
+	return buf;
+}
+
+/* 64K, 1G, 100000000: in K/M/G where that is exact, as parse_size reads it back */
+static const char *fmt_number(__u64 v, char *buf, size_t size)
+{
+	static const char suffix[] = "GMK";
+	int i;
+
+	for (i = 0; i < 3 && v; i++) {
+		unsigned int shift = 30 - 10 * i;
+
+		if (!(v & ((1ULL << shift) - 1))) {
+			snprintf(buf, size, "%llu%c", (unsigned long long)(v >> shift), suffix[i]);
+			return buf;
+		}
+	}
+	snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* The values an option takes, for its error message: "in, out or both", "1 to 64K". */
+static void describe_values(const struct session_option *r, char *buf, size_t size)
+{
+	char lo[32], hi[32];
+	size_t n = 0;
+	int i;
+
+	if (r->type == SOPT_ENUM) {
+		buf[0] = '\0';
+		for (i = 0; r->values[i].name && n < size; i++)
+			n += snprintf(buf + n, size - n, "%s%s", i ? (r->values[i + 1].name ? ", " :
+									  " or ")
+								 : "",
+				      r->values[i].name);
+		return;
+	}
+	fmt_number(r->min, lo, sizeof(lo));
+	fmt_number(r->max, hi, sizeof(hi));
+	snprintf(buf, size, "%s%s%s to %s%s", r->flags & SOPT_POW2 ? "a power of two from " : "",
+		 r->flags & SOPT_ZERO_OK ? "0, or " : "", lo, hi,
+		 r->scale == NS_PER_SEC ? " seconds" : "");
+}
+
+static void store(struct session_opts *o, const struct session_option *r, __u64 v)
+{
+	void *field = (char *)o + r->off;
+
+	switch (r->size) {
+	case sizeof(__u8):
+		*(__u8 *)field = v;
+		break;
+	case sizeof(__u32):
+		*(__u32 *)field = v;
+		break;
+	default:
+		*(__u64 *)field = v;
+		break;
+	}
+}
+
+/* One option of row r with its argument (NULL when it takes none) into o. */
+static int apply_option(struct session_opts *o, const struct session_option *r, const char *arg,
+			const struct session_cmd_info *ci)
+{
+	char want[128], label[48];
 	__u64 v;
-	int err;
+	int i;
 
-	switch (opt) {
-	case 'q':
-		log_level = LOG_WARN;
-		return 0;
-	case 'v':
-		log_level = LOG_DEBUG;
-		return 0;
-	case 'a':
-		err = filter_add_addr(&o->filter, arg);
-		if (err == -E2BIG)
-			return usage_err(cmd, "too many addresses at -a %s", arg);
+	switch (r->type) {
+	case SOPT_FLAG:
+		store(o, r, 1);
+		break;
+	case SOPT_STRING:
+		*(const char **)((char *)o + r->off) = arg;
+		break;
+	case SOPT_NUMBER:
+		if (parse_size(arg, r->max, &v) ||
+		    (!(v == 0 && (r->flags & SOPT_ZERO_OK)) &&
+		     (v < r->min || ((r->flags & SOPT_POW2) && (v & (v - 1)))))) {
+			describe_values(r, want, sizeof(want));
+			return session_usage_error(ci->name, "bad %s '%s' (%s)",
+						   opt_label(r, label, sizeof(label)), arg, want);
+		}
+		store(o, r, v * (r->scale ? r->scale : 1));
+		break;
+	case SOPT_ENUM:
+		for (i = 0; r->values[i].name; i++)
+			if (!strcmp(arg, r->values[i].name))
+				break;
+		if (!r->values[i].name) {
+			describe_values(r, want, sizeof(want));
+			return session_usage_error(ci->name, "bad %s '%s' (%s)",
+						   opt_label(r, label, sizeof(label)), arg, want);
+		}
+		store(o, r, (__u32)r->values[i].value);
+		break;
+	case SOPT_FUNC:
+		if (r->parse(o, arg, ci->name))
+			return SESSION_ARGS_USAGE;
+		break;
+	case SOPT_HELP:
+		session_print_help(ci, stdout);
+		return SESSION_ARGS_DONE;
+	case SOPT_VERSION:
+		printf("xdp-sniff %s\n", XS_VERSION);
+		return SESSION_ARGS_DONE;
+	}
+	if (r->flags & SOPT_SETS_HTTP)
+		o->http = true;
+	return SESSION_ARGS_OK;
+}
+
+/* The row getopt's val stands for in command cmd; *other: a row of that option for another
+ * command (NULL when the option does not exist at all). */
+static const struct session_option *find_row(int val, unsigned int cmd,
+					     const struct session_option **other)
+{
+	const char *name = val >= LONG_VAL_BASE ? session_options[val - LONG_VAL_BASE].name : NULL;
+	size_t i;
+
+	*other = NULL;
+	for (i = 0; i < ARRAY_SIZE(session_options); i++) {
+		const struct session_option *r = &session_options[i];
+
+		if (name ? strcmp(r->name, name) : r->short_name != val)
+			continue;
+		if (r->cmds & cmd)
+			return r;
+		*other = r;
+	}
+	return NULL;
+}
+
+/* getopt_long's tables from session_options[]: each name once, the short letters after ':' (so
+ * that a missing argument is told from an unknown option). */
+static void build_getopt(struct option *longopts, char *shortopts)
+{
+	size_t i, j, n = 0;
+	char *s = shortopts;
+
+	*s++ = ':';
+	for (i = 0; i < ARRAY_SIZE(session_options); i++) {
+		const struct session_option *r = &session_options[i];
+
+		for (j = 0; j < n && strcmp(longopts[j].name, r->name); j++)
+			;
+		if (j < n)
+			continue;
+		longopts[n].name = r->name;
+		longopts[n].has_arg = r->arg ? required_argument : no_argument;
+		longopts[n].flag = NULL;
+		longopts[n].val = r->short_name ? r->short_name : (int)(LONG_VAL_BASE + i);
+		n++;
+		if (r->short_name) {
+			*s++ = r->short_name;
+			if (r->arg)
+				*s++ = ':';
+		}
+	}
+	*s = '\0';
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+}
+
+/* An unknown --name, or a prefix of several: say which they are. */
+static int unknown_long(const char *arg, const struct session_cmd_info *ci)
+{
+	int len = strcspn(arg, "="), n = 0, k;
+	char which[256] = "";
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(session_options) && len > 2; i++) {
+		const struct session_option *r = &session_options[i];
+
+		if (strncmp(r->name, arg + 2, len - 2) || !(r->cmds & ci->cmd) ||
+		    strstr(which, r->name))
+			continue;
+		k = strlen(which);
+		snprintf(which + k, sizeof(which) - k, "%s--%s", n++ ? ", " : "", r->name);
+	}
+	if (n > 1)
+		return session_usage_error(ci->name, "ambiguous option '%.*s' (%s)", len, arg,
+					   which);
+	return session_usage_error(ci->name, "unknown option '%.*s'", len, arg);
+}
+
+/* getopt's own complaint about argv[optind - 1], in our one line (opterr is 0). */
+static int getopt_error(int opt, int argc, char **argv, const struct session_cmd_info *ci)
+{
+	const struct session_option *r = NULL, *other;
+	const char *arg = argv[optind - 1];
+	char label[48];
+
+	if (optopt)
+		r = find_row(optopt, ci->cmd, &other) ?: other;
+	if (opt == ':' && r)
+		return session_usage_error(ci->name, "%s needs a value",
+					   opt_label(r, label, sizeof(label)));
+	if (r && !strncmp(arg, "--", 2))
+		return session_usage_error(ci->name, "%s takes no value",
+					   opt_label(r, label, sizeof(label)));
+	if (optopt && optopt < LONG_VAL_BASE)
+		return session_usage_error(ci->name, "unknown option '-%c'", optopt);
+	return unknown_long(arg, ci);
+}
+
+int session_parse_args(struct session_opts *o, const struct session_cmd_info *ci, int argc,
+		       char **argv)
+{
+	struct option longopts[ARRAY_SIZE(session_options) + 1];
+	char shortopts[2 + 2 * ARRAY_SIZE(session_options)], label[48];
+	const struct session_option *r, *other;
+	int opt, err;
+
+	build_getopt(longopts, shortopts);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (opt == '?' || opt == ':')
+			return getopt_error(opt, argc, argv, ci);
+		r = find_row(opt, ci->cmd, &other);
+		if (!r)
+			return session_usage_error(ci->name, "%s is for %s only",
+						   opt_label(other, label, sizeof(label)),
+						   other->cmds & SESSION_LOAD ? "load" : "replay");
+		err = apply_option(o, r, optarg, ci);
 		if (err)
-			return usage_err(cmd, "bad address '%s' (want ADDR or ADDR/LEN, IPv4 or IPv6)",
-					 arg);
-		return 0;
-	case 'p':
-		if (filter_add_port(&o->filter, arg))
-			return usage_err(cmd, "bad port '%s' (want PORT or PORT-PORT, 0-65535)", arg);
-		return 0;
-	case 'w':
-		o->pcap_path = arg;
-		return 0;
-	case 'o':
-		o->out_dir = arg;
-		return 0;
-	case 'j':
-		o->json = true;
-		return 0;
-	case OPT_PACKETS:
-		o->packets = true;
-		return 0;
-	case OPT_HTTP:
-		o->http = true;
-		return 0;
-	case OPT_HTTP_LOG:
-		o->http = true;
-		o->http_log = arg;
-		return 0;
-	case OPT_HTTP_BODIES:
-		o->http = true;
-		o->http_bodies = arg;
-		return 0;
-	case OPT_DECODE:
-		o->http_decode = true;
-		return 0;
-	case OPT_SNAPLEN:
-		if (parse_size(arg, 1 << 20, &v) || (v && v < 128))
-			return usage_err(cmd, "bad --snaplen '%s' (0 for whole packets, or 128 and up)",
-					 arg);
-		o->snaplen = v;
-		return 0;
-	case OPT_IDLE_TIMEOUT:
-		if (parse_size(arg, 365ULL * 86400, &v))
-			return usage_err(cmd, "bad --idle-timeout '%s' (seconds)", arg);
-		o->flow.idle_timeout_ns = v * 1000000000ULL;
-		return 0;
-	case OPT_MAX_STREAMS:
-		if (parse_size(arg, 100000000, &v) || !v)
-			return usage_err(cmd, "bad --max-streams '%s' (1 to 100M)", arg);
-		o->flow.max_streams = v;
-		return 0;
-	case OPT_MEMCAP:
-		if (parse_size(arg, 1ULL << 40, &v) || v < (1 << 16))
-			return usage_err(cmd, "bad --memcap '%s' (64K to 1T)", arg);
-		o->memcap = v;
-		return 0;
-	case OPT_MAX_PAYLOAD:
-		if (parse_size(arg, 1ULL << 40, &v))
-			return usage_err(cmd, "bad --max-payload '%s'", arg);
-		o->max_payload = v;
-		return 0;
-	case OPT_MAX_OOO:
-		if (parse_size(arg, 1ULL << 40, &v))
-			return usage_err(cmd, "bad --max-ooo-bytes '%s'", arg);
-		o->flow.max_ooo_bytes = v;
-		return 0;
-	case OPT_MAX_OPEN:
-		if (parse_size(arg, 65536, &v) || !v)
-			return usage_err(cmd, "bad --max-open-files '%s' (1 to 65536)", arg);
-		o->max_open_files = v;
-		return 0;
-	case OPT_OUTPUT_MODE: {
-		unsigned long m;
-		char *end;
+			return err;
+	}
+	return SESSION_ARGS_OK;
+}
 
-		errno = 0;
-		m = strtoul(arg, &end, 8);
-		if (*arg < '0' || *arg > '7' || *end || errno || m > 0777 || (m & 0600) != 0600)
-			return usage_err(cmd,
-					 "bad --output-mode '%s' (octal, 0600 to 0777: the owner "
-					 "reads and writes)",
-					 arg);
-		o->output_mode = m;
-		return 0;
+/* Does word begin a tcpdump (pcap-filter) expression? */
+static bool pcap_filter_word(const char *word)
+{
+	static const char *const words[] = {
+		"host", "net", "port", "portrange", "src", "dst", "tcp", "udp", "icmp", "ip", "ip6",
+		"arp", "ether", "vlan", "proto", "not", "and", "or", "less", "greater", "(", "!",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (!strcmp(word, words[i]))
+			return true;
+	return false;
+}
+
+int session_check_operands(const char *cmd, const char *what, int argc, char **argv)
+{
+	char expr[128] = "";
+	int i, n = 0;
+
+	if (optind == argc - 1)
+		return SESSION_ARGS_OK;
+	if (optind >= argc)
+		return session_usage_error(cmd, "name the %s", what);
+	if (!pcap_filter_word(argv[optind + 1]))
+		return session_usage_error(cmd, "one %s only, options before or after it", what);
+	/* `load eth0 tcp port 80`: a tcpdump habit */
+	for (i = optind + 1; i < argc && n < (int)sizeof(expr); i++)
+		n += snprintf(expr + n, sizeof(expr) - n, "%s%s", n ? " " : "", argv[i]);
+	return session_usage_error(cmd, "filter expressions ('%s') are not taken yet: use "
+					"-a ADDR[/LEN] and -p PORT[-PORT]",
+				   expr);
+}
+
+void session_note_filter(const struct session_opts *o)
+{
+	if ((o->filter.flags & XS_FILT_ADDR) && (o->filter.flags & XS_FILT_PORT))
+		pr_info("note: -a and -p match the same end of a packet (source address and port, "
+			"or destination address and port): -a CLIENT -p 80 matches nothing\n");
+}
+
+/* "  -a, --addr ADDR[/LEN]" and "      --packets": the left column of --help */
+#define HELP_COLUMN 30
+
+void session_print_help(const struct session_cmd_info *ci, FILE *f)
+{
+	size_t i;
+	int sec;
+
+	fprintf(f, "%s\n", ci->usage);
+	for (sec = 0; sec < SSEC_MAX; sec++) {
+		bool title = false;
+
+		for (i = 0; i < ARRAY_SIZE(session_options); i++) {
+			const struct session_option *r = &session_options[i];
+			const char *h = r->help, *nl;
+			int n;
+
+			if (r->section != (enum session_opt_section)sec || !(r->cmds & ci->cmd))
+				continue;
+			if (!title)
+				fprintf(f, "%s\n", section_titles[sec]);
+			title = true;
+			if (r->short_name)
+				n = fprintf(f, "  -%c, --%s", r->short_name, r->name);
+			else
+				n = fprintf(f, "      --%s", r->name);
+			if (r->arg)
+				n += fprintf(f, " %s", r->arg);
+			if (n >= HELP_COLUMN)
+				n = fprintf(f, "\n") - 1;
+			for (;;) {
+				nl = strchr(h, '\n');
+				fprintf(f, "%*s%.*s\n", HELP_COLUMN - n, "",
+					nl ? (int)(nl - h) : (int)strlen(h), h);
+				if (!nl)
+					break;
+				h = nl + 1;
+				n = 0;
+			}
+		}
 	}
-	case OPT_OVERLAP:
-		if (!strcmp(arg, "last"))
-			o->flow.overlap = OVERLAP_LAST;
-		else if (!strcmp(arg, "first"))
-			o->flow.overlap = OVERLAP_FIRST;
-		else
-			return usage_err(cmd, "bad --overlap '%s' (last or first)", arg);
-		return 0;
-	}
-	return 1;
+	if (ci->epilogue)
+		fprintf(f, "%s", ci->epilogue);
 }
 
 static int add_sink(struct session *s, struct sink *k)
@@ -286,7 +656,7 @@ int session_open(struct session *s, struct session_opts *o)
 	s->mem.limit = o->memcap;
 	sinks_set_file_mode(o->output_mode);
 	if (o->pcap_path) {
-		s->pcap = sink_pcap_new(o->pcap_path, o->snaplen);
+		s->pcap = sink_pcap_new(o->pcap_path, o->cap.snaplen);
 		err = add_sink(s, s->pcap);
 	}
 	if (!err && o->out_dir)
@@ -303,7 +673,7 @@ int session_open(struct session *s, struct session_opts *o)
 			struct sink *h = sink_http_new(o->http_log, o->http_bodies, o->http_decode,
 						       &s->mem);
 
-			if (h && o->no_bodies)
+			if (h && o->cap.skips)
 				sink_http_set_no_bodies(h, &s->feedback);
 			err = add_sink(s, h);
 		}
@@ -353,6 +723,26 @@ int session_segment(void *ctx, const struct xs_segment *seg, int r)
 	return 0;
 }
 
+const char *session_fmt_bytes(__u64 v, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	unsigned int u = 0;
+	double x = v;
+
+	/* the next unit as soon as one decimal would round up to 1024 of this one */
+	while (u < 6 && x >= 1023.95) {
+		x /= 1024;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, size, "%llu B", (unsigned long long)v);
+	else if (!(v & ((1ULL << (10 * u)) - 1)))
+		snprintf(buf, size, "%llu %s", (unsigned long long)(v >> (10 * u)), units[u]);
+	else
+		snprintf(buf, size, "%.1f %s", x, units[u]);
+	return buf;
+}
+
 static void sum_counters(struct session *s, struct xs_counters c[XS_DIR_MAX],
 			 struct xs_counters *t)
 {
@@ -379,9 +769,13 @@ static json_t *counters_json(const struct xs_counters *c)
 	return o;
 }
 
+/* a size for the text summary, in b[i] */
+#define BYTES(i, v) session_fmt_bytes((v), b[i], sizeof(b[i]))
+
 void session_print_stats(struct session *s, FILE *f)
 {
 	struct xs_counters c[XS_DIR_MAX], t;
+	char b[10][SESSION_BYTES_LEN];
 
 	if (s->cap) {
 		sum_counters(s, c, &t);
@@ -391,10 +785,10 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_SEEN]);
 		fprintf(f,
 			"%llu packets matched the filter, %llu delivered, %llu snapped; "
-			"%llu bytes through the ring\n",
+			"%s through the ring\n",
 			(unsigned long long)t.c[XS_C_MATCHED],
 			(unsigned long long)t.c[XS_C_DELIVERED],
-			(unsigned long long)t.c[XS_C_SNAPPED], (unsigned long long)t.c[XS_C_BYTES]);
+			(unsigned long long)t.c[XS_C_SNAPPED], BYTES(0, t.c[XS_C_BYTES]));
 		fprintf(f, "%llu packets dropped because the ring was full (%llu in, %llu out)\n",
 			(unsigned long long)t.c[XS_C_RING_FULL],
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_RING_FULL],
@@ -408,11 +802,10 @@ void session_print_stats(struct session *s, FILE *f)
 		capture_print_stats(s->cap, f);
 		if (t.c[XS_C_WITHHELD] || t.c[XS_C_SKIPPED])
 			fprintf(f,
-				"%llu payload bytes not copied: %llu past --max-stream-bytes, "
-				"%llu skipped for --no-bodies\n",
-				(unsigned long long)(t.c[XS_C_WITHHELD] + t.c[XS_C_SKIPPED]),
-				(unsigned long long)t.c[XS_C_WITHHELD],
-				(unsigned long long)t.c[XS_C_SKIPPED]);
+				"%s of payload not copied: %s past --max-stream-bytes, "
+				"%s skipped for --no-bodies\n",
+				BYTES(0, t.c[XS_C_WITHHELD] + t.c[XS_C_SKIPPED]),
+				BYTES(1, t.c[XS_C_WITHHELD]), BYTES(2, t.c[XS_C_SKIPPED]));
 		if (t.c[XS_C_BUDGET_CUT] || t.c[XS_C_SKIP_CUT])
 			fprintf(f, "%llu records cut by --max-stream-bytes, %llu by --no-bodies\n",
 				(unsigned long long)t.c[XS_C_BUDGET_CUT],
@@ -435,21 +828,20 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)(fs->streams_open + fs->streams_ended_open),
 			(unsigned long long)fs->streams_midstream);
 		fprintf(f,
-			"bytes: %llu delivered (%llu after a RST), %llu missing (gaps), "
-			"%llu given up to caps, "
-			"%llu past --max-stream-bytes, %llu skipped for --no-bodies, "
-			"%llu retransmitted, %llu overlapping; "
-			"memory peak %llu of %llu\n",
-			(unsigned long long)fs->bytes_delivered,
-			(unsigned long long)fs->after_reset_bytes, (unsigned long long)fs->gap_bytes,
-			(unsigned long long)fs->ooo_dropped_bytes,
-			(unsigned long long)fs->budget_cut_bytes,
-			(unsigned long long)fs->skipped_bytes,
-			(unsigned long long)fs->retrans_bytes, (unsigned long long)fs->overlap_bytes,
-			(unsigned long long)s->mem.peak, (unsigned long long)s->mem.limit);
+			"bytes: %s delivered (%s after a RST), %s missing (gaps), "
+			"%s given up to caps, "
+			"%s past --max-stream-bytes, %s skipped for --no-bodies, "
+			"%s retransmitted, %s overlapping; "
+			"memory peak %s of %s\n",
+			BYTES(0, fs->bytes_delivered), BYTES(9, fs->after_reset_bytes),
+			BYTES(1, fs->gap_bytes), BYTES(2, fs->ooo_dropped_bytes),
+			BYTES(3, fs->budget_cut_bytes), BYTES(4, fs->skipped_bytes),
+			BYTES(5, fs->retrans_bytes), BYTES(6, fs->overlap_bytes),
+			BYTES(7, s->mem.peak), BYTES(8, s->mem.limit));
 	}
 	fflush(f);
 }
+#undef BYTES
 
 void session_print_stats_json(struct session *s, FILE *f)
 {

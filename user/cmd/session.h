@@ -7,7 +7,6 @@
 #ifndef XS_SESSION_H
 #define XS_SESSION_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -17,30 +16,44 @@
 #include "stream/memcap.h"
 #include "sinks/sink.h"
 
+/* The commands that take session options: a bit each, so that an option row says which. */
+enum session_cmd {
+	SESSION_LOAD = 1 << 0,
+	SESSION_REPLAY = 1 << 1,
+	SESSION_BOTH = SESSION_LOAD | SESSION_REPLAY,
+};
+
+/*
+ * Everything the options of load and replay set, each in one field: what the capture takes
+ * is cap itself (cap.filter points at filter), what the flow table takes is flow. An option
+ * is a row of session_options[] (session.c) naming its field here.
+ */
 struct session_opts {
-	struct xs_filter filter;
+	struct xs_filter filter;	/* -a, -p */
+	struct capture_opts cap;	/* --snaplen, --ring-size, --xdp-mode, --direction (0: not
+					 * given), --max-stream-bytes, --no-bodies (cap.skips),
+					 * --transport, --consume-all, --force; cap.ifname: load's
+					 * operand */
+	struct flow_opts flow;		/* --idle-timeout, --max-streams, --max-ooo-bytes, --overlap */
 	const char *pcap_path;		/* -w */
 	const char *out_dir;		/* -o */
 	bool json;			/* -j */
 	bool packets;			/* --packets: one line per packet */
 	bool http;			/* --http: one JSON line per HTTP exchange */
-	bool no_bodies;			/* --no-bodies: the kernel skips bodies (load) */
 	const char *http_log;		/* --http-log: those lines to a file instead of stdout */
 	const char *http_bodies;	/* --http-bodies: each message body to a file here */
 	bool http_decode;		/* --decode: gzip/deflate bodies inflated */
-	__u32 snaplen;
 	__u64 memcap;
 	__u64 max_payload;
 	int max_open_files;
 	unsigned int output_mode;	/* --output-mode: files the outputs create (default 0600) */
-	struct flow_opts flow;
 	/* load only */
-	enum xdp_attach_mode xdp_mode;
-	int dirs;
-	__u32 ring_size;
-	__u64 max_stream_bytes;
+	const char *user;		/* -Z: run as this user after attaching */
+	__u64 stats_interval_ns;	/* --stats-interval, 0: none */
+	bool no_seccomp;		/* --no-seccomp */
 	/* replay only */
-	bool no_kernel;
+	bool kernel;			/* --kernel: frames through the BPF program (default: the
+					 * host build) */
 };
 
 struct session {
@@ -55,15 +68,110 @@ struct session {
 	struct sink_feedback feedback;	/* what sinks may ask of the capture */
 };
 
-/* Parses the options load and replay share; returns 0, 1 for an option that is not one of
- * them (optind unchanged), or 2 after printing a usage error. */
-void session_opts_init(struct session_opts *o);
-int session_parse_opt(struct session_opts *o, int opt, const char *arg, const char *cmd);
+/* The defaults of cmd (one of SESSION_LOAD, SESSION_REPLAY). o must not move afterwards
+ * (o->cap.filter points into it). */
+void session_opts_init(struct session_opts *o, enum session_cmd cmd);
+
+/* What a command shows around its options in --help. */
+struct session_cmd_info {
+	const char *name;		/* "load": in messages, "xdp-sniff load: ..." */
+	enum session_cmd cmd;
+	const char *usage;		/* the usage line and what the command does */
+	const char *epilogue;		/* after the options, or NULL */
+};
+
+/* session_parse_args: go on with the operands at argv[optind...] */
+#define SESSION_ARGS_OK 0
+/* --help or --version was printed: exit 0 */
+#define SESSION_ARGS_DONE 1
+/* a usage error was said in one line on stderr: exit 2 */
+#define SESSION_ARGS_USAGE 2
+
+/*
+ * Parses the options of ci->cmd from the table into o (after session_opts_init); the operands
+ * are left at argv[optind...]. Returns one of SESSION_ARGS_*.
+ */
+int session_parse_args(struct session_opts *o, const struct session_cmd_info *ci, int argc,
+		       char **argv);
+/*
+ * After session_parse_args: exactly one operand (what: "interface", "capture file") must be
+ * left at argv[optind]. Returns SESSION_ARGS_OK or SESSION_ARGS_USAGE (said; operands that
+ * look like a tcpdump expression are told that expressions are not taken yet).
+ */
+int session_check_operands(const char *cmd, const char *what, int argc, char **argv);
+/* At start, with both -a and -p: a one-line note that they match the same end (-q: none). */
+void session_note_filter(const struct session_opts *o);
+/* The --help text of ci: usage, then every option the command takes, by section. */
+void session_print_help(const struct session_cmd_info *ci, FILE *f);
+/* A usage error of ci's command in one line, pointing to --help; returns SESSION_ARGS_USAGE. */
+int session_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* How an option's argument is read into its field. */
+enum session_opt_type {
+	SOPT_FLAG,		/* no argument: the bool field becomes true */
+	SOPT_STRING,		/* the argument itself (argv outlives the session) */
+	SOPT_NUMBER,		/* a number in [min, max], K/M/G suffixes, times scale */
+	SOPT_ENUM,		/* one of the names of values[] */
+	SOPT_FUNC,		/* parse() reads it (and may take no field) */
+	SOPT_HELP,
+	SOPT_VERSION,
+};
+
+/* Where an option is listed in --help. */
+enum session_opt_section {
+	SSEC_FILTER,
+	SSEC_OUTPUT,
+	SSEC_STREAMS,
+	SSEC_CAPTURE,
+	SSEC_OTHER,
+	SSEC_MAX,
+};
+
+struct session_opt_value {
+	const char *name;
+	int value;
+};
+
+/* SOPT_NUMBER flags */
+#define SOPT_POW2 (1u << 0)	/* a power of two */
+#define SOPT_ZERO_OK (1u << 1)	/* 0 as well as [min, max] */
+/* any type: the option also sets --http */
+#define SOPT_SETS_HTTP (1u << 2)
+
+/*
+ * One option: what getopt, --help, the man-page check and the parser all follow. Two rows may
+ * share a name when the commands differ (replay's --ring-size has other bounds than load's).
+ */
+struct session_option {
+	const char *name;		/* long name, without "--" */
+	char short_name;		/* 0: none */
+	const char *arg;		/* what --help calls the argument; NULL: takes none */
+	const char *help;		/* '\n' between its lines */
+	enum session_opt_section section;
+	unsigned int cmds;		/* enum session_cmd bits */
+	enum session_opt_type type;
+	size_t off, size;		/* the field in struct session_opts */
+	__u64 min, max, scale;		/* SOPT_NUMBER: bounds of the argument; field = arg * scale */
+	unsigned int flags;		/* SOPT_POW2, SOPT_ZERO_OK, SOPT_SETS_HTTP */
+	const struct session_opt_value *values;	/* SOPT_ENUM, ends with a NULL name */
+	/* SOPT_FUNC: returns 0, or SESSION_ARGS_USAGE after saying why */
+	int (*parse)(struct session_opts *o, const char *arg, const char *cmd);
+};
+
+extern const struct session_option session_options[];
+extern const size_t session_n_options;
 
 int session_open(struct session *s, struct session_opts *o);
 /* The capture callback. */
 int session_segment(void *ctx, const struct xs_segment *seg, int r);
-/* Counters in tcpdump's style, to stderr. */
+/* Room for any session_fmt_bytes() text. */
+#define SESSION_BYTES_LEN 24
+/* A byte count for people: "1341 B", "64 MiB", "1.5 GiB" (powers of 1024; exact below 1 KiB and
+ * on whole units, else one decimal). Returns buf. */
+const char *session_fmt_bytes(__u64 v, char *buf, size_t size);
+/* Counters in tcpdump's style, to stderr; sizes in KiB/MiB/GiB (the JSON form keeps the exact
+ * integers). */
 void session_print_stats(struct session *s, FILE *f);
 /* The counters as one JSON line (--stats-interval), for monitoring systems. */
 void session_print_stats_json(struct session *s, FILE *f);
@@ -83,41 +191,7 @@ void session_finish(struct session *s);
 /* Closes every output; frees all. */
 void session_close(struct session *s);
 
-/* One option table for load and replay: getopt_long's, and the help text. */
-#define SESSION_SHORTOPTS "a:p:w:o:jqvs:Z:h"
-extern const struct option session_longopts[];
-extern const char session_help[];
-
 /* Numbers with a range check and an optional K/M/G suffix (powers of 1024). */
 int parse_size(const char *s, __u64 max, __u64 *out);
-
-enum {
-	OPT_SNAPLEN = 0x100,
-	OPT_XDP_MODE,
-	OPT_DIRECTION,
-	OPT_IDLE_TIMEOUT,
-	OPT_MAX_STREAMS,
-	OPT_MEMCAP,
-	OPT_MAX_PAYLOAD,
-	OPT_OVERLAP,
-	OPT_RING_SIZE,
-	OPT_NO_KERNEL,
-	OPT_PACKETS,
-	OPT_MAX_OOO,
-	OPT_MAX_OPEN,
-	OPT_VERSION,
-	OPT_HTTP,
-	OPT_HTTP_LOG,
-	OPT_HTTP_BODIES,
-	OPT_DECODE,
-	OPT_STATS_INTERVAL,
-	OPT_NO_SECCOMP,
-	OPT_MAX_STREAM_BYTES,
-	OPT_OUTPUT_MODE,
-	OPT_TRANSPORT,
-	OPT_CONSUME_ALL,
-	OPT_FORCE,
-	OPT_NO_BODIES,
-};
 
 #endif
