@@ -73,6 +73,7 @@ int cmd_load(int argc, char **argv)
 	struct session_opts o;
 	struct session s;
 	const char *user = NULL;
+	struct privs_user zuser;
 	struct sigaction sa = {};
 	__u64 last_tick = 0, last_json = 0, stats_interval = 0, v;
 	struct session_rate rate = {};
@@ -166,6 +167,15 @@ int cmd_load(int argc, char **argv)
 				       : "one interface only, options before or after it");
 		return 2;
 	}
+	if (session_check_outputs(&o, "load"))
+		return 2;
+	/* like every other option, before anything is attached */
+	if (user && (err = privs_lookup_user(user, &zuser))) {
+		fprintf(stderr, "xdp-sniff load: %s '%s' for -Z%s%s (see xdp-sniff load --help)\n",
+			err == -ENOENT ? "no user" : "cannot look up user", user,
+			err == -ENOENT ? "" : ": ", err == -ENOENT ? "" : strerror(-err));
+		return 2;
+	}
 
 	/* AF_XDP takes ingress frames only: a mirror port or a tap sends nothing */
 	if (copts.transport == CAPTURE_AFXDP) {
@@ -218,6 +228,10 @@ int cmd_load(int argc, char **argv)
 	/* a closed stdout is an output error (reported, that output switched off), not death */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* tcpdump -Z creates its outputs as the user: the directories made here are given to
+	 * it, the files in them are created after the switch */
+	if (user)
+		sinks_set_owner(zuser.name, zuser.uid, zuser.gid);
 	err = session_open(&s, &o);
 	if (err)
 		return 1;
@@ -230,10 +244,11 @@ int cmd_load(int argc, char **argv)
 
 
 
-	/* a person watching gets a live line; a log file does not */
-	status_line = isatty(STDERR_FILENO) && log_level >= LOG_INFO;
+	/* a person watching gets a live line; a log file does not, nor a terminal that shows
+	 * the packets too */
+	status_line = session_status_line_wanted(&o, STDOUT_FILENO, STDERR_FILENO);
 
-	err = privs_drop(user);
+	err = privs_drop(user ? &zuser : NULL);
 	if (err) {
 		status = 1;
 		goto out;
@@ -248,8 +263,17 @@ int cmd_load(int argc, char **argv)
 			status = 1;
 			break;
 		}
+		if (session_outputs_gone(&s))
+			break;
 		if (stats_wanted) {
+			char when[40];
+
 			stats_wanted = 0;
+			/* in a log, this must not read like the summary at exit */
+			sinks_iso_time(when, sizeof(when), now_ns());
+			if (status_line)
+				fputs("\n", stderr);
+			fprintf(stderr, "counters at %s (SIGUSR1; the capture goes on):\n", when);
 			session_print_stats(&s, stderr);
 		}
 		now = now_ns();
@@ -258,6 +282,8 @@ int cmd_load(int argc, char **argv)
 			if (s.flows)
 				flow_table_expire(s.flows, now);
 			sinks_flush(&s.sinks);
+			if (session_outputs_gone(&s))
+				break;
 			if (status_line)
 				session_print_status_line(&s, stderr, &rate, now);
 			err = capture_live_check(s.cap);
@@ -284,6 +310,16 @@ out:
 	privs_lower();
 	capture_drain(s.cap);
 	session_finish(&s);
+	/*
+	 * An output whose reader went away (`load IF -w - | head`) ends the capture as it ends
+	 * tcpdump's, with status 0 once nothing is left to write to; any other failure of an
+	 * output (a full disk) lost data: status 1.
+	 */
+	err = session_outputs_failed(&s);
+	if (err == -EPIPE && session_outputs_gone(&s))
+		pr_info("no output left (its reader closed the pipe); capture stopped\n");
+	else if (err && err != -EPIPE)
+		status = 1;
 	if (log_level >= LOG_WARN)
 		session_print_stats(&s, stderr);
 	capture_close(s.cap);

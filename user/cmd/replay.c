@@ -155,6 +155,13 @@ int replay_pcap(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
 		err = capture_replay_frame(s->cap, frame, cap, wire, ts);
 		if (err)
 			break;
+		/* `replay F -j | head`: what follows could not be written anywhere */
+		if (session_outputs_gone(s)) {
+			pr_warn("%s: every output failed after %llu frames; the rest is not replayed\n",
+				path, (unsigned long long)*frames);
+			err = session_outputs_failed(s);
+			break;
+		}
 	}
 	free(buf);
 	/* every record read before the caller finishes the session */
@@ -249,6 +256,8 @@ int cmd_replay(int argc, char **argv)
 		return 2;
 	}
 	path = argv[optind];
+	if (session_check_outputs(&o, "replay"))
+		return 2;
 
 	pc = replay_open(path, errbuf);
 	if (!pc) {
@@ -282,9 +291,11 @@ int cmd_replay(int argc, char **argv)
 		return 1;
 	}
 	s.cap = capture_replay_open(&copts, kernel, session_segment, &s);
+	s.on_host = !kernel;
 	if (!s.cap && kernel) {
 		pr_warn("falling back to the host build of the parser\n");
 		s.cap = capture_replay_open(&copts, false, session_segment, &s);
+		s.on_host = true;
 	}
 	if (!s.cap) {
 		status = 1;
@@ -295,6 +306,9 @@ int cmd_replay(int argc, char **argv)
 	if (err)
 		status = 1;
 	session_finish(&s);
+	/* an output that failed (a closed pipe too) did not get all of the file: no success */
+	if (session_outputs_failed(&s))
+		status = 1;
 	if (log_level >= LOG_INFO)
 		session_print_stats(&s, stderr);
 out:

@@ -34,10 +34,12 @@ static int pcap_packet(struct sink *s, const struct xs_segment *seg)
 		.len = seg->wire_len,
 	};
 
+	errno = 0;
 	pcap_dump((u_char *)ps->dumper, &h, seg->frame);
 	ps->packets++;
+	/* the write's errno says what happened (EPIPE: the reader went away) */
 	if (ferror(pcap_dump_file(ps->dumper)))
-		return -EIO;
+		return errno ? -errno : -EIO;
 	return 0;
 }
 
