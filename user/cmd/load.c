@@ -317,8 +317,10 @@ out:
 	 */
 	err = session_outputs_failed(&s);
 	if (err == -EPIPE && session_outputs_gone(&s))
-		pr_info("no output left (its reader closed the pipe); capture stopped\n");
-	else if (err && err != -EPIPE)
+		pr_info("no output left (their readers closed the pipe); capture stopped\n");
+	else if (session_outputs_gone(&s))
+		pr_warn("no output left (every one failed); capture stopped\n");
+	if (err && err != -EPIPE)
 		status = 1;
 	if (log_level >= LOG_WARN)
 		session_print_stats(&s, stderr);
