@@ -311,17 +311,20 @@ out:
 	capture_drain(s.cap);
 	session_finish(&s);
 	/*
-	 * An output whose reader went away (`load IF -w - | head`) ends the capture as it ends
-	 * tcpdump's, with status 0 once nothing is left to write to; any other failure of an
-	 * output (a full disk) lost data: status 1.
+	 * Outputs whose readers went away (`load IF -w - | head`) end the capture as they end
+	 * tcpdump's, with status 0 once nothing is left to write to; when every output failed
+	 * otherwise (a full disk), data was lost: status 1. While one output goes on, the
+	 * others' failures were reported and the capture is still a capture.
 	 */
 	err = session_outputs_failed(&s);
-	if (err == -EPIPE && session_outputs_gone(&s))
-		pr_info("no output left (their readers closed the pipe); capture stopped\n");
-	else if (session_outputs_gone(&s))
-		pr_warn("no output left (every one failed); capture stopped\n");
-	if (err && err != -EPIPE)
-		status = 1;
+	if (session_outputs_gone(&s)) {
+		if (err == -EPIPE) {
+			pr_info("no output left (their readers closed the pipe); capture stopped\n");
+		} else {
+			pr_warn("no output left (every one failed); capture stopped\n");
+			status = 1;
+		}
+	}
 	if (log_level >= LOG_WARN)
 		session_print_stats(&s, stderr);
 	capture_close(s.cap);
