@@ -203,19 +203,21 @@ t_user_nobody()
 	[ -z "$f" ] || { WHY="$f is not owned by nobody"; return 1; }
 }
 
-# -Z with a directory nobody cannot write: the stream files fail, one clear line
-# each, and the process still stops cleanly.
+# -Z with a directory nobody cannot write: refused at start, in one clear line that
+# names the directory, before anything is attached (not a capture whose every file fails).
 t_user_unwritable()
 {
+	local rc
+
 	id nobody >/dev/null 2>&1 || { WHY="no user nobody"; return 77; }
 	mkdir -p "$E2E_TMP/ro.d" && chmod 755 "$E2E_TMP/ro.d"
-	xs_start ro "$XS_IF" -p 8080 -o "$E2E_TMP/ro.d" -Z nobody || return 1
-	check_state ro "$XS_PID" 65534 || return 1
-	fetch_all "$XS_SRV4" "$WWW" "$E2E_TMP/got-ro" 8080/f_65536 || return 1
-	xs_stop INT || { WHY="no exit within 30 s of SIGINT"; return 1; }
-	[ "$XS_RC" -le 1 ] || { WHY="exit status $XS_RC"; return 1; }
+	timeout 30 "$XS" load "$XS_IF" -p 8080 -o "$E2E_TMP/ro.d" -Z nobody >/dev/null \
+		2>"$E2E_TMP/ro.err"
+	rc=$?
+	[ "$rc" -eq 1 ] || { WHY="exit status $rc, want 1 at start"; return 1; }
 	grep -q "$E2E_TMP/ro.d" "$E2E_TMP/ro.err" ||
-		{ WHY="the write error does not name the directory: $(head -c 200 "$E2E_TMP/ro.err")"; return 1; }
+		{ WHY="the error does not name the directory: $(head -c 200 "$E2E_TMP/ro.err")"; return 1; }
+	! grep -q 'capturing on' "$E2E_TMP/ro.err" || { WHY="it attached before refusing"; return 1; }
 	! xdp_on "$XS_IF" || { WHY="an XDP program is left on $XS_IF"; return 1; }
 	[ ! -e "/sys/fs/bpf/xdp-sniff/$XS_IF" ] || { WHY="the pins outlived the stop"; return 1; }
 }

@@ -152,9 +152,24 @@ static void test_off(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* -Z USER is looked up before anything is attached: root is found, with its ids; an
+ * unknown name is -ENOENT (load turns it into a usage error). */
+static void test_lookup_user(void **state)
+{
+	struct privs_user u = { 0 };
+
+	assert_int_equal(privs_lookup_user("root", &u), 0);
+	assert_string_equal(u.name, "root");
+	assert_int_equal(u.uid, 0);
+	assert_int_equal(u.gid, 0);
+	assert_int_equal(privs_lookup_user("xs-no-such-user-20", &u), -ENOENT);
+	assert_int_equal(privs_lookup_user("", &u), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lookup_user),
 		cmocka_unit_test(test_allow_list),
 		cmocka_unit_test(test_execve_kills),
 		cmocka_unit_test(test_off),

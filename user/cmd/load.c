@@ -66,8 +66,10 @@ static int load_parse(struct session_opts *o, int argc, char **argv)
 
 /* Validate: what options say together, decided before anything is opened. Returns
  * SESSION_ARGS_OK or SESSION_ARGS_USAGE (said). */
-static int load_validate(struct session_opts *o)
+static int load_validate(struct session_opts *o, struct privs_user *zuser)
 {
+	int err;
+
 	/* AF_XDP takes ingress frames only: a mirror port or a tap sends nothing */
 	if (o->cap.transport == CAPTURE_AFXDP) {
 		if (o->cap.dirs && o->cap.dirs != CAPTURE_IN)
@@ -86,6 +88,15 @@ static int load_validate(struct session_opts *o)
 	if (o->cap.skips && (!o->http || o->http_bodies))
 		return session_usage_error("load", "--no-bodies goes with --http and not with "
 						   "--http-bodies");
+	if (session_check_outputs(o, "load"))
+		return SESSION_ARGS_USAGE;
+	/* like every other option, before anything is attached */
+	if (o->user && (err = privs_lookup_user(o->user, zuser))) {
+		fprintf(stderr, "xdp-sniff load: %s '%s' for -Z%s%s (see xdp-sniff load --help)\n",
+			err == -ENOENT ? "no user" : "cannot look up user", o->user,
+			err == -ENOENT ? "" : ": ", err == -ENOENT ? "" : strerror(-err));
+		return SESSION_ARGS_USAGE;
+	}
 	privs_set_seccomp(!o->no_seccomp);
 	session_note_filter(o);
 	return SESSION_ARGS_OK;
@@ -127,8 +138,9 @@ static int load_run(struct session *s, struct session_opts *o)
 	bool status_line;
 	int err, status = 0;
 
-	/* a person watching gets a live line; a log file does not */
-	status_line = isatty(STDERR_FILENO) && log_level >= LOG_INFO;
+	/* a person watching gets a live line; a log file does not, nor a terminal that shows
+	 * the packets too */
+	status_line = session_status_line_wanted(o, STDOUT_FILENO, STDERR_FILENO);
 	while (!stop_signal) {
 		__u64 now;
 
@@ -138,8 +150,17 @@ static int load_run(struct session *s, struct session_opts *o)
 			status = 1;
 			break;
 		}
+		if (session_outputs_gone(s))
+			break;
 		if (stats_wanted) {
+			char when[40];
+
 			stats_wanted = 0;
+			/* in a log, this must not read like the summary at exit */
+			sinks_iso_time(when, sizeof(when), now_ns());
+			if (status_line)
+				fputs("\n", stderr);
+			fprintf(stderr, "counters at %s (SIGUSR1; the capture goes on):\n", when);
 			session_print_stats(s, stderr);
 		}
 		now = now_ns();
@@ -148,6 +169,8 @@ static int load_run(struct session *s, struct session_opts *o)
 			if (s->flows)
 				flow_table_expire(s->flows, now);
 			sinks_flush(&s->sinks);
+			if (session_outputs_gone(s))
+				break;
 			if (status_line)
 				session_print_status_line(s, stderr, &rate, now);
 			err = capture_live_check(s->cap);
@@ -169,31 +192,51 @@ static int load_run(struct session *s, struct session_opts *o)
 	return status;
 }
 
-/* Finish: detach first, drain what is left on the ring, end the streams, count, close. */
-static void load_finish(struct session *s)
+/* Finish: detach first, drain what is left on the ring, end the streams, count, close.
+ * Returns status, or 1 when every output failed other than by its reader going away. */
+static int load_finish(struct session *s, int status)
 {
+	int err;
+
 	privs_raise();
 	capture_detach(s->cap);
 	/* the last records are written with no more privilege than the steady state had */
 	privs_lower();
 	capture_drain(s->cap);
 	session_finish(s);
+	/*
+	 * Outputs whose readers went away (`load IF -w - | head`) end the capture as they end
+	 * tcpdump's, with status 0 once nothing is left to write to; when every output failed
+	 * otherwise (a full disk), data was lost: status 1. While one output goes on, the
+	 * others' failures were reported and the capture is still a capture.
+	 */
+	err = session_outputs_failed(s);
+	if (session_outputs_gone(s)) {
+		if (err == -EPIPE) {
+			pr_info("no output left (their readers closed the pipe); capture stopped\n");
+		} else {
+			pr_warn("no output left (every one failed); capture stopped\n");
+			status = 1;
+		}
+	}
 	if (log_level >= LOG_WARN)
 		session_print_stats(s, stderr);
 	capture_close(s->cap);
 	s->cap = NULL;
 	session_close(s);
+	return status;
 }
 
 int cmd_load(int argc, char **argv)
 {
 	struct session_opts o;
+	struct privs_user zuser;
 	struct session s;
 	int r;
 
 	r = load_parse(&o, argc, argv);
 	if (!r)
-		r = load_validate(&o);
+		r = load_validate(&o, &zuser);
 	if (r)
 		return r == SESSION_ARGS_DONE ? 0 : 2;
 	if (geteuid() != 0 && !privs_have_bpf()) {
@@ -202,6 +245,10 @@ int cmd_load(int argc, char **argv)
 		return 1;
 	}
 	load_signals();
+	/* tcpdump -Z creates its outputs as the user: the directories made here are given to
+	 * it, the files in them are created after the switch */
+	if (o.user)
+		sinks_set_owner(zuser.name, zuser.uid, zuser.gid);
 	/* outputs first: one that cannot be opened stops load before anything is attached */
 	if (session_open(&s, &o))
 		return 1;
@@ -210,7 +257,6 @@ int cmd_load(int argc, char **argv)
 		return 1;
 	}
 	/* drop privileges before the first packet is parsed */
-	r = privs_drop(o.user) ? 1 : load_run(&s, &o);
-	load_finish(&s);
-	return r;
+	r = privs_drop(o.user ? &zuser : NULL) ? 1 : load_run(&s, &o);
+	return load_finish(&s, r);
 }

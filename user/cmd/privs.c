@@ -42,22 +42,28 @@ bool privs_have_bpf(void)
 	return bpf == CAP_SET || admin == CAP_SET;
 }
 
-static int switch_user(const char *user)
+int privs_lookup_user(const char *name, struct privs_user *u)
 {
 	struct passwd *pw;
 
 	errno = 0;
-	pw = getpwnam(user);
-	if (!pw) {
-		pr_warn("no user %s: %s\n", user, errno ? strerror(errno) : "not found");
-		return -ENOENT;
-	}
+	pw = getpwnam(name);
+	if (!pw)
+		return errno && errno != ENOENT && errno != ESRCH ? -errno : -ENOENT;
+	u->name = name;
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	return 0;
+}
+
+static int switch_user(const struct privs_user *u)
+{
 	/* keep the permitted set across setuid, so that detaching at exit still works */
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups(0, NULL) || setgid(pw->pw_gid) ||
-	    setuid(pw->pw_uid)) {
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups(0, NULL) || setgid(u->gid) ||
+	    setuid(u->uid)) {
 		int err = -errno;
 
-		pr_warn("failed to switch to user %s: %s\n", user, strerror(-err));
+		pr_warn("failed to switch to user %s: %s\n", u->name, strerror(-err));
 		return err;
 	}
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
@@ -187,7 +193,7 @@ static int seccomp_install(void)
 	return err;
 }
 
-int privs_drop(const char *user)
+int privs_drop(const struct privs_user *user)
 {
 	cap_t caps;
 	int err = 0;

@@ -11,14 +11,25 @@
 #define XS_PRIVS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
+
+/* The -Z user, looked up once before anything is attached or opened. */
+struct privs_user {
+	const char *name;	/* as given; the caller's string */
+	uid_t uid;
+	gid_t gid;		/* the primary group: the only one kept */
+};
 
 /* Does the process hold CAP_BPF (or CAP_SYS_ADMIN)? */
 bool privs_have_bpf(void);
+/* Looks user up in the password database. Returns 0, -ENOENT for no such user, or -errno of
+ * the lookup; prints nothing (the caller words the usage error). */
+int privs_lookup_user(const char *name, struct privs_user *u);
 /*
  * Drops to steady state: no effective capability; switches to user when not NULL;
  * then installs the seccomp allow-list unless privs_set_seccomp(false) was called.
  */
-int privs_drop(const char *user);
+int privs_drop(const struct privs_user *user);
 /* Whether privs_drop() installs the seccomp filter (on unless told otherwise). */
 void privs_set_seccomp(bool on);
 /* Raises the detach capabilities again (no-op when they are gone). */

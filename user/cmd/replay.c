@@ -151,6 +151,13 @@ int replay_pcap(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
 		err = capture_replay_frame(s->cap, frame, cap, wire, ts);
 		if (err)
 			break;
+		/* `replay F -j | head`: what follows could not be written anywhere */
+		if (session_outputs_gone(s)) {
+			pr_warn("%s: every output failed after %llu frames; the rest is not replayed\n",
+				path, (unsigned long long)*frames);
+			err = session_outputs_failed(s);
+			break;
+		}
 	}
 	free(buf);
 	/* every record read before the caller finishes the session */
@@ -205,6 +212,8 @@ int cmd_replay(int argc, char **argv)
 		return 2;
 	path = argv[optind];
 	session_note_filter(&o);
+	if (session_check_outputs(&o, "replay"))
+		return 2;
 
 	pc = replay_open(path, errbuf);
 	if (!pc) {
@@ -241,6 +250,7 @@ int cmd_replay(int argc, char **argv)
 	}
 	/* --kernel is asked to check the kernel side: no quiet fall back to the host build */
 	s.cap = capture_replay_open(&o.cap, o.kernel, session_segment, &s);
+	s.on_host = !o.kernel;
 	if (!s.cap) {
 		status = 1;
 		goto out;
@@ -250,6 +260,9 @@ int cmd_replay(int argc, char **argv)
 	if (err)
 		status = 1;
 	session_finish(&s);
+	/* an output that failed (a closed pipe too) did not get all of the file: no success */
+	if (session_outputs_failed(&s))
+		status = 1;
 	if (log_level >= LOG_INFO)
 		session_print_stats(&s, stderr);
 out:

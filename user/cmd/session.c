@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -644,6 +646,59 @@ static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64
 			    in ? st->daddr : st->saddr, in ? st->dport : st->sport, seq0, until);
 }
 
+/* The outputs of o that write to stdout, named as the user gave them; returns how many. */
+static int stdout_outputs(const struct session_opts *o, const char *names[4])
+{
+	bool any = o->pcap_path || o->out_dir || o->json || o->http;
+	int n = 0;
+
+	if (o->pcap_path && !strcmp(o->pcap_path, "-"))
+		names[n++] = "-w -";
+	if (o->json)
+		names[n++] = "-j";
+	if (o->http && (!o->http_log || !strcmp(o->http_log, "-")))
+		names[n++] = o->http_log ? "--http-log -" : "--http";
+	if (o->packets)
+		names[n++] = "--packets";
+	else if (!any)
+		names[n++] = "the default lines";
+	return n;
+}
+
+int session_check_outputs(const struct session_opts *o, const char *cmd)
+{
+	const char *names[4];
+	int n = stdout_outputs(o, names);
+
+	if (n < 2)
+		return 0;
+	fprintf(stderr,
+		"xdp-sniff %s: %s and %s both want stdout; send one to a file (-w FILE, "
+		"--http-log FILE) (see xdp-sniff %s --help)\n",
+		cmd, names[0], names[1], cmd);
+	return 2;
+}
+
+bool session_uses_stdout(const struct session_opts *o)
+{
+	const char *names[4];
+
+	return stdout_outputs(o, names) > 0;
+}
+
+bool session_status_line_wanted(const struct session_opts *o, int out_fd, int err_fd)
+{
+	struct stat out, err;
+
+	if (log_level < LOG_INFO || !isatty(err_fd))
+		return false;
+	if (!session_uses_stdout(o) || !isatty(out_fd))
+		return true;
+	if (fstat(out_fd, &out) || fstat(err_fd, &err))
+		return false;
+	return out.st_rdev != err.st_rdev;
+}
+
 int session_open(struct session *s, struct session_opts *o)
 {
 	bool any = o->pcap_path || o->out_dir || o->json || o->http;
@@ -664,31 +719,15 @@ int session_open(struct session *s, struct session_opts *o)
 	if (!err && o->json)
 		err = add_sink(s, sink_json_new(o->max_payload, &s->mem));
 	if (!err && o->http) {
-		bool to_stdout = !o->http_log || !strcmp(o->http_log, "-");
+		struct sink *h = sink_http_new(o->http_log, o->http_bodies, o->http_decode, &s->mem);
 
-		if (to_stdout && o->pcap_path && !strcmp(o->pcap_path, "-")) {
-			pr_warn("--http and -w - both want stdout (give --http-log FILE)\n");
-			err = -EINVAL;
-		} else {
-			struct sink *h = sink_http_new(o->http_log, o->http_bodies, o->http_decode,
-						       &s->mem);
-
-			if (h && o->cap.skips)
-				sink_http_set_no_bodies(h, &s->feedback);
-			err = add_sink(s, h);
-		}
+		if (h && o->cap.skips)
+			sink_http_set_no_bodies(h, &s->feedback);
+		err = add_sink(s, h);
 	}
-	if (!err && (!any || o->packets)) {
-		/* stdout carries the pcap with -w -: no text there */
-		if (o->pcap_path && !strcmp(o->pcap_path, "-")) {
-			if (o->packets) {
-				pr_warn("--packets and -w - both want stdout\n");
-				err = -EINVAL;
-			}
-		} else {
-			err = add_sink(s, sink_text_new(1, !any));
-		}
-	}
+	/* two outputs on stdout were refused by session_check_outputs() */
+	if (!err && (!any || o->packets))
+		err = add_sink(s, sink_text_new(1, !any));
 	if (err)
 		goto err;
 	if (sinks_have_stream_sinks(&s->sinks)) {
@@ -779,8 +818,10 @@ void session_print_stats(struct session *s, FILE *f)
 
 	if (s->cap) {
 		sum_counters(s, c, &t);
-		fprintf(f, "%llu packets seen by the kernel program (%llu in, %llu out)\n",
+		/* unprivileged replay runs the parser and filter built for the host */
+		fprintf(f, "%llu packets seen by the %s (%llu in, %llu out)\n",
 			(unsigned long long)t.c[XS_C_SEEN],
+			s->on_host ? "host build of the program" : "kernel program",
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_SEEN],
 			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_SEEN]);
 		fprintf(f,
@@ -794,7 +835,7 @@ void session_print_stats(struct session *s, FILE *f)
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_RING_FULL],
 			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_RING_FULL]);
 		fprintf(f,
-			"%llu not matched, %llu not TCP, %llu not IP, %llu malformed, "
+			"%llu filtered out, %llu not TCP, %llu not IP, %llu malformed, "
 			"%llu IP fragments (all passed on)\n",
 			(unsigned long long)t.c[XS_C_FILTERED], (unsigned long long)t.c[XS_C_NOT_TCP],
 			(unsigned long long)t.c[XS_C_NOT_IP], (unsigned long long)t.c[XS_C_MALFORMED],
@@ -827,15 +868,16 @@ void session_print_stats(struct session *s, FILE *f)
 			/* open now, and those the end of the capture found open */
 			(unsigned long long)(fs->streams_open + fs->streams_ended_open),
 			(unsigned long long)fs->streams_midstream);
-		fprintf(f,
-			"bytes: %s delivered (%s after a RST), %s missing (gaps), "
-			"%s given up to caps, "
-			"%s past --max-stream-bytes, %s skipped for --no-bodies, "
-			"%s retransmitted, %s overlapping; "
-			"memory peak %s of %s\n",
+		fprintf(f, "bytes: %s delivered (%s after a RST), %s missing (gaps), "
+			"%s given up to caps, ",
 			BYTES(0, fs->bytes_delivered), BYTES(9, fs->after_reset_bytes),
-			BYTES(1, fs->gap_bytes), BYTES(2, fs->ooo_dropped_bytes),
-			BYTES(3, fs->budget_cut_bytes), BYTES(4, fs->skipped_bytes),
+			BYTES(1, fs->gap_bytes), BYTES(2, fs->ooo_dropped_bytes));
+		/* load's kernel-side budgets: replay has neither option */
+		if (s->opts->cap.max_stream_bytes)
+			fprintf(f, "%s past --max-stream-bytes, ", BYTES(3, fs->budget_cut_bytes));
+		if (s->opts->cap.skips)
+			fprintf(f, "%s skipped for --no-bodies, ", BYTES(4, fs->skipped_bytes));
+		fprintf(f, "%s retransmitted, %s overlapping; memory peak %s of %s\n",
 			BYTES(5, fs->retrans_bytes), BYTES(6, fs->overlap_bytes),
 			BYTES(7, s->mem.peak), BYTES(8, s->mem.limit));
 	}
@@ -926,6 +968,22 @@ void session_finish(struct session *s)
 {
 	if (s->flows)
 		flow_table_finish(s->flows);
+	/* what the outputs still hold is written now, so that a failure is counted (and seen
+	 * by session_outputs_failed()) rather than lost when they are closed */
+	sinks_flush(&s->sinks);
+}
+
+bool session_outputs_gone(const struct session *s)
+{
+	int live;
+
+	sinks_status(&s->sinks, &live);
+	return s->sinks.n && !live;
+}
+
+int session_outputs_failed(const struct session *s)
+{
+	return sinks_status(&s->sinks, NULL);
 }
 
 void session_close(struct session *s)

@@ -66,6 +66,7 @@ struct session {
 	__u64 segments;
 	int err;			/* first fatal error of a sink or of the flow table */
 	struct sink_feedback feedback;	/* what sinks may ask of the capture */
+	bool on_host;			/* replay through the host build: no kernel program */
 };
 
 /* The defaults of cmd (one of SESSION_LOAD, SESSION_REPLAY). o must not move afterwards
@@ -162,6 +163,23 @@ struct session_option {
 extern const struct session_option session_options[];
 extern const size_t session_n_options;
 
+/*
+ * After parsing, before anything is opened: the outputs that write to stdout (-w -, -j,
+ * --http without --http-log FILE, --packets, the default lines) would interleave there if
+ * two were given: a pcap with JSON lines in it is neither. Returns 0, or 2 after one usage
+ * line naming both.
+ */
+int session_check_outputs(const struct session_opts *o, const char *cmd);
+/* Does some output of o write to stdout? */
+bool session_uses_stdout(const struct session_opts *o);
+/*
+ * The live status line of `load` goes to stderr when stderr is a terminal and messages are
+ * on, and not when stdout writes captured data to that same terminal: the line (rewritten
+ * in place, no newline) and the packet lines would share the screen. out_fd and err_fd are
+ * stdout and stderr (tests pass others).
+ */
+bool session_status_line_wanted(const struct session_opts *o, int out_fd, int err_fd);
+
 int session_open(struct session *s, struct session_opts *o);
 /* The capture callback. */
 int session_segment(void *ctx, const struct xs_segment *seg, int r);
@@ -188,6 +206,11 @@ void session_print_status_line(struct session *s, FILE *f, struct session_rate *
 			       __u64 now_ns);
 /* End of capture: every stream still open is flushed and ends with state open. */
 void session_finish(struct session *s);
+/* Every output failed (a closed pipe, a full disk): nothing is left to capture for. */
+bool session_outputs_gone(const struct session *s);
+/* 0 when no output failed, -EPIPE when those that failed lost their reader, else the first
+ * other failure (see sinks_status()). */
+int session_outputs_failed(const struct session *s);
 /* Closes every output; frees all. */
 void session_close(struct session *s);
 

@@ -95,6 +95,27 @@ mode_t sinks_dir_mode(void)
 	return m;
 }
 
+static const char *owner_name;
+static uid_t owner_uid;
+static gid_t owner_gid;
+
+void sinks_set_owner(const char *name, uid_t uid, gid_t gid)
+{
+	owner_name = name;
+	owner_uid = uid;
+	owner_gid = gid;
+}
+
+/* Can the -Z user make files in a directory of this mode and owner (ACLs aside)? */
+static bool owner_can_write(const struct stat *sb)
+{
+	if (sb->st_uid == owner_uid)
+		return (sb->st_mode & 0300) == 0300;
+	if (sb->st_gid == owner_gid)
+		return (sb->st_mode & 0030) == 0030;
+	return (sb->st_mode & 0003) == 0003;
+}
+
 /* A failing sink is reported once, then left alone: the other outputs go on. A sink that
  * already said why, naming its file, is not reported twice. */
 static void sink_fail(struct sink *s, int err)
@@ -200,6 +221,23 @@ void sink_destroy(struct sink *s)
 		s->ops->destroy(s);
 }
 
+int sinks_status(const struct sink_set *set, int *live)
+{
+	int i, n = 0, err = 0;
+
+	for (i = 0; i < set->n; i++) {
+		int f = set->v[i]->failed;
+
+		if (!f)
+			n++;
+		else if (!err || (err == -EPIPE && f != -EPIPE))
+			err = f;
+	}
+	if (live)
+		*live = n;
+	return err;
+}
+
 void sinks_destroy(struct sink_set *set)
 {
 	int i;
@@ -222,6 +260,7 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path)
 	size_t n = strlen(dir);
 	char *path;
 	struct stat sb;
+	bool made = true;
 	int fd, err;
 
 	while (n > 1 && dir[n - 1] == '/')
@@ -229,10 +268,13 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path)
 	path = strndup(dir, n);
 	if (!path)
 		return -ENOMEM;
-	if (mkdir(path, sinks_dir_mode()) && errno != EEXIST) {
+	if (mkdir(path, sinks_dir_mode())) {
 		err = -errno;
-		pr_warn("failed to create %s %s: %s\n", what, dir, strerror(-err));
-		goto err_free_path;
+		if (err != -EEXIST) {
+			pr_warn("failed to create %s %s: %s\n", what, dir, strerror(-err));
+			goto err_free_path;
+		}
+		made = false;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -249,8 +291,20 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path)
 	if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS)) {
 		err = -errno;
 		pr_warn("cannot write to %s %s: %s\n", what, dir, strerror(-err));
-		close(fd);
-		goto err_free_path;
+		goto err_close;
+	}
+	if (owner_name && made && fchown(fd, owner_uid, owner_gid)) {
+		err = -errno;
+		pr_warn("failed to give %s %s to user %s (-Z): %s\n", what, dir, owner_name,
+			strerror(-err));
+		goto err_close;
+	}
+	if (owner_name && !made && (fstat(fd, &sb) || !owner_can_write(&sb))) {
+		err = -EACCES;
+		pr_warn("user %s (-Z) cannot write to %s %s: give it to that user (chown), or "
+			"name a directory that does not exist yet\n",
+			owner_name, what, dir);
+		goto err_close;
 	}
 	if (out_path)
 		*out_path = path;
@@ -258,6 +312,8 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path)
 		free(path);
 	return fd;
 
+err_close:
+	close(fd);
 err_free_path:
 	free(path);
 	return err;

@@ -72,6 +72,14 @@ void sinks_set_file_mode(mode_t mode);
 mode_t sinks_file_mode(void);
 mode_t sinks_dir_mode(void);
 
+/*
+ * -Z USER: the user the process becomes once its outputs are open. A directory the sinks
+ * create is handed to that user (the files in it are created after the switch); one that
+ * exists already must be writable by that user, or sinks_open_dir() refuses it at start.
+ * name is kept (the caller's string, for messages). Not called: no switch, nothing given.
+ */
+void sinks_set_owner(const char *name, uid_t uid, gid_t gid);
+
 struct sink_set {
 	struct sink *v[SINK_MAX];
 	int n;
@@ -144,6 +152,10 @@ int sinks_stream_close(struct sink_set *set, struct stream *st);
 int sinks_flush(struct sink_set *set);
 /* Destroys the sinks the set owns, forgets the borrowed ones; the set is empty after. */
 void sinks_destroy(struct sink_set *set);
+/* How the outputs fared: 0 when none failed; -EPIPE when every one that failed lost its
+ * reader (a closed pipe); else the first other failure. *live (when asked) gets the number
+ * of outputs still on. */
+int sinks_status(const struct sink_set *set, int *live);
 
 /* Constructors; each returns NULL with errno set. The sink they return is the caller's, to
  * give to sinks_add() or to end with sink_destroy(). */
