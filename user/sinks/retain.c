@@ -110,7 +110,8 @@ static int scan(struct retain *r)
 	}
 	closedir(d);
 	if (!err) {
-		qsort(found, n, sizeof(*found), cmp_mtime);
+		if (n)
+			qsort(found, n, sizeof(*found), cmp_mtime);
 		for (size_t i = 0; i < n; i++) {
 			entry_append(r, found[i]);
 			r->st.bytes += found[i]->bytes;
