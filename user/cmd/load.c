@@ -218,9 +218,10 @@ int cmd_load(int argc, char **argv)
 	/* a closed stdout is an output error (reported, that output switched off), not death */
 	signal(SIGPIPE, SIG_IGN);
 
+	o.nats.iface = copts.ifname;
 	err = session_open(&s, &o);
 	if (err)
-		return 1;
+		return err == -EKEYREJECTED ? 2 : 1;
 	s.cap = capture_live_open(&copts, session_segment, &s);
 	if (!s.cap) {
 		session_close(&s);

@@ -276,10 +276,11 @@ int cmd_replay(int argc, char **argv)
 	copts.dirs = CAPTURE_IN;
 	kernel = !o.no_kernel && (geteuid() == 0 || privs_have_bpf());
 
+	o.nats.iface = "replay";
 	err = session_open(&s, &o);
 	if (err) {
 		pcap_close(pc);
-		return 1;
+		return err == -EKEYREJECTED ? 2 : 1;
 	}
 	s.cap = capture_replay_open(&copts, kernel, session_segment, &s);
 	if (!s.cap && kernel) {

@@ -47,6 +47,7 @@ const struct option session_longopts[] = {
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "consume-all", no_argument, NULL, OPT_CONSUME_ALL },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	EXPORT_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -76,6 +77,7 @@ const char session_help[] =
 	"      --max-open-files N   files -o keeps open at once (default 256)\n"
 	"Capture:\n"
 	"      --snaplen BYTES      bytes of each packet copied (default: all; minimum 128)\n"
+	EXPORT_HELP
 	"Other:\n"
 	"  -q, --quiet              fewer messages\n"
 	"  -v, --verbose            libbpf, libxdp and verifier messages\n"
@@ -127,6 +129,7 @@ void session_opts_init(struct session_opts *o)
 	o->xdp_mode = XDP_MODE_UNSPEC;
 	o->dirs = CAPTURE_BOTH;
 	o->ring_size = 64U << 20;
+	export_opts_init(&o->nats);
 }
 
 static int usage_err(const char *cmd, const char *fmt, const char *arg)
@@ -246,7 +249,7 @@ int session_parse_opt(struct session_opts *o, int opt, const char *arg, const ch
 			return usage_err(cmd, "bad --overlap '%s' (last or first)", arg);
 		return 0;
 	}
-	return 1;
+	return export_parse_opt(&o->nats, opt, arg, cmd);
 }
 
 static int add_sink(struct session *s, struct sink *k)
@@ -272,7 +275,7 @@ static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64
 
 int session_open(struct session *s, struct session_opts *o)
 {
-	bool any = o->pcap_path || o->out_dir || o->json || o->http;
+	bool any = o->pcap_path || o->out_dir || o->json || o->http || o->nats.urls;
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -304,6 +307,13 @@ int session_open(struct session *s, struct session_opts *o)
 			err = add_sink(s, h);
 		}
 	}
+	if (!err && o->nats.urls) {
+		err = export_open(&s->exp, &o->nats);
+		if (!err)
+			err = add_sink(s, sink_nats_new(s->exp, EXPORT_STREAMS, &o->nats, &s->mem));
+		if (!err && o->http)
+			err = add_sink(s, sink_nats_new(s->exp, EXPORT_HTTP, &o->nats, &s->mem));
+	}
 	if (!err && (!any || o->packets)) {
 		/* stdout carries the pcap with -w -: no text there */
 		if (o->pcap_path && !strcmp(o->pcap_path, "-")) {
@@ -327,6 +337,8 @@ int session_open(struct session *s, struct session_opts *o)
 	return 0;
 err:
 	sinks_destroy(&s->sinks);
+	export_close(s->exp, false);
+	s->exp = NULL;
 	return err;
 }
 
@@ -489,10 +501,28 @@ void session_print_stats_json(struct session *s, FILE *f)
 	json_object_set_new(k, "peak", json_integer((json_int_t)s->mem.peak));
 	json_object_set_new(k, "limit", json_integer((json_int_t)s->mem.limit));
 	json_object_set_new(o, "memory", k);
+	if (s->exp) {
+		struct export_stats es;
+
+		export_get_stats(s->exp, &es);
+		json_object_set_new(o, "nats",
+				    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "published",
+					      (json_int_t)es.published, "acknowledged",
+					      (json_int_t)es.acked, "duplicates",
+					      (json_int_t)es.duplicates, "failed", (json_int_t)es.failed,
+					      "spooled", (json_int_t)es.spooled, "spool_bytes",
+					      (json_int_t)es.spool_bytes, "spool_pending",
+					      (json_int_t)es.spool_pending, "dropped",
+					      (json_int_t)es.dropped, "reconnects",
+					      (json_int_t)es.reconnects));
+	}
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line) {
 		fprintf(f, "%s\n", line);
 		fflush(f);
+		/* the counters line goes to the fleet too */
+		if (s->exp)
+			export_record(s->exp, EXPORT_STATS, line, strlen(line));
 		free(line);
 	}
 	json_decref(o);
@@ -526,6 +556,9 @@ void session_finish(struct session *s)
 void session_close(struct session *s)
 {
 	sinks_destroy(&s->sinks);
+	/* after the sinks: their last records are in; waits for the acks (--nats-drain) */
+	export_close(s->exp, log_level >= LOG_WARN);
+	s->exp = NULL;
 	if (s->flows)
 		flow_table_free(s->flows);
 	s->flows = NULL;

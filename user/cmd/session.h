@@ -13,6 +13,7 @@
 
 #include "capture/capture.h"
 #include "capture/filter.h"
+#include "export/nats.h"
 #include "stream/flow.h"
 #include "stream/memcap.h"
 #include "sinks/sink.h"
@@ -41,6 +42,7 @@ struct session_opts {
 	__u64 max_stream_bytes;
 	/* replay only */
 	bool no_kernel;
+	struct export_opts nats;	/* --nats and the rest of export's options */
 };
 
 struct session {
@@ -53,6 +55,7 @@ struct session {
 	__u64 segments;
 	int err;			/* first fatal error of a sink or of the flow table */
 	struct sink_feedback feedback;	/* what sinks may ask of the capture */
+	struct exporter *exp;		/* --nats; NULL without */
 };
 
 /* Parses the options load and replay share; returns 0, 1 for an option that is not one of
@@ -60,6 +63,7 @@ struct session {
 void session_opts_init(struct session_opts *o);
 int session_parse_opt(struct session_opts *o, int opt, const char *arg, const char *cmd);
 
+/* -EKEYREJECTED: the NATS export was refused (said on stderr); the command exits 2 */
 int session_open(struct session *s, struct session_opts *o);
 /* The capture callback. */
 int session_segment(void *ctx, const struct xs_segment *seg, int r);

@@ -438,6 +438,10 @@ void spool_close(struct spool *sp)
 	}
 	if (sp->wfd >= 0)
 		close(sp->wfd);
+	sp->wfd = -1;
+	/* the segment written last goes too when everything in it was acknowledged */
+	if (sp->dirfd >= 0)
+		spool_trim(sp);
 	spool_close_reader(sp);
 	if (sp->dirfd >= 0)
 		close(sp->dirfd);
