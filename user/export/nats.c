@@ -40,8 +40,12 @@ struct exporter {
 	jsCtx *js;
 	struct spool *sp;
 
-	/* shared with libnats' threads, under mu */
+	/* shared by the capture thread, the publisher thread and libnats' threads, under mu */
 	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* wakes the publisher: a record came, or stop */
+	pthread_t thread;
+	bool started, stop, kick;
+	bool read_warned;
 	struct export_slot *ring;	/* in flight, in seq order: ring[head .. head+n) */
 	__u32 cap, head, n;
 	bool failed;			/* a publish failed: rewind once the window is empty */
@@ -49,11 +53,10 @@ struct exporter {
 	__u64 acked, duplicates, nfailed, reconnects;
 	bool warned_stream;
 
-	/* the capture thread's */
 	__u64 records, published, spooled;
 	__u64 fail_ns;
 	int append_err;
-	bool down_warned;
+	bool down_warned;		/* the capture thread's */
 };
 
 static __u64 mono_ns(void)
@@ -504,6 +507,7 @@ static int export_connect(struct exporter *e)
 	if (s == NATS_NO_SERVER || s == NATS_TIMEOUT || s == NATS_IO_ERROR) {
 		/* nobody there yet: keep trying in the background, spool meanwhile */
 		reachable = false;
+		e->down_warned = true;	/* this is the one warning */
 		pr_warn("nats: no server reachable at %s (%s); spooling to %s until one is\n",
 			e->o.urls, nats_err(s), e->o.spool_dir);
 		natsOptions_SetRetryOnFailedConnect(e->nopts, true, on_connected, e);
@@ -528,6 +532,8 @@ static int export_connect(struct exporter *e)
 	return reachable ? export_check_stream(e) : 0;
 }
 
+static void *export_thread(void *arg);
+
 int export_open(struct exporter **out, const struct export_opts *o)
 {
 	struct spool_opts so = {};
@@ -539,6 +545,7 @@ int export_open(struct exporter **out, const struct export_opts *o)
 	if (!e)
 		return -ENOMEM;
 	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
 	e->o = *o;
 	if (!e->o.spool_dir) {
 		snprintf(dflt, sizeof(dflt), "/var/lib/xdp-sniff/spool/%s",
@@ -578,8 +585,15 @@ int export_open(struct exporter **out, const struct export_opts *o)
 				(unsigned long long)st.pending, e->o.spool_dir);
 	}
 	e->o.spool_dir = NULL;	/* may point at dflt */
+	/* started now, before load drops privileges and installs seccomp: its threads (and
+	 * the ones libnats starts from it) keep the right to start threads */
+	err = pthread_create(&e->thread, NULL, export_thread, e);
+	if (err) {
+		err = -err;
+		goto fail;
+	}
+	e->started = true;
 	*out = e;
-	export_tick(e);
 	return 0;
 fail:
 	e->o.spool_dir = NULL;
@@ -606,19 +620,17 @@ static bool export_connected(struct exporter *e)
 	return e->nc && natsConnection_Status(e->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
-/* Sends one spooled record. Returns 0 or -EAGAIN (the send failed: retry later). */
-static int export_send(struct exporter *e, const struct spool_rec *r)
+/* The message of one spooled record; NULL when out of memory. */
+static natsMsg *export_msg(struct exporter *e, const struct spool_rec *r)
 {
 	char id[EXPORT_ID_MAX + 1];
-	const char *subject = r->kind < EXPORT_KINDS ? e->subject[r->kind] : e->subject[0];
-	jsPubOptions po;
+	int k = r->kind < EXPORT_KINDS ? r->kind : 0;
 	natsMsg *m = NULL;
 	natsStatus s;
-	__u32 slot;
 
 	memcpy(id, r->id, r->id_len);
 	id[r->id_len] = 0;
-	s = natsMsg_Create(&m, subject, NULL, r->data, (int)r->len);
+	s = natsMsg_Create(&m, e->subject[k], NULL, r->data, (int)r->len);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
 	if (s == NATS_OK)
@@ -626,82 +638,113 @@ static int export_send(struct exporter *e, const struct spool_rec *r)
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Xdp-Sniff-Interface", e->o.iface ? e->o.iface : "");
 	if (s == NATS_OK)
-		s = natsMsgHeader_Set(m, "Xdp-Sniff-Kind",
-				      kind_names[r->kind < EXPORT_KINDS ? r->kind : 0]);
+		s = natsMsgHeader_Set(m, "Xdp-Sniff-Kind", kind_names[k]);
 	if (s != NATS_OK) {
 		natsMsg_Destroy(m);
-		return -ENOMEM;
+		return NULL;
 	}
-	jsPubOptions_Init(&po);
-	po.MaxWait = e->o.timeout_ms;
-	po.ExpectStream = e->o.stream;
-	pthread_mutex_lock(&e->mu);
-	slot = (e->head + e->n) % e->cap;
-	e->ring[slot] = (struct export_slot){ .seq = r->seq };
-	e->n++;
-	pthread_mutex_unlock(&e->mu);
-	s = js_PublishMsgAsync(e->js, &m, &po);
-	natsMsg_Destroy(m);
-	if (s != NATS_OK) {
-		/* never sent: no ack will come for it */
-		pthread_mutex_lock(&e->mu);
-		e->n--;
-		e->failed = true;
-		e->nfailed++;
-		pthread_mutex_unlock(&e->mu);
-		pr_debug("nats: publish failed: %s\n", nats_err(s));
-		return -EAGAIN;
-	}
-	e->published++;
-	return 0;
+	return m;
 }
 
-/* Collects acks, rewinds after failures, and sends while the window has room. */
-static void export_pump(struct exporter *e, bool tick)
+/*
+ * The publisher thread's round, under mu: acks in, a rewind after a failure or a reconnect
+ * once what is in flight has settled, then records out while the window has room. mu is let
+ * go around each publish, so acks come in meanwhile.
+ */
+static void export_pump(struct exporter *e)
 {
 	struct spool_rec r;
-	bool rewind = false;
+	jsPubOptions po;
+	natsMsg *m;
+	natsStatus s;
 	int err;
 
-	pthread_mutex_lock(&e->mu);
 	export_collect(e);
 	if (e->failed || e->reconnected) {
 		__u64 now = mono_ns();
 
 		if (!e->fail_ns)
 			e->fail_ns = now;
-		/* wait for what is in flight to settle (acked, or failed by its timeout), and
-		 * a second after a failure, then start again from the first unacknowledged */
+		/* in flight settles: acked, or failed by its timeout; a failure waits a second */
 		if (!e->n && (e->reconnected || now - e->fail_ns >= EXPORT_RETRY_NS)) {
 			e->failed = e->reconnected = false;
 			e->fail_ns = 0;
-			rewind = true;
+			spool_rewind(e->sp);
 		}
 	}
-	pthread_mutex_unlock(&e->mu);
-	if (rewind)
-		spool_rewind(e->sp);
 	if (e->fail_ns || !e->js || !export_connected(e))
 		return;
-	while (e->n < e->cap) {
+	jsPubOptions_Init(&po);
+	po.MaxWait = e->o.timeout_ms;
+	po.ExpectStream = e->o.stream;
+	while (e->n < e->cap && !e->failed) {
 		err = spool_next(e->sp, &r);
 		if (err) {
-			if (err != -ENOENT && tick)
-				pr_warn("nats: reading spool: %s\n", strerror(-err));
+			if (err != -ENOENT && !e->read_warned) {
+				e->read_warned = true;
+				pr_warn("nats: cannot read the spool: %s\n", strerror(-err));
+			}
 			break;
 		}
-		if (export_send(e, &r))
+		m = export_msg(e, &r);
+		if (!m) {
+			spool_rewind(e->sp);
 			break;
+		}
+		e->ring[(e->head + e->n) % e->cap] = (struct export_slot){ .seq = r.seq };
+		e->n++;
+		pthread_mutex_unlock(&e->mu);
+		s = js_PublishMsgAsync(e->js, &m, &po);
+		natsMsg_Destroy(m);
+		pthread_mutex_lock(&e->mu);
+		if (s != NATS_OK) {
+			/* never sent: no ack will come for it; it is the newest in the ring */
+			e->n--;
+			e->failed = true;
+			e->nfailed++;
+			pr_debug("nats: publish failed: %s\n", nats_err(s));
+			break;
+		}
+		e->published++;
 	}
+}
+
+/*
+ * The publisher: libnats is only ever called from here (and its own threads), never from
+ * the capture thread, which may run under seccomp without the right to start threads.
+ */
+static void *export_thread(void *arg)
+{
+	struct exporter *e = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&e->mu);
+	while (!e->stop) {
+		export_pump(e);
+		spool_tick(e->sp, mono_ns());
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 20 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (!e->kick)
+			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+		e->kick = false;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
 }
 
 int export_record(struct exporter *e, enum export_kind kind, const char *text, size_t len)
 {
 	char id[EXPORT_ID_MAX];
-	__u64 seq = spool_next_seq(e->sp);
+	__u64 seq;
 	int n, err;
 
+	pthread_mutex_lock(&e->mu);
 	e->records++;
+	seq = spool_next_seq(e->sp);
 	n = snprintf(id, sizeof(id), "%s-%016llx-%u-%llu", e->host,
 		     (unsigned long long)spool_epoch(e->sp), spool_run(e->sp),
 		     (unsigned long long)seq);
@@ -711,35 +754,32 @@ int export_record(struct exporter *e, enum export_kind kind, const char *text, s
 			pr_warn("nats: cannot spool a %s record: %s (records are being lost)\n",
 				kind_names[kind], strerror(-err));
 		e->append_err = err;
-		return err;
+	} else if (e->fail_ns || e->failed || !export_connected(e)) {
+		/* it waits in the spool for the broker */
+		e->spooled++;
 	}
-	export_pump(e, false);
-	/* still in the spool, not on the wire: it waits for the broker or the window */
-	if (spool_next_seq(e->sp) - 1 == seq) {
-		pthread_mutex_lock(&e->mu);
-		if (!e->n || e->ring[(e->head + e->n - 1) % e->cap].seq < seq)
-			e->spooled++;
-		pthread_mutex_unlock(&e->mu);
+	if (!e->kick) {
+		e->kick = true;
+		pthread_cond_signal(&e->cv);
 	}
-	return 0;
+	pthread_mutex_unlock(&e->mu);
+	return err;
 }
 
 void export_tick(struct exporter *e)
 {
+	struct spool_stats st;
 	bool up;
 
 	if (!e)
 		return;
-	export_pump(e, true);
-	spool_tick(e->sp, mono_ns());
 	up = export_connected(e);
-	if (!up && !e->down_warned) {
-		struct spool_stats st;
-
-		spool_get_stats(e->sp, &st);
-		if (st.pending)
-			pr_warn("nats: broker not reachable; %llu records spooled\n",
-				(unsigned long long)st.pending);
+	pthread_mutex_lock(&e->mu);
+	spool_get_stats(e->sp, &st);
+	pthread_mutex_unlock(&e->mu);
+	if (!up && !e->down_warned && st.pending) {
+		pr_warn("nats: broker not reachable; %llu records spooled\n",
+			(unsigned long long)st.pending);
 		e->down_warned = true;
 	} else if (up) {
 		e->down_warned = false;
@@ -751,17 +791,17 @@ void export_get_stats(struct exporter *e, struct export_stats *st)
 	struct spool_stats ss = {};
 
 	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&e->mu);
 	if (e->sp)
 		spool_get_stats(e->sp, &ss);
-	pthread_mutex_lock(&e->mu);
 	st->acked = e->acked;
 	st->duplicates = e->duplicates;
 	st->failed = e->nfailed;
 	st->reconnects = e->reconnects;
-	pthread_mutex_unlock(&e->mu);
 	st->records = e->records;
 	st->published = e->published;
 	st->spooled = e->spooled;
+	pthread_mutex_unlock(&e->mu);
 	st->spool_bytes = ss.bytes;
 	st->spool_pending = ss.pending;
 	st->dropped = ss.dropped;
@@ -788,13 +828,14 @@ void export_close(struct exporter *e, bool summary)
 {
 	if (!e)
 		return;
-	if (e->sp && e->js) {
+	if (e->started) {
 		__u64 end = mono_ns() + (__u64)e->o.drain_ms * 1000000ull;
 		struct spool_stats st;
 
 		for (;;) {
-			export_pump(e, true);
+			pthread_mutex_lock(&e->mu);
 			spool_get_stats(e->sp, &st);
+			pthread_mutex_unlock(&e->mu);
 			if (!st.pending || mono_ns() >= end)
 				break;
 			usleep(2000);
@@ -802,6 +843,11 @@ void export_close(struct exporter *e, bool summary)
 		if (st.pending)
 			pr_warn("nats: %llu records not acknowledged; they stay in the spool for "
 				"the next run\n", (unsigned long long)st.pending);
+		pthread_mutex_lock(&e->mu);
+		e->stop = true;
+		pthread_cond_signal(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->thread, NULL);
 	}
 	if (summary)
 		export_print_stats(e, stderr);
@@ -817,6 +863,7 @@ void export_close(struct exporter *e, bool summary)
 		export_collect(e);
 	pthread_mutex_unlock(&e->mu);
 	spool_close(e->sp);
+	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e->ring);
 	free(e);

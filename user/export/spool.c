@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "export/spool.h"
@@ -49,6 +48,8 @@ struct spool {
 	int rd_fd;
 	__u8 *buf;
 	size_t buf_cap;
+	__u8 *wbuf;		/* a record being appended */
+	size_t wbuf_cap;
 
 	struct spool_stats st;
 };
@@ -162,6 +163,20 @@ static int spool_buf(struct spool *sp, size_t n)
 		return -ENOMEM;
 	sp->buf = b;
 	sp->buf_cap = n;
+	return 0;
+}
+
+static int spool_wbuf(struct spool *sp, size_t n)
+{
+	__u8 *b;
+
+	if (n <= sp->wbuf_cap)
+		return 0;
+	b = realloc(sp->wbuf, n);
+	if (!b)
+		return -ENOMEM;
+	sp->wbuf = b;
+	sp->wbuf_cap = n;
 	return 0;
 }
 
@@ -447,6 +462,7 @@ void spool_close(struct spool *sp)
 		close(sp->dirfd);
 	free(sp->segs);
 	free(sp->buf);
+	free(sp->wbuf);
 	free(sp->dir);
 	free(sp);
 }
@@ -507,7 +523,6 @@ int spool_append(struct spool *sp, __u8 kind, const char *id, size_t id_len, con
 	__u8 fixed[SPOOL_BODY_FIXED];
 	__u64 v = htole64(sp->next_seq);
 	size_t body = SPOOL_BODY_FIXED + id_len + len, rec = SPOOL_HDR + body;
-	struct iovec iov[4];
 	struct spool_seg *seg;
 	__u32 crc;
 	ssize_t w;
@@ -529,12 +544,16 @@ int spool_append(struct spool *sp, __u8 kind, const char *id, size_t id_len, con
 	crc = spool_crc32c(crc, id, id_len);
 	crc = spool_crc32c(crc, data, len);
 	hdr[1] = htole32(crc);
-	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-	iov[1] = (struct iovec){ fixed, sizeof(fixed) };
-	iov[2] = (struct iovec){ (void *)id, id_len };
-	iov[3] = (struct iovec){ (void *)data, len };
+	/* one buffer and pwrite: load's seccomp allow-list has pwrite64, not pwritev */
+	err = spool_wbuf(sp, rec);
+	if (err)
+		return err;
+	memcpy(sp->wbuf, hdr, sizeof(hdr));
+	memcpy(sp->wbuf + SPOOL_HDR, fixed, sizeof(fixed));
+	memcpy(sp->wbuf + SPOOL_HDR + SPOOL_BODY_FIXED, id, id_len);
+	memcpy(sp->wbuf + SPOOL_HDR + SPOOL_BODY_FIXED + id_len, data, len);
 	seg = &sp->segs[sp->nsegs - 1];
-	w = pwritev(sp->wfd, iov, 4, (off_t)seg->bytes);
+	w = pwrite(sp->wfd, sp->wbuf, rec, (off_t)seg->bytes);
 	if (w != (ssize_t)rec) {
 		err = w < 0 ? -errno : -ENOSPC;
 		/* a partial record must not stay for the next one to follow */
