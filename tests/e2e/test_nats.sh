@@ -348,7 +348,7 @@ t_live_200()
 	mkdir -p "$d"
 	single_conf live
 	nats_start 4 "$CONF" || return 1
-	"$XS" replay "$EMPTY" --nats "$URL" --nats-create-stream --spool-dir "$d/sp0" -q ||
+	"$XS" replay "$EMPTY" --nats "$URL" --nats-create-stream --spool-dir "$d/sp0" -q 2>/dev/null ||
 		{ WHY="creating the stream failed"; return 1; }
 	live_run "$d" 200 0 "$URL" "" || return 1
 	sub "$d/sub.out" || { WHY="subscribe failed"; return 1; }
@@ -370,7 +370,7 @@ t_broker_down()
 	mkdir -p "$d"
 	single_conf down
 	nats_start 5 "$CONF" || return 1
-	"$XS" replay "$EMPTY" --nats "$URL" --nats-create-stream --spool-dir "$d/sp0" -q ||
+	"$XS" replay "$EMPTY" --nats "$URL" --nats-create-stream --spool-dir "$d/sp0" -q 2>/dev/null ||
 		{ WHY="creating the stream failed"; return 1; }
 	# ~32 s of transfers, the broker away from 4 s to 24 s
 	live_run "$d" 160 0.2 "$URL" broker_down_20s || return 1
@@ -398,7 +398,7 @@ cluster_confs()
 			echo "  listen: 127.0.0.1:${c[$i]}"
 			echo -n "  routes: ["
 			for j in 0 1 2; do
-				[ "$j" -eq "$i" ] || echo -n " nats-route://127.0.0.1:${c[$j]}"
+				[ "$j" -eq "$i" ] || echo -n " \"nats-route://127.0.0.1:${c[$j]}\","
 			done
 			echo " ]"
 			echo "}"
@@ -408,12 +408,20 @@ cluster_confs()
 	CURLS=$URL
 }
 
+# The node xdp-sniff is connected to goes down for 8 s (its clients fail over to the others).
 node_down_up()
 {
+	local i port victim=1
+
 	sleep 4
-	nats_kill 7
+	for i in 0 1 2; do
+		port=$(sed -n 's/^listen: 127.0.0.1:\([0-9]*\)$/\1/p' "$E2E_TMP/c$i.conf")
+		ss -tnp state established "dport = :$port" | grep -q "pid=$XS_PID," && victim=$i
+	done
+	echo "$victim" >"$E2E_TMP/victim"
+	nats_kill $((6 + victim))
 	sleep 8
-	nats_start 7 "$E2E_TMP/c1.conf"
+	nats_start $((6 + victim)) "$E2E_TMP/c$victim.conf"
 }
 
 t_cluster()
@@ -429,6 +437,8 @@ t_cluster()
 	wait_for 30 "$XS" replay "$EMPTY" --nats "$URL" --nats-create-stream=3 \
 		--spool-dir "$d/sp0" -q 2>/dev/null || { WHY="no 3-replica stream in 30 s"; return 1; }
 	live_run "$d" 150 0.1 "$URL" node_down_up || return 1
+	grep -q ' [1-9][0-9]* reconnects' "$d/err" ||
+		{ WHY="no reconnect after node c$(cat "$E2E_TMP/victim") went down"; return 1; }
 	sub "$d/sub.out" || { WHY="subscribe failed"; return 1; }
 	check_exact "$d/sub.out" "$d/j.out"
 }
