@@ -318,6 +318,11 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		goto unlock;	/* from before a rewind: its copy is on its way again */
 	if (pa && pa->Stream && !strcmp(pa->Stream, e->o.stream)) {
 		slot->done = true;
+		/* a full window waits for its oldest: wake the publisher once that one is in */
+		if (e->n == e->cap && slot == &e->ring[e->head] && !e->kick) {
+			e->kick = true;
+			pthread_cond_signal(&e->cv);
+		}
 		e->acked++;
 		if (pa->Duplicate)
 			e->duplicates++;
