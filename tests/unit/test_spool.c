@@ -338,6 +338,22 @@ static void test_bad_records_refused(void **state)
 	spool_close(sp);
 }
 
+static void test_makes_parents(void **state)
+{
+	struct fix *f = *state;
+	struct spool_opts o = { .dir = NULL };
+	struct spool *sp = NULL;
+	char dir[128];
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s/a/b/eth0", f->dir);
+	o.dir = dir;
+	assert_int_equal(spool_open(&sp, &o), 0);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	spool_close(sp);
+}
+
 static void test_unusable_dir(void **state)
 {
 	struct spool_opts o = { .dir = "/proc/xs-no-such/spool" };
@@ -359,6 +375,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_skips_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_interval_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_makes_parents, setup, teardown),
 		cmocka_unit_test(test_unusable_dir),
 	};
 

@@ -316,7 +316,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	pthread_mutex_lock(&e->mu);
 	if (!msg_seq(msg, &seq) || !(slot = ring_find(e, seq)))
 		goto unlock;	/* from before a rewind: its copy is on its way again */
-	if (pa && pa->Stream && !strcmp(pa->Stream, e->o.stream)) {
+	/* stored: in our stream, at a sequence (a duplicate names the original's) */
+	if (pa && pa->Stream && !strcmp(pa->Stream, e->o.stream) && pa->Sequence) {
 		slot->done = true;
 		/* a full window waits for its oldest: wake the publisher once that one is in */
 		if (e->n == e->cap && slot == &e->ring[e->head] && !e->kick) {

@@ -360,6 +360,28 @@ static void spool_trim(struct spool *sp)
 		spool_drop_seg(sp, 0);
 }
 
+/* Makes dir (0700) and its missing parents (0755, as /var/lib/xdp-sniff would be). */
+static int spool_mkdirs(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 int spool_open(struct spool **out, const struct spool_opts *o)
 {
 	unsigned long long acked = 0;
@@ -385,10 +407,9 @@ int spool_open(struct spool **out, const struct spool_opts *o)
 		err = -ENOMEM;
 		goto free_sp;
 	}
-	if (mkdir(o->dir, 0700) && errno != EEXIST) {
-		err = -errno;
+	err = spool_mkdirs(o->dir);
+	if (err)
 		goto free_sp;
-	}
 	sp->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sp->dirfd < 0) {
 		err = -errno;
