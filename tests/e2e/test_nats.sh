@@ -339,6 +339,33 @@ t_broker_down()
 	check_exact "$d/sub.out" "$d/j.out"
 }
 
+# The broker stops answering (SIGSTOP) with messages in flight, and comes back 3 s later:
+# their PubAcks come too late (--nats-timeout 1000), they are sent again, the server reports
+# the copies as duplicates, and every record is still in the stream once.
+broker_stalls()
+{
+	sleep 2
+	kill -STOP "$(cat "$E2E_TMP/nats-9.pid")"
+	sleep 3
+	kill -CONT "$(cat "$E2E_TMP/nats-9.pid")"
+}
+
+t_duplicates()
+{
+	local d=$E2E_TMP/dup n
+
+	mkdir -p "$d"
+	single_conf dup
+	nats_start 9 "$CONF" || return 1
+	"$XS" replay "$EMPTY" --nats "$URL" --nats-create-stream --spool-dir "$d/sp0" -q 2>/dev/null ||
+		{ WHY="creating the stream failed"; return 1; }
+	live_run "$d" 60 0.1 "$URL" broker_stalls --nats-timeout 1000 || return 1
+	n=$(sed -n 's/^nats: .*, \([0-9]*\) duplicates.*/\1/p' "$d/err")
+	[ "${n:-0}" -gt 0 ] || { WHY="no duplicate reported: $(grep '^nats:' "$d/err")"; return 1; }
+	sub "$d/sub.out" || { WHY="subscribe failed"; return 1; }
+	check_exact "$d/sub.out" "$d/j.out"
+}
+
 cluster_confs()
 {
 	local i j p c
@@ -425,5 +452,6 @@ run_test sigkill_while_spooling_then_restart t_sigkill_spooled
 run_test spool_full_drops_oldest_counted t_spool_full
 run_test live_200_transfers_identical t_live_200
 run_test broker_down_20s_exactly_once_in_order t_broker_down
+run_test broker_stalls_duplicates_dropped t_duplicates
 run_test cluster_3_replicas_node_restart t_cluster
 e2e_finish

@@ -25,10 +25,11 @@
 
 static const char *const kind_names[EXPORT_KINDS] = { "streams", "http", "stats" };
 
-/* A message on its way: its spool seq and whether its PubAck came. */
+/* A message on its way: its spool seq, and how it settled. */
+enum { SLOT_SENT, SLOT_ACKED, SLOT_FAILED };
 struct export_slot {
 	__u64 seq;
-	bool done;
+	int state;
 };
 
 struct exporter {
@@ -48,6 +49,7 @@ struct exporter {
 	bool read_warned;
 	struct export_slot *ring;	/* in flight, in seq order: ring[head .. head+n) */
 	__u32 cap, head, n;
+	__u32 unsettled;		/* slots still SLOT_SENT */
 	bool failed;			/* a publish failed: rewind once the window is empty */
 	bool reconnected;		/* the connection came back: rewind */
 	__u64 acked, duplicates, nfailed, reconnects;
@@ -314,11 +316,14 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	__u64 seq;
 
 	pthread_mutex_lock(&e->mu);
-	if (!msg_seq(msg, &seq) || !(slot = ring_find(e, seq)))
-		goto unlock;	/* from before a rewind: its copy is on its way again */
+	/* an answer for a slot already settled (a copy sent after a rewind answered first)
+	 * changes nothing */
+	if (!msg_seq(msg, &seq) || !(slot = ring_find(e, seq)) || slot->state != SLOT_SENT)
+		goto unlock;
+	e->unsettled--;
 	/* stored: in our stream, at a sequence (a duplicate names the original's) */
 	if (pa && pa->Stream && !strcmp(pa->Stream, e->o.stream) && pa->Sequence) {
-		slot->done = true;
+		slot->state = SLOT_ACKED;
 		/* a full window waits for its oldest: wake the publisher once that one is in */
 		if (e->n == e->cap && slot == &e->ring[e->head] && !e->kick) {
 			e->kick = true;
@@ -333,6 +338,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 			pr_warn("nats: PubAck from stream %s, not %s (do two streams take %s.>?)\n",
 				pa->Stream ? pa->Stream : "?", e->o.stream, e->o.prefix);
 		}
+		slot->state = SLOT_FAILED;
 		e->failed = true;
 		e->nfailed++;
 		if (pae)
@@ -612,7 +618,7 @@ static void export_collect(struct exporter *e)
 {
 	__u64 through = 0;
 
-	while (e->n && e->ring[e->head].done) {
+	while (e->n && e->ring[e->head].state == SLOT_ACKED) {
 		through = e->ring[e->head].seq;
 		e->head = (e->head + 1) % e->cap;
 		e->n--;
@@ -672,9 +678,12 @@ static void export_pump(struct exporter *e)
 		if (!e->fail_ns)
 			e->fail_ns = now;
 		/* in flight settles: acked, or failed by its timeout; a failure waits a second */
-		if (!e->n && (e->reconnected || now - e->fail_ns >= EXPORT_RETRY_NS)) {
+		if (!e->unsettled && (e->reconnected || now - e->fail_ns >= EXPORT_RETRY_NS)) {
+			/* from the first record not acknowledged; what was acked after it is
+			 * sent again and comes back flagged duplicate */
 			e->failed = e->reconnected = false;
 			e->fail_ns = 0;
+			e->head = e->n = 0;
 			spool_rewind(e->sp);
 		}
 	}
@@ -699,6 +708,7 @@ static void export_pump(struct exporter *e)
 		}
 		e->ring[(e->head + e->n) % e->cap] = (struct export_slot){ .seq = r.seq };
 		e->n++;
+		e->unsettled++;
 		pthread_mutex_unlock(&e->mu);
 		s = js_PublishMsgAsync(e->js, &m, &po);
 		natsMsg_Destroy(m);
@@ -706,6 +716,7 @@ static void export_pump(struct exporter *e)
 		if (s != NATS_OK) {
 			/* never sent: no ack will come for it; it is the newest in the ring */
 			e->n--;
+			e->unsettled--;
 			e->failed = true;
 			e->nfailed++;
 			pr_debug("nats: publish failed: %s\n", nats_err(s));
