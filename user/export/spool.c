@@ -310,7 +310,8 @@ static int spool_scan(struct spool *sp)
 		if (err)
 			goto close_dir;
 	}
-	qsort(sp->segs, (size_t)sp->nsegs, sizeof(*sp->segs), seg_cmp);
+	if (sp->nsegs)
+		qsort(sp->segs, (size_t)sp->nsegs, sizeof(*sp->segs), seg_cmp);
 	for (int i = 0; i < sp->nsegs; i++) {
 		err = spool_scan_seg(sp, &sp->segs[i]);
 		if (err)
