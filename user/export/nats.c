@@ -47,6 +47,7 @@ struct exporter {
 	pthread_t thread;
 	bool started, stop, kick;
 	bool read_warned;
+	bool fail_warned;		/* a failed publish was said since the last ack */
 	struct export_slot *ring;	/* in flight, in seq order: ring[head .. head+n) */
 	__u32 cap, head, n;
 	__u32 unsettled;		/* slots still SLOT_SENT */
@@ -324,6 +325,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 	/* stored: in our stream, at a sequence (a duplicate names the original's) */
 	if (pa && pa->Stream && !strcmp(pa->Stream, e->o.stream) && pa->Sequence) {
 		slot->state = SLOT_ACKED;
+		e->fail_warned = false;
 		/* a full window waits for its oldest: wake the publisher once that one is in */
 		if (e->n == e->cap && slot == &e->ring[e->head] && !e->kick) {
 			e->kick = true;
@@ -341,10 +343,14 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		slot->state = SLOT_FAILED;
 		e->failed = true;
 		e->nfailed++;
-		if (pae)
-			pr_debug("nats: publish of %llu failed: %s (%d)\n", (unsigned long long)seq,
-				 pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
-				 (int)pae->ErrCode);
+		if (pae && !e->fail_warned) {
+			/* once until publishing works again: a missing stream, a full one, ... */
+			e->fail_warned = true;
+			pr_warn("nats: publishing to stream %s failed: %s (error %d); retrying, the "
+				"records wait in the spool\n", e->o.stream,
+				pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
+				(int)pae->ErrCode);
+		}
 	}
 unlock:
 	pthread_mutex_unlock(&e->mu);
