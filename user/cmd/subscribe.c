@@ -287,5 +287,7 @@ out:
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	natsOptions_Destroy(no);
+	nats_ReleaseThreadMemory();
+	nats_CloseAndWait(2000);
 	return status;
 }

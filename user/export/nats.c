@@ -756,6 +756,7 @@ static void *export_thread(void *arg)
 		e->kick = false;
 	}
 	pthread_mutex_unlock(&e->mu);
+	nats_ReleaseThreadMemory();
 	return NULL;
 }
 
@@ -886,6 +887,12 @@ void export_close(struct exporter *e, bool summary)
 		export_collect(e);
 	pthread_mutex_unlock(&e->mu);
 	spool_close(e->sp);
+	/* what libnats keeps per thread (its last error) for the calling thread, which may
+	 * be the main thread: it is never freed by a thread exit; then the library's own
+	 * threads (timers, callbacks) are stopped, so that theirs is freed too. One exporter
+	 * per process: libnats would start again if called after this. */
+	nats_ReleaseThreadMemory();
+	nats_CloseAndWait(2000);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e->ring);
