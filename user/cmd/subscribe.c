@@ -16,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
 
 #include "cmd/cmd.h"
 #include "cmd/session.h"
 #include "export/nats.h"
+#include "export/natslib.h"
 #include "log.h"
 
 #define SUB_BATCH 256
@@ -283,9 +283,12 @@ int cmd_subscribe(int argc, char **argv)
 out:
 	if (out != stdout)
 		fclose(out);
-	natsSubscription_Destroy(sub);
-	jsCtx_Destroy(js);
-	natsConnection_Destroy(nc);
+	if (sub)
+		natsSubscription_Destroy(sub);
+	if (js)
+		jsCtx_Destroy(js);
+	if (nc)
+		natsConnection_Destroy(nc);
 	natsOptions_Destroy(no);
 	nats_ReleaseThreadMemory();
 	nats_CloseAndWait(2000);

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
 
 #include "cmd/session.h"
 #include "export/nats.h"
+#include "export/natslib.h"
 #include "export/spool.h"
 #include "log.h"
 
@@ -384,6 +384,8 @@ int export_nats_options(const struct export_opts *o, natsOptions **out)
 	natsOptions *no = NULL;
 	natsStatus s;
 
+	if (natslib_open())
+		return -EKEYREJECTED;
 	if (natsOptions_Create(&no) != NATS_OK)
 		return -ENOMEM;
 	urls = strdup(o->urls);
@@ -879,8 +881,10 @@ void export_close(struct exporter *e, bool summary)
 		natsConnection_Close(e->nc);
 	if (e->js)
 		jsCtx_Destroy(e->js);
-	natsConnection_Destroy(e->nc);
-	natsOptions_Destroy(e->nopts);
+	if (e->nc)
+		natsConnection_Destroy(e->nc);
+	if (e->nopts)
+		natsOptions_Destroy(e->nopts);
 	/* acks that came during the close are counted by the spool's mark */
 	pthread_mutex_lock(&e->mu);
 	if (e->sp)
@@ -891,8 +895,10 @@ void export_close(struct exporter *e, bool summary)
 	 * be the main thread: it is never freed by a thread exit; then the library's own
 	 * threads (timers, callbacks) are stopped, so that theirs is freed too. One exporter
 	 * per process: libnats would start again if called after this. */
-	nats_ReleaseThreadMemory();
-	nats_CloseAndWait(2000);
+	if (e->nopts) {
+		nats_ReleaseThreadMemory();
+		nats_CloseAndWait(2000);
+	}
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e->ring);
