@@ -15,6 +15,7 @@ static const struct {
 	{ "status", cmd_status, "status [IFACE]                           attached instances, filter, counters" },
 	{ "unload", cmd_unload, "unload IFACE                             detach an instance left behind" },
 	{ "filter", cmd_filter, "filter IFACE add|del|set|list|clear ...  change the filter of a running capture" },
+	{ "subscribe", cmd_subscribe, "subscribe URL [--durable NAME] [-o FILE]  read the records --nats published" },
 };
 
 static void usage(FILE *f)

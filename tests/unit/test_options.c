@@ -82,7 +82,7 @@ static bool lists(const char *text, const char *want)
 	const char *p;
 
 	for (p = strstr(text, want); p; p = strstr(p + 1, want))
-		if (p[strlen(want)] == ' ' || p[strlen(want)] == '\n')
+		if (p[strlen(want)] == ' ' || p[strlen(want)] == '\n' || p[strlen(want)] == '[')
 			return true;
 	return false;
 }

@@ -10,5 +10,6 @@ int cmd_replay(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
+int cmd_subscribe(int argc, char **argv);
 
 #endif

@@ -250,8 +250,10 @@ int cmd_load(int argc, char **argv)
 	if (o.user)
 		sinks_set_owner(zuser.name, zuser.uid, zuser.gid);
 	/* outputs first: one that cannot be opened stops load before anything is attached */
-	if (session_open(&s, &o))
-		return 1;
+	o.nats.iface = o.cap.ifname;
+	r = session_open(&s, &o);
+	if (r)
+		return r == -EKEYREJECTED ? 2 : 1;
 	if (load_attach(&s, &o)) {
 		session_close(&s);
 		return 1;

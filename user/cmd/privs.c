@@ -112,6 +112,8 @@ static const int allowed[] = {
 	/* the ring buffer, counters, detaching */
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(poll),
 	SCMP_SYS(ppoll), SCMP_SYS(bpf), SCMP_SYS(bind), SCMP_SYS(getsockname),
+	/* --nats: libnats closing its connection wakes its reader thread with shutdown(2) */
+	SCMP_SYS(shutdown),
 	SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(recvmsg), SCMP_SYS(recvfrom),
 	/* privs_raise() */
 	SCMP_SYS(capget), SCMP_SYS(capset),

@@ -243,10 +243,11 @@ int cmd_replay(int argc, char **argv)
 		return 1;
 	}
 
+	o.nats.iface = "replay";
 	err = session_open(&s, &o);
 	if (err) {
 		pcap_close(pc);
-		return 1;
+		return err == -EKEYREJECTED ? 2 : 1;
 	}
 	/* --kernel is asked to check the kernel side: no quiet fall back to the host build */
 	s.cap = capture_replay_open(&o.cap, o.kernel, session_segment, &s);

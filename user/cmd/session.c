@@ -201,6 +201,44 @@ const struct session_option session_options[] = {
 	  "given",
 	  SSEC_CAPTURE, SESSION_LOAD, SOPT_FLAG, FIELD(cap.skips) },
 
+#define EXPORT_ROW(name_, arg_, help_, code_) \
+	{ name_, 0, arg_, help_, SSEC_EXPORT, SESSION_BOTH, SOPT_EXPORT, .code = code_ }
+	EXPORT_ROW("nats", "URL[,URL...]",
+		   "publish stream records (and --http exchanges,\nand --stats-interval lines) to "
+		   "JetStream; no\nsecrets in URL", OPT_NATS),
+	EXPORT_ROW("nats-subject", "P", "subjects P.streams.HOST, P.http.HOST,\nP.stats.HOST "
+		   "(default xdp-sniff)", OPT_NATS_SUBJECT),
+	EXPORT_ROW("nats-stream", "NAME", "the JetStream stream (default XDP_SNIFF)",
+		   OPT_NATS_STREAM),
+	{ "nats-create-stream", 0, "R", "create the stream if missing, R replicas\n(default 1)",
+	  SSEC_EXPORT, SESSION_BOTH, SOPT_EXPORT, .code = OPT_NATS_CREATE_STREAM,
+	  .flags = SOPT_OPTIONAL_ARG },
+	EXPORT_ROW("nats-stream-max-bytes", "SIZE", "a created stream's size limit",
+		   OPT_NATS_STREAM_MAX_BYTES),
+	EXPORT_ROW("nats-stream-max-age", "SEC", "a created stream's age limit",
+		   OPT_NATS_STREAM_MAX_AGE),
+	EXPORT_ROW("nats-creds", "FILE", "credentials (JWT and NKey seed)", OPT_NATS_CREDS),
+	EXPORT_ROW("nats-token-file", "FILE", "a token, read from FILE", OPT_NATS_TOKEN_FILE),
+	EXPORT_ROW("nats-tls-ca", "FILE", "CA certificates for the server's TLS", OPT_NATS_TLS_CA),
+	EXPORT_ROW("nats-tls-cert", "FILE", "client certificate for TLS", OPT_NATS_TLS_CERT),
+	EXPORT_ROW("nats-tls-key", "FILE", "its private key", OPT_NATS_TLS_KEY),
+	EXPORT_ROW("nats-payload", NULL, "include the payload (base64, as -j)", OPT_NATS_PAYLOAD),
+	EXPORT_ROW("nats-max-payload", "BYTES", "payload kept per direction (default 64K)",
+		   OPT_NATS_MAX_PAYLOAD),
+	EXPORT_ROW("nats-window", "N", "messages awaiting their ack at once (default\n4096)",
+		   OPT_NATS_WINDOW),
+	EXPORT_ROW("nats-timeout", "MS", "a PubAck later than this is retried (default\n5000)",
+		   OPT_NATS_TIMEOUT),
+	EXPORT_ROW("nats-drain", "MS", "at exit, wait this long for the acks (default\n10000)",
+		   OPT_NATS_DRAIN),
+	EXPORT_ROW("host-id", "ID", "HOST in subjects and ids (default the hostname)",
+		   OPT_HOST_ID),
+	EXPORT_ROW("spool-dir", "DIR", "records not yet acknowledged (default\n"
+		   "/var/lib/xdp-sniff/spool/IFACE)", OPT_SPOOL_DIR),
+	EXPORT_ROW("spool-max", "SIZE", "spool size; the oldest records go past it\n(default 1G)",
+		   OPT_SPOOL_MAX),
+#undef EXPORT_ROW
+
 	{ "user", 'Z', "USER", "run as USER after attaching", SSEC_OTHER, SESSION_LOAD,
 	  SOPT_STRING, FIELD(user) },
 	{ "stats-interval", 0, "SEC", "counters as a JSON line on stderr every SEC s",
@@ -227,6 +265,7 @@ static const char *const section_titles[SSEC_MAX] = {
 			"stream):",
 	[SSEC_STREAMS] = "Streams:",
 	[SSEC_CAPTURE] = "Capture:",
+	[SSEC_EXPORT] = "Fleet export (NATS JetStream):",
 	[SSEC_OTHER] = "Other:",
 };
 
@@ -282,6 +321,7 @@ void session_opts_init(struct session_opts *o, enum session_cmd cmd)
 		/* the file's frames all come in as ingress; the capture picks the ring size */
 		o->cap.dirs = CAPTURE_IN;
 	}
+	export_opts_init(&o->nats);
 }
 
 int session_usage_error(const char *cmd, const char *fmt, ...)
@@ -404,6 +444,10 @@ static int apply_option(struct session_opts *o, const struct session_option *r, 
 		if (r->parse(o, arg, ci->name))
 			return SESSION_ARGS_USAGE;
 		break;
+	case SOPT_EXPORT:
+		if (export_parse_opt(&o->nats, r->code, arg, ci->name))
+			return SESSION_ARGS_USAGE;
+		break;
 	case SOPT_HELP:
 		session_print_help(ci, stdout);
 		return SESSION_ARGS_DONE;
@@ -453,7 +497,9 @@ static void build_getopt(struct option *longopts, char *shortopts)
 		if (j < n)
 			continue;
 		longopts[n].name = r->name;
-		longopts[n].has_arg = r->arg ? required_argument : no_argument;
+		longopts[n].has_arg = !r->arg ? no_argument :
+				      r->flags & SOPT_OPTIONAL_ARG ? optional_argument :
+								     required_argument;
 		longopts[n].flag = NULL;
 		longopts[n].val = r->short_name ? r->short_name : (int)(LONG_VAL_BASE + i);
 		n++;
@@ -603,7 +649,7 @@ void session_print_help(const struct session_cmd_info *ci, FILE *f)
 			else
 				n = fprintf(f, "      --%s", r->name);
 			if (r->arg)
-				n += fprintf(f, " %s", r->arg);
+				n += fprintf(f, r->flags & SOPT_OPTIONAL_ARG ? "[=%s]" : " %s", r->arg);
 			if (n >= HELP_COLUMN)
 				n = fprintf(f, "\n") - 1;
 			for (;;) {
@@ -646,10 +692,16 @@ static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64
 			    in ? st->daddr : st->saddr, in ? st->dport : st->sport, seq0, until);
 }
 
+/* Is an output asked for? Without one, load and replay print the default lines. */
+static bool any_output(const struct session_opts *o)
+{
+	return o->pcap_path || o->out_dir || o->json || o->http || o->nats.urls;
+}
+
 /* The outputs of o that write to stdout, named as the user gave them; returns how many. */
 static int stdout_outputs(const struct session_opts *o, const char *names[4])
 {
-	bool any = o->pcap_path || o->out_dir || o->json || o->http;
+	bool any = any_output(o);
 	int n = 0;
 
 	if (o->pcap_path && !strcmp(o->pcap_path, "-"))
@@ -701,7 +753,7 @@ bool session_status_line_wanted(const struct session_opts *o, int out_fd, int er
 
 int session_open(struct session *s, struct session_opts *o)
 {
-	bool any = o->pcap_path || o->out_dir || o->json || o->http;
+	bool any = any_output(o);
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -725,6 +777,13 @@ int session_open(struct session *s, struct session_opts *o)
 			sink_http_set_no_bodies(h, &s->feedback);
 		err = add_sink(s, h);
 	}
+	if (!err && o->nats.urls) {
+		err = export_open(&s->exp, &o->nats);
+		if (!err)
+			err = add_sink(s, sink_nats_new(s->exp, EXPORT_STREAMS, &o->nats, &s->mem));
+		if (!err && o->http)
+			err = add_sink(s, sink_nats_new(s->exp, EXPORT_HTTP, &o->nats, &s->mem));
+	}
 	/* two outputs on stdout were refused by session_check_outputs() */
 	if (!err && (!any || o->packets))
 		err = add_sink(s, sink_text_new(1, !any));
@@ -740,6 +799,8 @@ int session_open(struct session *s, struct session_opts *o)
 	return 0;
 err:
 	sinks_destroy(&s->sinks);
+	export_close(s->exp, false);
+	s->exp = NULL;
 	return err;
 }
 
@@ -936,10 +997,28 @@ void session_print_stats_json(struct session *s, FILE *f)
 	json_object_set_new(k, "peak", json_integer((json_int_t)s->mem.peak));
 	json_object_set_new(k, "limit", json_integer((json_int_t)s->mem.limit));
 	json_object_set_new(o, "memory", k);
+	if (s->exp) {
+		struct export_stats es;
+
+		export_get_stats(s->exp, &es);
+		json_object_set_new(o, "nats",
+				    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "published",
+					      (json_int_t)es.published, "acknowledged",
+					      (json_int_t)es.acked, "duplicates",
+					      (json_int_t)es.duplicates, "failed", (json_int_t)es.failed,
+					      "spooled", (json_int_t)es.spooled, "spool_bytes",
+					      (json_int_t)es.spool_bytes, "spool_pending",
+					      (json_int_t)es.spool_pending, "dropped",
+					      (json_int_t)es.dropped, "reconnects",
+					      (json_int_t)es.reconnects));
+	}
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line) {
 		fprintf(f, "%s\n", line);
 		fflush(f);
+		/* the counters line goes to the fleet too */
+		if (s->exp)
+			export_record(s->exp, EXPORT_STATS, line, strlen(line));
 		free(line);
 	}
 	json_decref(o);
@@ -989,6 +1068,9 @@ int session_outputs_failed(const struct session *s)
 void session_close(struct session *s)
 {
 	sinks_destroy(&s->sinks);
+	/* after the sinks: their last records are in; waits for the acks (--nats-drain) */
+	export_close(s->exp, log_level >= LOG_WARN);
+	s->exp = NULL;
 	if (s->flows)
 		flow_table_free(s->flows);
 	s->flows = NULL;

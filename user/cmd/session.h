@@ -12,6 +12,7 @@
 
 #include "capture/capture.h"
 #include "capture/filter.h"
+#include "export/nats.h"
 #include "stream/flow.h"
 #include "stream/memcap.h"
 #include "sinks/sink.h"
@@ -54,6 +55,7 @@ struct session_opts {
 	/* replay only */
 	bool kernel;			/* --kernel: frames through the BPF program (default: the
 					 * host build) */
+	struct export_opts nats;	/* --nats and the rest of export's options */
 };
 
 struct session {
@@ -67,6 +69,7 @@ struct session {
 	int err;			/* first fatal error of a sink or of the flow table */
 	struct sink_feedback feedback;	/* what sinks may ask of the capture */
 	bool on_host;			/* replay through the host build: no kernel program */
+	struct exporter *exp;		/* --nats; NULL without */
 };
 
 /* The defaults of cmd (one of SESSION_LOAD, SESSION_REPLAY). o must not move afterwards
@@ -115,6 +118,7 @@ enum session_opt_type {
 	SOPT_NUMBER,		/* a number in [min, max], K/M/G suffixes, times scale */
 	SOPT_ENUM,		/* one of the names of values[] */
 	SOPT_FUNC,		/* parse() reads it (and may take no field) */
+	SOPT_EXPORT,		/* export_parse_opt() reads it into nats, by code */
 	SOPT_HELP,
 	SOPT_VERSION,
 };
@@ -125,6 +129,7 @@ enum session_opt_section {
 	SSEC_OUTPUT,
 	SSEC_STREAMS,
 	SSEC_CAPTURE,
+	SSEC_EXPORT,
 	SSEC_OTHER,
 	SSEC_MAX,
 };
@@ -139,6 +144,8 @@ struct session_opt_value {
 #define SOPT_ZERO_OK (1u << 1)	/* 0 as well as [min, max] */
 /* any type: the option also sets --http */
 #define SOPT_SETS_HTTP (1u << 2)
+/* the argument may be left out (--opt or --opt=ARG, never --opt ARG) */
+#define SOPT_OPTIONAL_ARG (1u << 3)
 
 /*
  * One option: what getopt, --help, the man-page check and the parser all follow. Two rows may
@@ -158,6 +165,7 @@ struct session_option {
 	const struct session_opt_value *values;	/* SOPT_ENUM, ends with a NULL name */
 	/* SOPT_FUNC: returns 0, or SESSION_ARGS_USAGE after saying why */
 	int (*parse)(struct session_opts *o, const char *arg, const char *cmd);
+	int code;			/* SOPT_EXPORT: export_parse_opt()'s OPT_NATS... */
 };
 
 extern const struct session_option session_options[];
@@ -180,6 +188,7 @@ bool session_uses_stdout(const struct session_opts *o);
  */
 bool session_status_line_wanted(const struct session_opts *o, int out_fd, int err_fd);
 
+/* -EKEYREJECTED: the NATS export was refused (said on stderr); the command exits 2 */
 int session_open(struct session *s, struct session_opts *o);
 /* The capture callback. */
 int session_segment(void *ctx, const struct xs_segment *seg, int r);
