@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(
 	# build
 	make gcc clang llvm libbpf-dev libxdp-dev bpftool libpcap-dev libjansson-dev
-	libhttp-parser-dev libmicrohttpd-dev zlib1g-dev libseccomp-dev libcap-dev libelf-dev pkg-config
+	libhttp-parser-dev libmicrohttpd-dev libssl-dev zlib1g-dev libseccomp-dev libcap-dev libelf-dev pkg-config
 	linux-libc-dev
 	# tests
 	libcmocka-dev iproute2 ethtool tcpdump tcpflow tshark curl python3 python3-typing-extensions

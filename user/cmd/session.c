@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "cmd/session.h"
+#include "stream/community_id.h"
 
 const struct option session_longopts[] = {
 	{ "addr", required_argument, NULL, 'a' },
@@ -47,6 +48,7 @@ const struct option session_longopts[] = {
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "consume-all", no_argument, NULL, OPT_CONSUME_ALL },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -64,6 +66,9 @@ const char session_help[] =
 	"      --http-log FILE      those lines to FILE instead (implies --http)\n"
 	"      --http-bodies DIR    each HTTP body to its own file in DIR (implies --http)\n"
 	"      --decode             inflate gzip/deflate HTTP bodies (with --http)\n"
+	"      --community-id-seed N\n"
+	"                           seed of the community_id in every record (0-65535,\n"
+	"                           default 0, as in Zeek, Suricata and tshark)\n"
 	"      --output-mode MODE   octal mode of the files outputs create (default 0600, less\n"
 	"                           the umask; directories 0700, x added where r is given)\n"
 	"Streams:\n"
@@ -237,6 +242,11 @@ int session_parse_opt(struct session_opts *o, int opt, const char *arg, const ch
 		o->output_mode = m;
 		return 0;
 	}
+	case OPT_COMMUNITY_ID_SEED:
+		if (arg[strspn(arg, "0123456789")] || parse_size(arg, 65535, &v))
+			return usage_err(cmd, "bad --community-id-seed '%s' (0 to 65535)", arg);
+		o->community_id_seed = v;
+		return 0;
 	case OPT_OVERLAP:
 		if (!strcmp(arg, "last"))
 			o->flow.overlap = OVERLAP_LAST;
@@ -280,6 +290,7 @@ int session_open(struct session *s, struct session_opts *o)
 	s->feedback.ctx = s;
 	s->opts = o;
 	s->mem.limit = o->memcap;
+	community_id_set_seed(o->community_id_seed);
 	sinks_set_file_mode(o->output_mode);
 	if (o->pcap_path) {
 		s->pcap = sink_pcap_new(o->pcap_path, o->snaplen);

@@ -28,6 +28,7 @@ struct session_opts {
 	const char *http_log;		/* --http-log: those lines to a file instead of stdout */
 	const char *http_bodies;	/* --http-bodies: each message body to a file here */
 	bool http_decode;		/* --decode: gzip/deflate bodies inflated */
+	__u16 community_id_seed;	/* --community-id-seed: the seed of every community_id */
 	__u32 snaplen;
 	__u64 memcap;
 	__u64 max_payload;
@@ -118,6 +119,7 @@ enum {
 	OPT_CONSUME_ALL,
 	OPT_FORCE,
 	OPT_NO_BODIES,
+	OPT_COMMUNITY_ID_SEED,
 };
 
 #endif

@@ -12,6 +12,7 @@
  *   stream, exchange       the stream id and 1, 2, ... within the stream
  *   client, client_port    the side that opened the connection (STREAM_IN)
  *   server, server_port
+ *   community_id           Community ID v1 of the connection (--community-id-seed)
  *   request_start(_ns)     when the first byte of the request arrived
  *   request_end_ns         when its last byte arrived
  *   response_start_ns      when the first byte of the final response arrived
@@ -51,7 +52,7 @@
  * A stream whose first message of a direction does not parse and does not even
  * start like HTTP (a method and a space; "HTTP/") gets one object instead:
  *
- *   {"stream", "client", "client_port", "server", "server_port",
+ *   {"stream", "client", "client_port", "server", "server_port", "community_id",
  *    "not_http": "request" | "response", "offset", "error"}
  *
  * and is not parsed further.
@@ -109,6 +110,7 @@
 #include "log.h"
 #include "list.h"
 #include "sinks/sink.h"
+#include "stream/community_id.h"
 
 /* head bytes (target, reason, header names and values) kept per message */
 /* --no-bodies: bodies shorter than this are copied anyway (not worth a map update) */
@@ -625,18 +627,20 @@ static int http_write(struct http_priv *p, json_t *obj)
 	return 0;
 }
 
-/* client, client_port, server, server_port of a stream, into o */
+/* client, client_port, server, server_port, community_id of a stream, into o */
 static int http_endpoints(json_t *o, const struct stream *st)
 {
-	char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN];
+	char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN], cid[COMMUNITY_ID_LEN];
 	int af = st->family == 6 ? AF_INET6 : AF_INET;
 
-	if (!inet_ntop(af, st->saddr, c, sizeof(c)) || !inet_ntop(af, st->daddr, s, sizeof(s)))
+	if (!inet_ntop(af, st->saddr, c, sizeof(c)) || !inet_ntop(af, st->daddr, s, sizeof(s)) ||
+	    community_id_stream(st, cid))
 		return -1;
 	return http_put(o, "client", json_string(c)) |
 	       http_put(o, "client_port", json_integer(st->sport)) |
 	       http_put(o, "server", json_string(s)) |
-	       http_put(o, "server_port", json_integer(st->dport));
+	       http_put(o, "server_port", json_integer(st->dport)) |
+	       http_put(o, "community_id", json_string(cid));
 }
 
 static json_t *http_exch_object(const struct http_stream *hs, const struct http_exch *ex)

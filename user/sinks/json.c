@@ -9,6 +9,7 @@
  *   source_address     the side that opened the connection (inet_ntop form)
  *   destination_address
  *   source_port, destination_port
+ *   community_id       Community ID v1 of the flow ("1:..."), --community-id-seed
  *   state              "closed", "reset", "timeout", "evicted", or "open" at exit
  *   midstream          true when picked up without its SYN
  *   reuse              streams on this 4-tuple that ended before this one
@@ -52,6 +53,7 @@
 #include "log.h"
 #include "list.h"
 #include "sinks/sink.h"
+#include "stream/community_id.h"
 
 /* the smallest buffer a direction grows to, so that small streams do not realloc per segment */
 #define JSON_MIN_ALLOC 4096
@@ -170,22 +172,23 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 static json_t *json_stream_object(const struct stream *st, const struct json_stream *js)
 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], start[40], end[40];
+	char cid[COMMUNITY_ID_LEN];
 	int af = st->family == 6 ? AF_INET6 : AF_INET;
 	const struct json_half *in = js ? &js->h[STREAM_IN] : NULL;
 	const struct json_half *out = js ? &js->h[STREAM_OUT] : NULL;
 
 	if (!inet_ntop(af, st->saddr, src, sizeof(src)) ||
-	    !inet_ntop(af, st->daddr, dst, sizeof(dst)))
+	    !inet_ntop(af, st->daddr, dst, sizeof(dst)) || community_id_stream(st, cid))
 		return NULL;
 	sinks_iso_time(start, sizeof(start), st->first_ts);
 	sinks_iso_time(end, sizeof(end), st->last_ts);
 
 	/* "o" steals its value, also when packing fails; a NULL value fails the pack. The
 	 * payloads are left empty here: json_write() puts them in. */
-	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
 			 "id", json_u64(st->id), "family", (int)st->family, "source_address", src,
 			 "destination_address", dst, "source_port", (int)st->sport,
-			 "destination_port", (int)st->dport, "state", stream_state_name(st->state),
+			 "destination_port", (int)st->dport, "community_id", cid, "state", stream_state_name(st->state),
 			 "midstream", st->midstream, "reuse", (json_int_t)st->reuse, "start", start,
 			 "end", end, "start_ns", json_u64(st->first_ts), "end_ns",
 			 json_u64(st->last_ts), "inbound_info",
