@@ -780,6 +780,7 @@ static void test_json_stream(void **state)
 	    "destination_address",
 	    "source_port",
 	    "destination_port",
+	    "community_id",
 	    "state",
 	    "midstream",
 	    "reuse",
@@ -789,6 +790,8 @@ static void test_json_stream(void **state)
 	    "end_ns",
 	    "inbound_info",
 	    "outbound_info",
+	    "tls",
+	    "ssh",
 	    "inbound",
 	    "outbound",
 	};

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "cmd/session.h"
 #include "stream/community_id.h"
+#include "sinks/tls.h"
 
 const struct option session_longopts[] = {
 	{ "addr", required_argument, NULL, 'a' },
@@ -49,6 +50,8 @@ const struct option session_longopts[] = {
 	{ "consume-all", no_argument, NULL, OPT_CONSUME_ALL },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "tls-log", required_argument, NULL, OPT_TLS_LOG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -66,6 +69,9 @@ const char session_help[] =
 	"      --http-log FILE      those lines to FILE instead (implies --http)\n"
 	"      --http-bodies DIR    each HTTP body to its own file in DIR (implies --http)\n"
 	"      --decode             inflate gzip/deflate HTTP bodies (with --http)\n"
+	"      --tls                one JSON line per TLS stream (SNI, versions, ciphers, JA3,\n"
+	"                           JA4, certificates) on stdout when it ends\n"
+	"      --tls-log FILE       those lines to FILE instead (implies --tls)\n"
 	"      --community-id-seed N\n"
 	"                           seed of the community_id in every record (0-65535,\n"
 	"                           default 0, as in Zeek, Suricata and tshark)\n"
@@ -242,6 +248,13 @@ int session_parse_opt(struct session_opts *o, int opt, const char *arg, const ch
 		o->output_mode = m;
 		return 0;
 	}
+	case OPT_TLS:
+		o->tls = true;
+		return 0;
+	case OPT_TLS_LOG:
+		o->tls = true;
+		o->tls_log = arg;
+		return 0;
 	case OPT_COMMUNITY_ID_SEED:
 		if (arg[strspn(arg, "0123456789")] || parse_size(arg, 65535, &v))
 			return usage_err(cmd, "bad --community-id-seed '%s' (0 to 65535)", arg);
@@ -282,7 +295,7 @@ static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64
 
 int session_open(struct session *s, struct session_opts *o)
 {
-	bool any = o->pcap_path || o->out_dir || o->json || o->http;
+	bool any = o->pcap_path || o->out_dir || o->json || o->http || o->tls;
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -313,6 +326,15 @@ int session_open(struct session *s, struct session_opts *o)
 			if (h && o->no_bodies)
 				sink_http_set_no_bodies(h, &s->feedback);
 			err = add_sink(s, h);
+		}
+	}
+	if (!err && o->tls) {
+		if ((!o->tls_log || !strcmp(o->tls_log, "-")) && o->pcap_path &&
+		    !strcmp(o->pcap_path, "-")) {
+			pr_warn("--tls and -w - both want stdout (give --tls-log FILE)\n");
+			err = -EINVAL;
+		} else {
+			err = add_sink(s, sink_tls_new(o->tls_log));
 		}
 	}
 	if (!err && (!any || o->packets)) {

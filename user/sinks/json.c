@@ -25,6 +25,8 @@
  *                       syn, fin, rst, cut,
  *                       payload_bytes, payload_truncated}
  *   outbound_info      the same for STREAM_OUT
+ *   tls                the TLS handshake (see sinks/tls.h and README), or null
+ *   ssh                {client_banner, server_banner} of an SSH stream, or null
  *   inbound, outbound  base64 (RFC 4648, padded) of the reassembled bytes of STREAM_IN and
  *                      STREAM_OUT from stream offset 0
  *
@@ -54,6 +56,7 @@
 #include "list.h"
 #include "sinks/sink.h"
 #include "stream/community_id.h"
+#include "sinks/tls.h"
 
 /* the smallest buffer a direction grows to, so that small streams do not realloc per segment */
 #define JSON_MIN_ALLOC 4096
@@ -72,6 +75,7 @@ struct json_half {
 struct json_stream {
 	struct xs_link live; /* in json_priv.live until the stream is written */
 	struct json_half h[2];
+	struct tls_track tls; /* the tls and ssh keys */
 };
 
 struct json_priv {
@@ -185,7 +189,8 @@ static json_t *json_stream_object(const struct stream *st, const struct json_str
 
 	/* "o" steals its value, also when packing fails; a NULL value fails the pack. The
 	 * payloads are left empty here: json_write() puts them in. */
-	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:s,s:b,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o,s:o,"
+			 "s:o}",
 			 "id", json_u64(st->id), "family", (int)st->family, "source_address", src,
 			 "destination_address", dst, "source_port", (int)st->sport,
 			 "destination_port", (int)st->dport, "community_id", cid, "state", stream_state_name(st->state),
@@ -193,7 +198,9 @@ static json_t *json_stream_object(const struct stream *st, const struct json_str
 			 "end", end, "start_ns", json_u64(st->first_ts), "end_ns",
 			 json_u64(st->last_ts), "inbound_info",
 			 json_half_info(&st->half[STREAM_IN], in), "outbound_info",
-			 json_half_info(&st->half[STREAM_OUT], out), "inbound", json_string(""),
+			 json_half_info(&st->half[STREAM_OUT], out), "tls",
+			 js ? tls_track_json(&js->tls) : json_null(), "ssh",
+			 js ? tls_track_ssh_json(&js->tls) : json_null(), "inbound", json_string(""),
 			 "outbound", json_string(""));
 }
 
@@ -267,6 +274,9 @@ static int json_stream_data(struct sink *s, struct stream *st, int dir, __u64 of
 	js = json_stream_get(p, s, st);
 	if (!js)
 		return -ENOMEM;
+	err = tls_track_data(&js->tls, dir, off, buf, len);
+	if (err)
+		return err;
 	h = &js->h[dir];
 	if (h->stopped)
 		return 0;
@@ -293,10 +303,21 @@ static int json_stream_data(struct sink *s, struct stream *st, int dir, __u64 of
 	return 0;
 }
 
+static int json_stream_gap(struct sink *s, struct stream *st, int dir, __u64 off, __u64 len)
+{
+	struct json_stream *js = json_stream_get(s->priv, s, st);
+
+	if (!js)
+		return -ENOMEM;
+	tls_track_gap(&js->tls, dir, off, len);
+	return 0;
+}
+
 static void json_stream_free(struct json_priv *p, struct json_stream *js)
 {
 	int d;
 
+	tls_track_free(&js->tls);
 	for (d = 0; d < 2; d++) {
 		json_release(p->mc, js->h[d].cap);
 		free(js->h[d].buf);
@@ -389,6 +410,7 @@ static void json_destroy(struct sink *s)
 static const struct sink_ops json_ops = {
     .name = "json",
     .stream_data = json_stream_data,
+    .stream_gap = json_stream_gap,
     .stream_close = json_stream_close,
     .destroy = json_destroy,
 };
@@ -402,6 +424,8 @@ struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (tls_parse_init())
+		return NULL;
 	s = sink_alloc(&json_ops, sizeof(*p));
 	if (!s)
 		return NULL;
