@@ -303,7 +303,9 @@ int session_open(struct session *s, struct session_opts *o)
 	s->feedback.ctx = s;
 	s->opts = o;
 	s->mem.limit = o->memcap;
-	community_id_set_seed(o->community_id_seed);
+	/* the outputs that carry a community_id; OpenSSL is loaded only for them */
+	if (o->json || o->http || o->tls)
+		community_id_set_seed(o->community_id_seed);
 	sinks_set_file_mode(o->output_mode);
 	if (o->pcap_path) {
 		s->pcap = sink_pcap_new(o->pcap_path, o->snaplen);
