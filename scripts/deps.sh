@@ -8,12 +8,12 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(
 	# build
 	make gcc clang llvm libbpf-dev libxdp-dev bpftool libpcap-dev libjansson-dev
-	libhttp-parser-dev libmicrohttpd-dev zlib1g-dev libseccomp-dev libcap-dev libelf-dev pkg-config
+	libhttp-parser-dev libmicrohttpd-dev libssl-dev zlib1g-dev libseccomp-dev libcap-dev libelf-dev pkg-config
 	libnats-dev
 	linux-libc-dev
 	# tests
 	libcmocka-dev iproute2 ethtool tcpdump tcpflow tshark curl python3 python3-typing-extensions
-	xdp-tools netsniff-ng valgrind nats-server
+	xdp-tools netsniff-ng valgrind nats-server openssl
 	# benchmarks and demo
 	nginx-light wrk libclang-rt-14-dev bc time
 )

@@ -23,7 +23,8 @@ declare -A srcs=(
 	[fuzz_decode]="tests/fuzz/fuzz_decode.c user/capture/decode.c user/capture/filter.c user/log.c"
 )
 [ -f tests/fuzz/fuzz_reasm.c ] && srcs[fuzz_reasm]="tests/fuzz/fuzz_reasm.c user/stream/flow.c user/stream/reasm.c user/sinks/sink.c user/log.c"
-[ -f tests/fuzz/fuzz_http.c ] && srcs[fuzz_http]="tests/fuzz/fuzz_http.c user/sinks/http*.c user/sinks/sink.c user/log.c"
+[ -f tests/fuzz/fuzz_http.c ] && srcs[fuzz_http]="tests/fuzz/fuzz_http.c user/sinks/http*.c user/stream/community_id.c user/sinks/sink.c user/log.c"
+[ -f tests/fuzz/fuzz_tls.c ] && srcs[fuzz_tls]="tests/fuzz/fuzz_tls.c user/sinks/tls.c user/sinks/tls_parse.c user/stream/community_id.c user/sinks/sink.c user/log.c"
 [ -f tests/fuzz/fuzz_replay.c ] && srcs[fuzz_replay]="tests/fuzz/fuzz_replay.c $(ls user/*.c user/*/*.c | grep -v -e main.c | tr '\n' ' ')"
 
 # Seed corpus: every frame of every test capture, one file each.
@@ -35,7 +36,7 @@ fi
 
 passed=0 failed=0
 for name in "${!srcs[@]}"; do
-	if ! $CLANG $CF -o "$out/$name" ${srcs[$name]} -lbpf -lxdp -lelf -lz -lpcap -ljansson -lcap -lseccomp -lhttp_parser -lmicrohttpd 2>"$out/$name.build.log"; then
+	if ! $CLANG $CF -o "$out/$name" ${srcs[$name]} -lbpf -lxdp -lelf -lz -lpcap -ljansson -lcap -lseccomp -lhttp_parser -lmicrohttpd -lssl -lcrypto 2>"$out/$name.build.log"; then
 		echo "FAIL $name: build failed (see $out/$name.build.log)"
 		tail -5 "$out/$name.build.log"
 		failed=$((failed + 1))
@@ -49,6 +50,17 @@ for name in "${!srcs[@]}"; do
 		[ -d ../shared/testdata/pcaps ] &&
 			find ../shared/testdata/pcaps -maxdepth 1 -type f \( -name '*.pcap' -o -name '*.pcapng' \) \
 				-exec cp -n -t "$corpus" {} + 2>/dev/null
+	elif [ "$name" = fuzz_tls ]; then
+		# the reassembled directions of the TLS test captures (and the others: not TLS)
+		if [ ! -d "$out/seed-tls" ] && [ -x "${XDP_SNIFF:-build/xdp-sniff}" ] && [ -d ../shared/testdata/pcaps ]; then
+			for f in ../shared/testdata/pcaps/zeek__tls_*.pcap ../shared/testdata/pcaps/zeek__http_get.pcap; do
+				rm -rf "$out/flows"
+				"${XDP_SNIFF:-build/xdp-sniff}" replay "$f" --no-kernel -q -o "$out/flows" >/dev/null 2>&1 &&
+					python3 tests/fuzz/tls_seeds.py "$out/flows" "$out/seed-tls"
+			done
+			rm -rf "$out/flows"
+		fi
+		[ -d "$out/seed-tls" ] && dirs+=("$out/seed-tls")
 	elif [ -d "$seed" ]; then
 		dirs+=("$seed")
 	fi

@@ -55,7 +55,7 @@ for n in linger past-linger; do
 	[ "$ar" = "(18, 15)" ] && ok "$n after_reset_bytes per direction" ||
 		bad "$n after_reset_bytes" "$ar, want (18, 15)"
 	grep -q '^streams: 1 opened, 0 closed, 1 reset, .* 0 open' "$tmp/$n.err" &&
-		grep -q '^bytes: 51 delivered (33 after a RST)' "$tmp/$n.err" &&
+		grep -q '^bytes: 51 B delivered (33 B after a RST)' "$tmp/$n.err" &&
 		ok "$n summary counts the stream reset and 33 bytes after it" ||
 		bad "$n summary" "$(grep -E '^(streams|bytes):' "$tmp/$n.err" | tr '\n' ' ')"
 done

@@ -781,6 +781,7 @@ static void test_json_stream(void **state)
 	    "destination_address",
 	    "source_port",
 	    "destination_port",
+	    "community_id",
 	    "state",
 	    "midstream",
 	    "roles",
@@ -791,6 +792,8 @@ static void test_json_stream(void **state)
 	    "end_ns",
 	    "inbound_info",
 	    "outbound_info",
+	    "tls",
+	    "ssh",
 	    "inbound",
 	    "outbound",
 	};

@@ -17,6 +17,8 @@
 #include "cmd/cmd.h"
 #include "cmd/replay.h"
 #include "cmd/session.h"
+#include "stream/community_id.h"
+#include "sinks/tls.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* the field an option row sets */
@@ -82,6 +84,14 @@ static int parse_output_mode(struct session_opts *o, const char *arg, const char
 	return 0;
 }
 
+/* --tls-log FILE: the --tls lines to FILE ("-": stdout) */
+static int parse_tls_log(struct session_opts *o, const char *arg, const char *cmd)
+{
+	o->tls = true;
+	o->tls_log = arg;
+	return 0;
+}
+
 /* --no-kernel: what replay does by default now; undoes an earlier --kernel */
 static int set_no_kernel(struct session_opts *o, const char *arg, const char *cmd)
 {
@@ -141,6 +151,14 @@ const struct session_option session_options[] = {
 	  SSEC_OUTPUT, SESSION_BOTH, SOPT_STRING, FIELD(http_bodies), .flags = SOPT_SETS_HTTP },
 	{ "decode", 0, NULL, "inflate gzip/deflate HTTP bodies (implies --http)", SSEC_OUTPUT,
 	  SESSION_BOTH, SOPT_FLAG, FIELD(http_decode), .flags = SOPT_SETS_HTTP },
+	{ "tls", 0, NULL, "one JSON line per TLS stream (SNI, versions,\nciphers, JA3, JA4, certificates) on stdout\nwhen it ends",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FLAG, FIELD(tls) },
+	{ "tls-log", 0, "FILE", "those lines to FILE instead (implies --tls)", SSEC_OUTPUT,
+	  SESSION_BOTH, SOPT_FUNC, .parse = parse_tls_log },
+	{ "community-id-seed", 0, "N",
+	  "seed of the community_id in every record\n(0-65535, default 0, as in Zeek, Suricata "
+	  "and\ntshark)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_NUMBER, FIELD(community_id_seed), .max = 65535 },
 	{ "output-mode", 0, "MODE",
 	  "octal mode of the files outputs create (default\n0600, less the umask; directories 0700, x\n"
 	  "added where r is given)",
@@ -394,6 +412,9 @@ static void store(struct session_opts *o, const struct session_option *r, __u64 
 	switch (r->size) {
 	case sizeof(__u8):
 		*(__u8 *)field = v;
+		break;
+	case sizeof(__u16):
+		*(__u16 *)field = v;
 		break;
 	case sizeof(__u32):
 		*(__u32 *)field = v;
@@ -695,11 +716,11 @@ static int session_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64
 /* Is an output asked for? Without one, load and replay print the default lines. */
 static bool any_output(const struct session_opts *o)
 {
-	return o->pcap_path || o->out_dir || o->json || o->http || o->nats.urls;
+	return o->pcap_path || o->out_dir || o->json || o->http || o->tls || o->nats.urls;
 }
 
 /* The outputs of o that write to stdout, named as the user gave them; returns how many. */
-static int stdout_outputs(const struct session_opts *o, const char *names[4])
+static int stdout_outputs(const struct session_opts *o, const char *names[5])
 {
 	bool any = any_output(o);
 	int n = 0;
@@ -710,6 +731,8 @@ static int stdout_outputs(const struct session_opts *o, const char *names[4])
 		names[n++] = "-j";
 	if (o->http && (!o->http_log || !strcmp(o->http_log, "-")))
 		names[n++] = o->http_log ? "--http-log -" : "--http";
+	if (o->tls && (!o->tls_log || !strcmp(o->tls_log, "-")))
+		names[n++] = o->tls_log ? "--tls-log -" : "--tls";
 	if (o->packets)
 		names[n++] = "--packets";
 	else if (!any)
@@ -719,7 +742,7 @@ static int stdout_outputs(const struct session_opts *o, const char *names[4])
 
 int session_check_outputs(const struct session_opts *o, const char *cmd)
 {
-	const char *names[4];
+	const char *names[5];
 	int n = stdout_outputs(o, names);
 
 	if (n < 2)
@@ -733,7 +756,7 @@ int session_check_outputs(const struct session_opts *o, const char *cmd)
 
 bool session_uses_stdout(const struct session_opts *o)
 {
-	const char *names[4];
+	const char *names[5];
 
 	return stdout_outputs(o, names) > 0;
 }
@@ -761,6 +784,9 @@ int session_open(struct session *s, struct session_opts *o)
 	s->feedback.ctx = s;
 	s->opts = o;
 	s->mem.limit = o->memcap;
+	/* the outputs that carry a community_id; OpenSSL is loaded only for them */
+	if (o->json || o->http || o->tls)
+		community_id_set_seed(o->community_id_seed);
 	sinks_set_file_mode(o->output_mode);
 	if (o->pcap_path) {
 		s->pcap = sink_pcap_new(o->pcap_path, o->cap.snaplen);
@@ -784,6 +810,8 @@ int session_open(struct session *s, struct session_opts *o)
 		if (!err && o->http)
 			err = add_sink(s, sink_nats_new(s->exp, EXPORT_HTTP, &o->nats, &s->mem));
 	}
+	if (!err && o->tls)
+		err = add_sink(s, sink_tls_new(o->tls_log));
 	/* two outputs on stdout were refused by session_check_outputs() */
 	if (!err && (!any || o->packets))
 		err = add_sink(s, sink_text_new(1, !any));
@@ -929,10 +957,12 @@ void session_print_stats(struct session *s, FILE *f)
 			/* open now, and those the end of the capture found open */
 			(unsigned long long)(fs->streams_open + fs->streams_ended_open),
 			(unsigned long long)fs->streams_midstream);
-		fprintf(f, "bytes: %s delivered (%s after a RST), %s missing (gaps), "
-			"%s given up to caps, ",
-			BYTES(0, fs->bytes_delivered), BYTES(9, fs->after_reset_bytes),
-			BYTES(1, fs->gap_bytes), BYTES(2, fs->ooo_dropped_bytes));
+		fprintf(f, "bytes: %s delivered", BYTES(0, fs->bytes_delivered));
+		/* data that followed a RST in its linger: said only where there was some */
+		if (fs->after_reset_bytes)
+			fprintf(f, " (%s after a RST)", BYTES(9, fs->after_reset_bytes));
+		fprintf(f, ", %s missing (gaps), %s given up to caps, ", BYTES(1, fs->gap_bytes),
+			BYTES(2, fs->ooo_dropped_bytes));
 		/* load's kernel-side budgets: replay has neither option */
 		if (s->opts->cap.max_stream_bytes)
 			fprintf(f, "%s past --max-stream-bytes, ", BYTES(3, fs->budget_cut_bytes));

@@ -44,6 +44,9 @@ struct session_opts {
 	const char *http_log;		/* --http-log: those lines to a file instead of stdout */
 	const char *http_bodies;	/* --http-bodies: each message body to a file here */
 	bool http_decode;		/* --decode: gzip/deflate bodies inflated */
+	__u16 community_id_seed;	/* --community-id-seed: the seed of every community_id */
+	bool tls;			/* --tls: one JSON line per TLS stream */
+	const char *tls_log;		/* --tls-log: those lines to a file instead of stdout */
 	__u64 memcap;
 	__u64 max_payload;
 	int max_open_files;

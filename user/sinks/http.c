@@ -12,6 +12,7 @@
  *   stream, exchange       the stream id and 1, 2, ... within the stream
  *   client, client_port    the side that opened the connection (STREAM_IN)
  *   server, server_port
+ *   community_id           Community ID v1 of the connection (--community-id-seed)
  *   request_start(_ns)     when the first byte of the request arrived
  *   request_end_ns         when its last byte arrived
  *   response_start_ns      when the first byte of the final response arrived
@@ -53,7 +54,7 @@
  * A stream whose first message of a direction does not parse and does not even
  * start like HTTP (a method and a space; "HTTP/") gets one object instead:
  *
- *   {"stream", "client", "client_port", "server", "server_port",
+ *   {"stream", "client", "client_port", "server", "server_port", "community_id",
  *    "not_http": "request" | "response", "offset", "error"}
  *
  * and is not parsed further.

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "sinks/http_priv.h"
+#include "stream/community_id.h"
 
 static const char *const http_te_names[] = {"none", "content-length", "chunked",
 					    "connection-close"};
@@ -180,18 +181,20 @@ static int http_write(struct http_priv *p, json_t *obj)
 	return 0;
 }
 
-/* client, client_port, server, server_port of a stream, into o */
+/* client, client_port, server, server_port, community_id of a stream, into o */
 static int http_endpoints(json_t *o, const struct stream *st)
 {
-	char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN];
+	char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN], cid[COMMUNITY_ID_LEN];
 	int af = st->family == 6 ? AF_INET6 : AF_INET;
 
-	if (!inet_ntop(af, st->saddr, c, sizeof(c)) || !inet_ntop(af, st->daddr, s, sizeof(s)))
+	if (!inet_ntop(af, st->saddr, c, sizeof(c)) || !inet_ntop(af, st->daddr, s, sizeof(s)) ||
+	    community_id_stream(st, cid))
 		return -1;
 	return http_put(o, "client", json_string(c)) |
 	       http_put(o, "client_port", json_integer(st->sport)) |
 	       http_put(o, "server", json_string(s)) |
-	       http_put(o, "server_port", json_integer(st->dport));
+	       http_put(o, "server_port", json_integer(st->dport)) |
+	       http_put(o, "community_id", json_string(cid));
 }
 
 static json_t *http_exch_object(const struct http_stream *hs, const struct http_exch *ex)

@@ -10,6 +10,7 @@
  *   source_address     the side that opened the connection (inet_ntop form)
  *   destination_address
  *   source_port, destination_port
+ *   community_id       Community ID v1 of the flow ("1:..."), --community-id-seed
  *   state              "closed", "reset", "timeout", "evicted", or "open" at exit
  *   midstream          true when picked up without its SYN
  *   roles              what decided which side is the source (opened the connection):
@@ -29,6 +30,8 @@
  *                       syn, fin, rst, cut,
  *                       payload_bytes, payload_truncated}
  *   outbound_info      the same for STREAM_OUT
+ *   tls                the TLS handshake (see sinks/tls.h and README), or null
+ *   ssh                {client_banner, server_banner} of an SSH stream, or null
  *   inbound, outbound  base64 (RFC 4648, padded) of the reassembled bytes of STREAM_IN and
  *                      STREAM_OUT from stream offset 0
  *
@@ -57,6 +60,8 @@
 #include "log.h"
 #include "list.h"
 #include "sinks/sink.h"
+#include "stream/community_id.h"
+#include "sinks/tls.h"
 
 /* the smallest buffer a direction grows to, so that small streams do not realloc per segment */
 #define JSON_MIN_ALLOC 4096
@@ -75,6 +80,7 @@ struct json_half {
 struct json_stream {
 	struct xs_link live; /* in json_priv.live until the stream is written */
 	struct json_half h[2];
+	struct tls_track tls; /* the tls and ssh keys */
 };
 
 struct json_priv {
@@ -176,27 +182,32 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 static json_t *json_stream_object(const struct stream *st, const struct json_stream *js)
 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], start[40], end[40];
+	char cid[COMMUNITY_ID_LEN];
 	int af = st->family == 6 ? AF_INET6 : AF_INET;
 	const struct json_half *in = js ? &js->h[STREAM_IN] : NULL;
 	const struct json_half *out = js ? &js->h[STREAM_OUT] : NULL;
 
 	if (!inet_ntop(af, st->saddr, src, sizeof(src)) ||
-	    !inet_ntop(af, st->daddr, dst, sizeof(dst)))
+	    !inet_ntop(af, st->daddr, dst, sizeof(dst)) || community_id_stream(st, cid))
 		return NULL;
 	sinks_iso_time(start, sizeof(start), st->first_ts);
 	sinks_iso_time(end, sizeof(end), st->last_ts);
 
 	/* "o" steals its value, also when packing fails; a NULL value fails the pack. The
 	 * payloads are left empty here: json_write() puts them in. */
-	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:b,s:s,s:I,s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:I,s:i,s:s,s:s,s:i,s:i,s:s,s:s,s:b,s:s,s:I,s:s,s:s,s:I,s:I,s:o,s:o,"
+			 "s:o,s:o,s:o,s:o}",
 			 "id", json_u64(st->id), "family", (int)st->family, "source_address", src,
 			 "destination_address", dst, "source_port", (int)st->sport,
-			 "destination_port", (int)st->dport, "state", stream_state_name(st->state),
-			 "midstream", st->midstream, "roles", stream_roles_name(st->roles), "reuse", (json_int_t)st->reuse, "start", start,
+			 "destination_port", (int)st->dport, "community_id", cid, "state",
+			 stream_state_name(st->state), "midstream", st->midstream, "roles",
+			 stream_roles_name(st->roles), "reuse", (json_int_t)st->reuse, "start", start,
 			 "end", end, "start_ns", json_u64(st->first_ts), "end_ns",
 			 json_u64(st->last_ts), "inbound_info",
 			 json_half_info(&st->half[STREAM_IN], in), "outbound_info",
-			 json_half_info(&st->half[STREAM_OUT], out), "inbound", json_string(""),
+			 json_half_info(&st->half[STREAM_OUT], out), "tls",
+			 js ? tls_track_json(&js->tls) : json_null(), "ssh",
+			 js ? tls_track_ssh_json(&js->tls) : json_null(), "inbound", json_string(""),
 			 "outbound", json_string(""));
 }
 
@@ -270,6 +281,9 @@ static int json_stream_data(struct sink *s, struct stream *st, int dir, __u64 of
 	js = json_stream_get(p, s, st);
 	if (!js)
 		return -ENOMEM;
+	err = tls_track_data(&js->tls, dir, off, buf, len);
+	if (err)
+		return err;
 	h = &js->h[dir];
 	if (h->stopped)
 		return 0;
@@ -296,10 +310,21 @@ static int json_stream_data(struct sink *s, struct stream *st, int dir, __u64 of
 	return 0;
 }
 
+static int json_stream_gap(struct sink *s, struct stream *st, int dir, __u64 off, __u64 len)
+{
+	struct json_stream *js = json_stream_get(s->priv, s, st);
+
+	if (!js)
+		return -ENOMEM;
+	tls_track_gap(&js->tls, dir, off, len);
+	return 0;
+}
+
 static void json_stream_free(struct json_priv *p, struct json_stream *js)
 {
 	int d;
 
+	tls_track_free(&js->tls);
 	for (d = 0; d < 2; d++) {
 		json_release(p->mc, js->h[d].cap);
 		free(js->h[d].buf);
@@ -416,6 +441,7 @@ static void json_destroy(struct sink *s)
 static const struct sink_ops json_ops = {
     .name = "json",
     .stream_data = json_stream_data,
+    .stream_gap = json_stream_gap,
     .stream_close = json_stream_close,
     .destroy = json_destroy,
 };
@@ -429,6 +455,8 @@ struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (tls_parse_init())
+		return NULL;
 	s = sink_alloc(&json_ops, sizeof(*p));
 	if (!s)
 		return NULL;
