@@ -75,9 +75,9 @@ struct flow_entry {
 	struct stream st;
 };
 
-/* The stream bookkeeping stays under 544 bytes beyond the buffered data (512 before the
- * memory attribution and the after-RST counters). */
-_Static_assert(sizeof(struct flow_entry) <= 544, "flow_entry grew past its budget");
+/* The stream bookkeeping stays under 560 bytes beyond the buffered data (512 before the
+ * memory attribution, the after-RST counters and the TLS and NATS outputs' slots). */
+_Static_assert(sizeof(struct flow_entry) <= 560, "flow_entry grew past its budget");
 
 /* What remains of a 4-tuple whose stream ended. */
 struct flow_tomb {

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-/* Outputs at once: pcap, files, JSON, HTTP, text, and one spare. Each costs every stream a
- * pointer. */
-#define SINK_MAX 6
+/* Outputs at once: pcap, files, JSON, HTTP, TLS, text, and NATS's two (streams and HTTP
+ * exchanges). Each costs every stream a pointer. */
+#define SINK_MAX 8
 
 enum stream_state {
 	STREAM_OPEN = 0,	/* still open when the capture ended */
