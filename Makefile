@@ -15,7 +15,7 @@ BUILD   := build
 endif
 
 CFLAGS  ?= -O2 -g
-XS_CFLAGS := -std=gnu11 -pthread -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+XS_CFLAGS := -std=gnu11 -pthread -Wall -Wextra -Werror -D_GNU_SOURCE \
 	     -Iinclude -Iuser -I$(BUILD)
 XS_LDLIBS := -lxdp -lbpf -lelf -lz -lpcap -ljansson -lhttp_parser -lcap -lseccomp -lmicrohttpd -lssl -lcrypto
 

@@ -28,6 +28,8 @@
 
 static int drop_record(void *ctx, void *data, size_t size)
 {
+	(void)data;
+	(void)size;
 	(*(long *)ctx)++;
 	return 0;
 }

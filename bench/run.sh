@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build/bench
-CF="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -Iuser -Ibuild"
+CF="-O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser -Ibuild"
 
 echo "== XDP program cost per packet (BPF_PROG_TEST_RUN, against an empty XDP program)"
 echo "   command: build/bench/prog_cost ${BENCH_REPEAT:-1000000}"

@@ -23,6 +23,7 @@ void xs_log(enum log_level lvl, const char *fmt, ...)
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	(void)level;
 	if (log_level < LOG_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
@@ -30,6 +31,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
+	(void)level;
 	if (log_level < LOG_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);

@@ -82,6 +82,7 @@ static bool no_bpf;
 
 static int on_record(void *ctx, void *data, size_t size)
 {
+	(void)ctx;
 	if (n_recs < MAX_RECS) {
 		recs[n_recs].data = malloc(size);
 		if (!recs[n_recs].data)
@@ -630,6 +631,7 @@ static void run_frame_case(const struct frame_case *c, bool xdp)
 
 static void test_frames(void **state)
 {
+	(void)state;
 	size_t i;
 
 	NEED_BPF();
@@ -648,6 +650,7 @@ static void test_frames(void **state)
 /* Until userspace installs a filter, nothing matches (XS_FILT_ON is not set). */
 static void test_no_filter_installed(void **state)
 {
+	(void)state;
 	struct env e;
 	struct xs_counters want;
 	struct run r;
@@ -690,6 +693,7 @@ static struct xs_filter case_filter;
 
 static void test_filter_table(void **state)
 {
+	(void)state;
 	size_t i;
 	int xdp;
 
@@ -745,6 +749,7 @@ static void test_filter_table(void **state)
 /* The filter changes while the programs stay loaded: what filter_apply removes is gone. */
 static void test_filter_replace(void **state)
 {
+	(void)state;
 	struct run r;
 
 	NEED_BPF();
@@ -771,6 +776,7 @@ static void test_filter_replace(void **state)
 /* What `status` reads back from the maps is the filter that was written, in any order. */
 static void test_filter_read_back(void **state)
 {
+	(void)state;
 	static struct xs_filter back;
 	struct filter_maps fm = filter_maps_of(main_env.skel);
 	__u32 i, k;
@@ -813,6 +819,7 @@ static void test_filter_read_back(void **state)
 
 static void test_snaplen(void **state)
 {
+	(void)state;
 	struct env e;
 	struct xs_counters want;
 	struct run r;
@@ -869,6 +876,7 @@ static void test_snaplen(void **state)
  */
 static void test_replay_wire_len(void **state)
 {
+	(void)state;
 	struct xs_counters want;
 	struct run r;
 	__u32 full;
@@ -978,6 +986,7 @@ static void large_frame(struct env *e, __u32 len, __u32 cap, __u8 flags)
 
 static void test_large_frames(void **state)
 {
+	(void)state;
 	NEED_BPF();
 	apply_filter(&main_env, &all_tcp);
 	large_frame(&main_env, 9000, 9000, 0);
@@ -991,6 +1000,7 @@ static void test_large_frames(void **state)
 /* A record is sized to its packet: each size class at and just past its edge. */
 static void test_size_classes(void **state)
 {
+	(void)state;
 	static const __u32 lens[] = {60,   128,	  129,	 256,	257,   1024, 1025,
 				     1514, 1537,  2048,	 2049,	4096,  4097, 9216,
 				     9217, 16384, 16385, 32768, 32769, 65000};
@@ -1019,6 +1029,7 @@ static void test_size_classes(void **state)
 /* A record the ring has no room for is counted, never silently lost. */
 static void test_ring_full(void **state)
 {
+	(void)state;
 	struct env e;
 	struct xs_counters want;
 	struct run r;
@@ -1054,12 +1065,14 @@ static void test_ring_full(void **state)
 
 static int group_setup(void **state)
 {
+	(void)state;
 	filter_init(&all_tcp);
 	return no_bpf ? 0 : env_open(&main_env, 0, 0);
 }
 
 static int group_teardown(void **state)
 {
+	(void)state;
 	recs_clear();
 	env_close(&main_env);
 	return 0;

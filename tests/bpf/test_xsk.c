@@ -172,12 +172,14 @@ static void test_verdicts(bool consume_all)
 
 static void test_no_socket_pass(void **state)
 {
+	(void)state;
 	NEED_BPF();
 	test_verdicts(false);
 }
 
 static void test_no_socket_consume_all(void **state)
 {
+	(void)state;
 	NEED_BPF();
 	test_verdicts(true);
 }
@@ -218,6 +220,7 @@ static void lo_socket_close(void)
 /* A socket on queue 0 (test runs happen on queue 0): matched frames are redirected. */
 static void test_redirect(void **state)
 {
+	(void)state;
 	struct env e;
 	struct run r;
 	int err;

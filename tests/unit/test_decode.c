@@ -54,6 +54,7 @@ static size_t make_record(const struct fb_frame *f, __u32 cap, __u32 wire, __u8 
 
 static void test_event_good(void **state)
 {
+	(void)state;
 	struct xs_segment seg;
 	size_t size;
 	__u32 i;
@@ -100,6 +101,7 @@ static void test_event_good(void **state)
 /* A later, longer header: the frame starts at hdr_len, not at sizeof(struct xs_event). */
 static void test_event_longer_header(void **state)
 {
+	(void)state;
 	struct xs_segment seg;
 	size_t size;
 
@@ -118,6 +120,7 @@ static void test_event_longer_header(void **state)
 /* A record whose frame is not a TCP segment: the parser's reason, positive. */
 static void test_event_not_tcp(void **state)
 {
+	(void)state;
 	struct xs_segment seg;
 	size_t size;
 
@@ -132,6 +135,7 @@ static void test_event_not_tcp(void **state)
 
 static void test_event_bad(void **state)
 {
+	(void)state;
 	struct xs_segment seg;
 	size_t size;
 
@@ -191,6 +195,7 @@ static void test_event_bad(void **state)
 /* A 60-byte frame carrying a 40-byte IP packet: the padding is not payload. */
 static void test_frame_padding(void **state)
 {
+	(void)state;
 	struct xs_segment seg;
 
 	fb_build(&(struct fb_spec){.family = 4, .sport = 1, .dport = 2, .pad_to = 60}, &frame);
@@ -224,6 +229,7 @@ static void test_frame_padding(void **state)
 /* A frame cut by a snap length: payload_len is what is there, payload_wire_len what was sent. */
 static void test_frame_snapped(void **state)
 {
+	(void)state;
 	struct xs_segment seg;
 	size_t size;
 

@@ -23,6 +23,7 @@ static struct xs_filter flt, saved;
 
 static int setup(void **state)
 {
+	(void)state;
 	filter_init(&flt);
 	return 0;
 }
@@ -43,6 +44,7 @@ static bool port_set(const struct xs_filter *f, unsigned int p)
 
 static void test_init(void **state)
 {
+	(void)state;
 	assert_int_equal(flt.flags, XS_FILT_ON);
 	assert_int_equal(flt.n_prefixes, 0);
 	assert_int_equal(ports_set(&flt), 0);
@@ -81,6 +83,7 @@ static const struct addr_case good_addrs[] = {
 
 static void test_add_addr(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(good_addrs) / sizeof(good_addrs[0]); i++) {
@@ -133,6 +136,7 @@ static const char *const bad_addrs[] = {
 
 static void test_add_addr_bad(void **state)
 {
+	(void)state;
 	size_t i;
 
 	/* refusals leave the filter as it was */
@@ -150,6 +154,7 @@ static void test_add_addr_bad(void **state)
 
 static void test_add_addr_limit(void **state)
 {
+	(void)state;
 	char buf[32];
 	unsigned int i;
 
@@ -183,6 +188,7 @@ static const struct port_case good_ports[] = {
 
 static void test_add_port(void **state)
 {
+	(void)state;
 	size_t i;
 	unsigned int p;
 
@@ -232,6 +238,7 @@ static const char *const bad_ports[] = {
 
 static void test_add_port_bad(void **state)
 {
+	(void)state;
 	size_t i;
 
 	assert_int_equal(filter_add_port(&flt, "22"), 0);
@@ -264,6 +271,7 @@ static struct xs_pkt pkt(int family, const char *saddr, const char *daddr, __u16
 
 static void test_match(void **state)
 {
+	(void)state;
 	size_t i;
 	int k;
 
@@ -285,6 +293,7 @@ static void test_match(void **state)
  * userspace writes its maps. */
 static void test_match_not_installed(void **state)
 {
+	(void)state;
 	struct xs_pkt p = pkt(4, "1.1.1.1", "2.2.2.2", 1, 2);
 
 	memset(&flt, 0, sizeof(flt));
@@ -295,6 +304,7 @@ static void test_match_not_installed(void **state)
 
 static void test_format(void **state)
 {
+	(void)state;
 	char buf[256];
 
 	filter_format(&flt, buf, sizeof(buf));
@@ -330,6 +340,7 @@ static void test_format(void **state)
 /* A short buffer gets a NUL-terminated prefix of the text, never an overrun. */
 static void test_format_truncates(void **state)
 {
+	(void)state;
 	char full[256], buf[64];
 	size_t size;
 

@@ -47,6 +47,7 @@ static struct srec *rec_of(const struct stream *st)
 
 static int rec_open(struct sink *s, struct stream *st)
 {
+	(void)s;
 	struct srec *r = rec_of(st);
 
 	assert_int_equal(r->opens, 0);
@@ -86,6 +87,7 @@ static void rec_append(struct srec *r, int dir, __u64 off, const __u8 *buf, __u6
 static int rec_data(struct sink *s, struct stream *st, int dir, __u64 off, const __u8 *buf,
 		    size_t len)
 {
+	(void)s;
 	rec_append(rec_of(st), dir, off, buf, len);
 	if (probe.ft && !probe.asked && st->id == probe.id && dir == probe.dir) {
 		probe.asked = true;
@@ -97,12 +99,14 @@ static int rec_data(struct sink *s, struct stream *st, int dir, __u64 off, const
 
 static int rec_gap(struct sink *s, struct stream *st, int dir, __u64 off, __u64 len)
 {
+	(void)s;
 	rec_append(rec_of(st), dir, off, NULL, len);
 	return 0;
 }
 
 static int rec_close(struct sink *s, struct stream *st)
 {
+	(void)s;
 	struct srec *r = rec_of(st);
 	int d;
 
@@ -279,6 +283,7 @@ static void expect_dir(const struct srec *r, int dir, const char *want)
  * last ACK and a later RST are late, not a new stream. */
 static void test_handshake_close(void **state)
 {
+	(void)state;
 	const char *req = "GET / HTTP/1.0\r\n\r\n";
 	size_t i;
 
@@ -344,6 +349,7 @@ static void test_handshake_close(void **state)
 /* A SYN carrying data (TCP Fast Open): its payload is offset 0. */
 static void test_syn_data(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -371,6 +377,7 @@ static void test_syn_data(void **state)
  * linger, with what is still missing as a gap; later segments are late. */
 static void test_rst_mid_transfer(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -421,6 +428,7 @@ static void test_rst_mid_transfer(void **state)
  * reset, and data after the RST that is out of window or already seen counts for nothing. */
 static void test_rst_linger_ends(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -473,6 +481,7 @@ static void test_rst_linger_ends(void **state)
  * packet clock of other traffic. */
 static void test_fin_then_timeout(void **state)
 {
+	(void)state;
 	struct flow_opts o = {.idle_timeout_ns = 10 * NS};
 	size_t i;
 
@@ -517,6 +526,7 @@ static void test_fin_then_timeout(void **state)
  * after a FIN one way ends the old stream. */
 static void test_port_reuse(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -560,6 +570,7 @@ static void test_port_reuse(void **state)
  * at its first byte seen. */
 static void test_midstream(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -591,6 +602,7 @@ static void test_midstream(void **state)
 /* The SYN was missed: the destination of the SYN-ACK opened the connection. */
 static void test_synack_first(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -618,6 +630,7 @@ static void test_synack_first(void **state)
  * follows the roles: STREAM_IN is always the client's. */
 static void test_roles(void **state)
 {
+	(void)state;
 	static const struct {
 		const char *what;
 		__u16 cport, sport;
@@ -673,6 +686,7 @@ static void test_roles(void **state)
  * order. */
 static void test_max_streams_eviction(void **state)
 {
+	(void)state;
 	struct flow_opts o = {.max_streams = 2};
 	size_t i;
 
@@ -713,6 +727,7 @@ static void test_max_streams_eviction(void **state)
 /* The out-of-order caps: per direction (max_ooo_bytes) and overall (memcap). */
 static void test_caps(void **state)
 {
+	(void)state;
 	struct flow_opts o = {.max_ooo_bytes = 4};
 	size_t i;
 	int m;
@@ -745,6 +760,7 @@ static void test_caps(void **state)
  * and so is the active stream when it alone holds memory (test_caps). */
 static void test_memcap_evicts_idle(void **state)
 {
+	(void)state;
 	/* room for two buffered 3-byte segments, not three */
 	const __u64 memcap = 2 * (REASM_SEG_COST + 3) + 5;
 	size_t i;
@@ -795,6 +811,7 @@ static void test_memcap_evicts_idle(void **state)
  */
 static void test_skip_range(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -850,6 +867,7 @@ static void test_skip_range(void **state)
  */
 static void test_skipped_gap_causes(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -887,6 +905,7 @@ static void test_skipped_gap_causes(void **state)
 /* IPv6, and an IPv6 4-tuple whose bytes match an IPv4 one: two streams. */
 static void test_ipv6(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -929,6 +948,7 @@ static void test_ipv6(void **state)
  * shows it). */
 static void test_ignored(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	struct conn c;
 
@@ -956,6 +976,7 @@ static void test_ignored(void **state)
  * longer be filled), with the gap. */
 static void test_fin_acked_with_hole(void **state)
 {
+	(void)state;
 	size_t i;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -981,6 +1002,7 @@ static void test_fin_acked_with_hole(void **state)
 /* The snaplen withheld part of a payload: a gap, and the direction says it was cut. */
 static void test_cut(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	struct conn c;
 
@@ -1007,6 +1029,7 @@ static void test_cut(void **state)
 /* --overlap through the table. */
 static void test_overlap_policy(void **state)
 {
+	(void)state;
 	struct flow_opts o = {.overlap = OVERLAP_FIRST};
 	int m;
 
@@ -1031,6 +1054,7 @@ static void test_overlap_policy(void **state)
  * finish closes in id order. */
 static void test_many_streams(void **state)
 {
+	(void)state;
 	enum { N = 1000 };
 	static struct conn c[N];
 	struct fixture fx;

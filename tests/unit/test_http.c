@@ -30,17 +30,22 @@ static char tmpdir[64];
 
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
+	(void)ftw;
+	(void)sb;
+	(void)type;
 	return remove(path);
 }
 
 static int setup_dir(void **state)
 {
+	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_http.XXXXXX");
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
 
 static int teardown_dir(void **state)
 {
+	(void)state;
 	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -219,6 +224,7 @@ static void assert_exchange(json_t *o, const char *method, const char *target, i
 
 static void test_keepalive(void **state)
 {
+	(void)state;
 	struct h h;
 	json_t *o;
 
@@ -269,6 +275,7 @@ static void test_keepalive(void **state)
  * carry; the responses come in one piece and are matched in order. */
 static void test_pipelined_head(void **state)
 {
+	(void)state;
 	struct h h;
 
 	h_init(&h, NULL, false);
@@ -296,6 +303,7 @@ static void test_pipelined_head(void **state)
  * 7-byte pieces. */
 static void test_chunked_trailers_split(void **state)
 {
+	(void)state;
 	static const char resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
 				   "Trailer: X-Sum\r\n\r\n"
 				   "5;ext=1\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n"
@@ -329,6 +337,7 @@ static void test_chunked_trailers_split(void **state)
 
 static void test_expect_continue(void **state)
 {
+	(void)state;
 	struct h h;
 	json_t *o, *i;
 
@@ -358,6 +367,7 @@ static void test_expect_continue(void **state)
 /* HTTP/1.0 without a length: the body ends with the close; without the close it is cut. */
 static void test_close_delimited(void **state)
 {
+	(void)state;
 	struct h h;
 	json_t *o;
 
@@ -390,6 +400,7 @@ static void test_close_delimited(void **state)
 
 static void test_upgrade_101(void **state)
 {
+	(void)state;
 	static const char frames[] = "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
 	struct h h;
 	json_t *o;
@@ -417,6 +428,7 @@ static void test_upgrade_101(void **state)
 /* An upgrade the server declines: the held bytes are HTTP after all. */
 static void test_upgrade_declined(void **state)
 {
+	(void)state;
 	struct h h;
 
 	h_init(&h, NULL, false);
@@ -436,6 +448,7 @@ static void test_upgrade_declined(void **state)
 
 static void test_connect(void **state)
 {
+	(void)state;
 	struct h h;
 	json_t *o;
 
@@ -464,6 +477,7 @@ static void test_connect(void **state)
 /* A gap inside a Content-Length body is stepped over; parsing goes on exactly. */
 static void test_gap_in_body(void **state)
 {
+	(void)state;
 	struct h h;
 	json_t *o;
 
@@ -498,6 +512,7 @@ static void test_gap_in_body(void **state)
 /* A gap in a head ends that message; parsing resumes at the next start line, and says so. */
 static void test_gap_in_head_resync(void **state)
 {
+	(void)state;
 	struct h h;
 	json_t *o;
 
@@ -535,6 +550,7 @@ static void test_gap_in_head_resync(void **state)
 /* Picked up midstream, in a body: the first start line begins it. */
 static void test_midstream(void **state)
 {
+	(void)state;
 	struct h h;
 
 	h_init(&h, NULL, false);
@@ -550,6 +566,7 @@ static void test_midstream(void **state)
 
 static void test_malformed(void **state)
 {
+	(void)state;
 	char *big;
 	struct h h;
 	json_t *o;
@@ -628,6 +645,7 @@ static void test_malformed(void **state)
 
 static void test_unmatched(void **state)
 {
+	(void)state;
 	struct h h;
 
 	h_init(&h, NULL, false);
@@ -646,6 +664,7 @@ static void test_unmatched(void **state)
 /* Bytes that are not UTF-8 come out as Latin-1. */
 static void test_latin1(void **state)
 {
+	(void)state;
 	struct h h;
 
 	h_init(&h, NULL, false);
@@ -696,6 +715,7 @@ static char *slurp(const char *name, size_t *len)
 
 static void test_bodies(void **state)
 {
+	(void)state;
 	char path[512];
 	size_t len = 0;
 	struct h h;
@@ -768,6 +788,7 @@ static size_t compress_as(const char *in, size_t n, unsigned char *out, size_t c
 
 static void test_decode(void **state)
 {
+	(void)state;
 	static const char text[] = "Hello, compressed world! Hello, compressed world! 1234567890";
 	static const int wbits[] = {31, 15, -15};
 	static const char *const enc[] = {"gzip", "deflate", "deflate"};
@@ -814,6 +835,7 @@ static void test_decode(void **state)
  * after some output, gzip with a hole; one that inflates leaves no raw copy behind. */
 static void test_decode_error_keeps_raw(void **state)
 {
+	(void)state;
 	static const char text[] = "Raw bytes are kept when inflating fails. 0123456789abcdef";
 	unsigned char z[512], bad[512];
 	char head[256], name[32];
@@ -892,6 +914,7 @@ static void test_decode_error_keeps_raw(void **state)
 /* A body of 8 MiB in 1460-byte pieces, as a capture hands it over. */
 static void test_big_body(void **state)
 {
+	(void)state;
 	size_t n = 8 << 20, i;
 	char head[128], *body = malloc(n);
 	struct h h;
@@ -920,6 +943,8 @@ static __u64 skip_from, skip_to;
 
 static int rec_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64 to)
 {
+	(void)ctx;
+	(void)st;
 	skip_calls++;
 	skip_dir = dir;
 	skip_from = from;
@@ -929,6 +954,7 @@ static int rec_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64 to)
 
 static void test_no_bodies_only_http(void **state)
 {
+	(void)state;
 	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n";
 	const struct sink_feedback fb = {.skip = rec_skip};
 	char body[100], line[4096];

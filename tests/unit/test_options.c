@@ -59,6 +59,7 @@ static void roff_name(const char *name, char *buf, size_t size)
 
 static void test_man_page_lists_every_option(void **state)
 {
+	(void)state;
 	char *man = read_file(MAN_PAGE), name[96], missing[1024] = "";
 	size_t i, k;
 
@@ -89,6 +90,7 @@ static bool lists(const char *text, const char *want)
 
 static void test_help_lists_every_option(void **state)
 {
+	(void)state;
 	const struct session_cmd_info *infos[] = { &load_info, &replay_info };
 	char want[80];
 	size_t i, k, len;
@@ -117,6 +119,7 @@ static void test_help_lists_every_option(void **state)
 
 static void test_table_consistent(void **state)
 {
+	(void)state;
 	size_t i, j;
 
 	for (i = 0; i < session_n_options; i++) {
@@ -167,6 +170,7 @@ static int parse(struct session_opts *o, const struct session_cmd_info *ci, ...)
 
 static void test_arguments_land_in_their_field(void **state)
 {
+	(void)state;
 	struct session_opts o;
 
 	assert_int_equal(parse(&o, &load_info, "--ring-size", "1M", "eth0", NULL), SESSION_ARGS_OK);
@@ -219,6 +223,7 @@ static void test_arguments_land_in_their_field(void **state)
 
 static void test_options_of_the_other_command(void **state)
 {
+	(void)state;
 	struct session_opts o;
 
 	assert_int_equal(parse(&o, &load_info, "--no-kernel", NULL), SESSION_ARGS_USAGE);
@@ -231,6 +236,7 @@ static void test_options_of_the_other_command(void **state)
 /* issue 20, items 14 and 15 */
 static void test_filter_and_http_options(void **state)
 {
+	(void)state;
 	struct session_opts o;
 
 	/* --decode alone is --http --decode, as --http-bodies and --http-log are */

@@ -88,11 +88,13 @@ static char tmpdir[] = "/tmp/xs-privs.XXXXXX";
 
 static int setup(void **state)
 {
+	(void)state;
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
+	(void)state;
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/out", tmpdir);
@@ -103,6 +105,7 @@ static int teardown(void **state)
 
 static void test_allow_list(void **state)
 {
+	(void)state;
 	int status;
 	pid_t pid = fork();
 
@@ -117,6 +120,7 @@ static void test_allow_list(void **state)
 /* execve is not merely refused: the process is killed (SIGSYS) before it runs anything */
 static void test_execve_kills(void **state)
 {
+	(void)state;
 	int status;
 	pid_t pid = fork();
 
@@ -137,6 +141,7 @@ static void test_execve_kills(void **state)
 /* privs_set_seccomp(false), as --no-seccomp: no filter */
 static void test_off(void **state)
 {
+	(void)state;
 	int status;
 	pid_t pid = fork();
 
@@ -156,6 +161,7 @@ static void test_off(void **state)
  * unknown name is -ENOENT (load turns it into a usage error). */
 static void test_lookup_user(void **state)
 {
+	(void)state;
 	struct privs_user u = { 0 };
 
 	assert_int_equal(privs_lookup_user("root", &u), 0);

@@ -35,6 +35,8 @@ static struct rec rec;
 static int rec_data(struct sink *s, struct stream *st, int dir, __u64 off, const __u8 *buf,
 		    size_t len)
 {
+	(void)s;
+	(void)st;
 	/* sinks are given each direction in order, without holes or repeats */
 	assert_int_equal(off, rec.base[dir] + rec.len[dir]);
 	assert_true(len > 0);
@@ -47,6 +49,8 @@ static int rec_data(struct sink *s, struct stream *st, int dir, __u64 off, const
 
 static int rec_gap(struct sink *s, struct stream *st, int dir, __u64 off, __u64 len)
 {
+	(void)s;
+	(void)st;
 	assert_int_equal(off, rec.base[dir] + rec.len[dir]);
 	assert_true(len > 0);
 	assert_true(rec.len[dir] + len < sizeof(rec.out[dir]));
@@ -386,6 +390,7 @@ static void test_scenario(void **state)
 /* The whole 4 GiB sequence space and beyond: offsets are 64-bit, numbers wrap. */
 static void test_long_stream_wraps(void **state)
 {
+	(void)state;
 	static char buf[65536];
 	struct fixture fx;
 	__u64 off = 0;
@@ -411,6 +416,7 @@ static void test_long_stream_wraps(void **state)
 
 static void test_out_of_window(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	size_t i;
 
@@ -428,6 +434,7 @@ static void test_out_of_window(void **state)
 
 static void test_fin_complete_and_acked(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	size_t i;
 
@@ -454,6 +461,7 @@ static void test_fin_complete_and_acked(void **state)
 /* Past STREAM_MAX_GAPS_LISTED gaps are counted but not listed. */
 static void test_many_gaps(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	int i;
 
@@ -472,6 +480,7 @@ static void test_many_gaps(void **state)
 /* Many small segments in reverse: released in one go, charged and released exactly. */
 static void test_many_reversed(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	char want[401];
 	int i;
@@ -496,6 +505,7 @@ static void test_many_reversed(void **state)
  * records as its ISN; bytes before it are retransmissions. */
 static void test_midstream_start(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	size_t i;
 
@@ -523,6 +533,7 @@ static void test_midstream_start(void **state)
  */
 static void test_sequence_numbers(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	size_t i;
 
@@ -563,6 +574,7 @@ static void test_sequence_numbers(void **state)
  * after it are not_seen again; a cut beside them keeps its own cause. */
 static void test_capture_drops_cause(void **state)
 {
+	(void)state;
 	struct fixture fx;
 	size_t i;
 
@@ -607,6 +619,7 @@ static __u32 rnd(__u32 n)
  */
 static void test_random_segmentation(void **state)
 {
+	(void)state;
 	enum { LEN = 400, MAXSEG = 40 };
 	struct {
 		__u32 off, len, cut;

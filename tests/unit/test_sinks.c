@@ -33,11 +33,15 @@ static char tmpdir[64];
 
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
+	(void)ftw;
+	(void)sb;
+	(void)type;
 	return remove(path);
 }
 
 static int setup_dir(void **state)
 {
+	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_sinks.XXXXXX");
 	if (!mkdtemp(tmpdir))
 		return -1;
@@ -46,6 +50,7 @@ static int setup_dir(void **state)
 
 static int teardown_dir(void **state)
 {
+	(void)state;
 	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -132,6 +137,7 @@ static struct sink_set files_set(int max_open)
 
 static void test_files_ipv4_names(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st, st2;
 	struct stat sb;
@@ -173,6 +179,7 @@ static void test_files_ipv4_names(void **state)
  * where the mode gives r; the default comes back with sinks_set_file_mode(default). */
 static void test_files_output_mode(void **state)
 {
+	(void)state;
 	static const struct {
 		mode_t file, dir;
 	} cases[] = {{0600, 0700}, {0644, 0755}, {0640, 0750}, {0660, 0770}, {0604, 0705}};
@@ -219,6 +226,7 @@ static void test_files_output_mode(void **state)
 
 static void test_files_ipv6_names(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
 
@@ -240,6 +248,7 @@ static void test_files_ipv6_names(void **state)
  * connections of one 4-tuple where the first got no response. */
 static void test_files_reuse(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
 
@@ -273,6 +282,7 @@ static void test_files_reuse(void **state)
 
 static void test_files_gap(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
 	size_t len = 0;
@@ -301,6 +311,7 @@ static void test_files_gap(void **state)
 /* Five streams, both directions, written in turns through two descriptors. */
 static void test_files_lru(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(2);
 	struct stream st[5];
 	char name[128], want[5][2][64];
@@ -344,6 +355,7 @@ static void test_files_lru(void **state)
 
 static void test_files_symlinked_dir(void **state)
 {
+	(void)state;
 	char real[128], link[128], slash[130];
 	struct sink *s;
 
@@ -376,6 +388,7 @@ static void test_files_symlinked_dir(void **state)
  * free name, as tcpflow does. */
 static void test_files_existing(void **state)
 {
+	(void)state;
 	const char *base = "198.018.000.001.40380-198.018.000.002.08080";
 	char target[128], lpath[512], lname[128];
 	struct sink_set set;
@@ -410,6 +423,7 @@ static void test_files_existing(void **state)
  * sink goes on. */
 static void test_files_removed_while_closed(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(1);
 	struct stream a, b;
 
@@ -432,6 +446,7 @@ static void test_files_removed_while_closed(void **state)
  * buffer (at a flush) and from a segment too big to buffer (at once). */
 static void test_files_write_error(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(0);
 	struct rlimit old, small = {4096, 4096};
 	struct stream st;
@@ -475,6 +490,7 @@ static off_t file_size(const char *name)
  * write. */
 static void test_files_buffered(void **state)
 {
+	(void)state;
 	const char *name = "198.018.000.001.40380-198.018.000.002.00080";
 	struct sink_set set = files_set(0);
 	static __u8 want[60000], big[40000];
@@ -528,6 +544,7 @@ static void test_files_buffered(void **state)
  * every size, some after gaps: every file ends as it would unbuffered. */
 static void test_files_buffers_shared(void **state)
 {
+	(void)state;
 	enum { NS = 20, ROUNDS = 12 };
 	struct sink_set set = files_set(3);
 	static __u8 want[NS][2][ROUNDS * 3000];
@@ -589,6 +606,7 @@ static void test_files_buffers_shared(void **state)
  * next name, found from where the last one of its flow direction was, not from NAME. */
 static void test_files_many_reuses(void **state)
 {
+	(void)state;
 	enum { N = 10050 };
 	struct sink_set set = files_set(0);
 	struct stream st;
@@ -617,6 +635,7 @@ static void test_files_many_reuses(void **state)
 /* A stream the flow table never closed: what was gathered for it is written at the end. */
 static void test_files_destroy_writes(void **state)
 {
+	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
 
@@ -654,6 +673,7 @@ static void mk_segment(struct xs_segment *seg, const char *src, __u16 sport, con
 
 static void test_text_packets(void **state)
 {
+	(void)state;
 	FILE *f = tmpfile();
 	struct sink_set set = {0};
 	struct xs_segment seg;
@@ -705,6 +725,7 @@ static void test_text_packets(void **state)
 
 static void test_text_streams(void **state)
 {
+	(void)state;
 	FILE *f = tmpfile();
 	struct sink_set set = {0};
 	struct xs_segment seg;
@@ -774,6 +795,7 @@ static json_t *json_line(FILE *f)
 
 static void test_json_stream(void **state)
 {
+	(void)state;
 	static const char *keys[] = {
 	    "id",
 	    "family",
@@ -889,6 +911,7 @@ static void test_json_stream(void **state)
 /* Base64 of every length modulo 3, an IPv6 stream and one without data. */
 static void test_json_base64_ipv6(void **state)
 {
+	(void)state;
 	static const char *const in[] = {"", "A", "AB", "ABC", "ABCD"};
 	static const char *const b64[] = {"", "QQ==", "QUI=", "QUJD", "QUJDRA=="};
 	size_t i;
@@ -918,6 +941,7 @@ static void test_json_base64_ipv6(void **state)
 
 static void test_json_max_payload(void **state)
 {
+	(void)state;
 	FILE *f = tmpfile();
 	struct memcap mc = {0};
 	struct sink_set set = json_set(f, 8, &mc);
@@ -950,6 +974,7 @@ static void test_json_max_payload(void **state)
 
 static void test_json_memcap(void **state)
 {
+	(void)state;
 	FILE *f = tmpfile();
 	struct memcap mc = {.limit = 100};
 	struct sink_set set = json_set(f, 0, &mc);
@@ -990,6 +1015,7 @@ static void test_json_memcap(void **state)
 /* Streams still held at destroy (an error path) are freed and their memory given back. */
 static void test_json_destroy_with_open_streams(void **state)
 {
+	(void)state;
 	FILE *f = tmpfile();
 	struct memcap mc = {0};
 	struct sink_set set = json_set(f, 0, &mc);
@@ -1006,6 +1032,7 @@ static void test_json_destroy_with_open_streams(void **state)
 /* A full disk (or closed pipe) switches the text and JSON sinks off; held memory is freed. */
 static void test_write_error_text_json(void **state)
 {
+	(void)state;
 	FILE *f = fopen("/dev/full", "w");
 	struct memcap mc = {0};
 	struct sink_set set = {0};
@@ -1040,6 +1067,7 @@ static const struct sink_ops no_destroy_ops = {.name = "no_destroy"};
 
 static void test_sink_ownership(void **state)
 {
+	(void)state;
 	struct sink_set set = {0};
 	struct sink mine[SINK_MAX] = {{0}};
 	struct sink *given, *stray;
@@ -1131,6 +1159,7 @@ static int pcap_put(struct sink_set *set, int i)
  * end; so does a file the capture was killed over, which holds what was flushed. */
 static void test_pcap_whole_records(void **state)
 {
+	(void)state;
 	struct rlimit old, small = {.rlim_cur = 300000};
 	struct sink_set set = {0};
 	struct stat sb;
@@ -1176,6 +1205,7 @@ static void test_pcap_whole_records(void **state)
 /* -j to a file: whole lines only, by the same rule. */
 static void test_json_whole_lines(void **state)
 {
+	(void)state;
 	struct rlimit old, small = {.rlim_cur = 20000};
 	struct sink_set set = {0};
 	char path[256], *line = NULL, payload[3000];

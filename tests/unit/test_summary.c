@@ -40,6 +40,7 @@ static const struct {
 
 static void test_fmt_bytes(void **state)
 {
+	(void)state;
 	char buf[SESSION_BYTES_LEN];
 	size_t i;
 
@@ -54,6 +55,7 @@ static void test_fmt_bytes(void **state)
 /* The summary of a session with a flow table and the default memcap: no raw byte counts. */
 static void test_summary_in_units(void **state)
 {
+	(void)state;
 	struct session_opts o;
 	struct session s;
 	char *text, *p;

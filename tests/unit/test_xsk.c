@@ -17,6 +17,7 @@
 
 static void test_frames_per_queue(void **state)
 {
+	(void)state;
 	/* 64 MiB over one queue: 16384 pages */
 	assert_int_equal(xsk_frames_per_queue(64ULL << 20, 1), 16384);
 	/* over four: 4096 each */
@@ -50,6 +51,7 @@ static const char route4[] =
 
 static void test_route4(void **state)
 {
+	(void)state;
 	assert_true(has_default(route4, 4, "eth0"));
 	/* a route to a prefix is not a default route */
 	assert_false(has_default(route4, 4, "mirror0"));
@@ -72,6 +74,7 @@ static const char route6[] =
 
 static void test_route6(void **state)
 {
+	(void)state;
 	assert_true(has_default(route6, 6, "eth1"));
 	assert_false(has_default(route6, 6, "mirror0"));
 	assert_false(has_default(route6, 6, "lo"));

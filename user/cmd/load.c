@@ -28,6 +28,7 @@ static void on_stop(int sig)
 
 static void on_usr1(int sig)
 {
+	(void)sig;
 	stats_wanted = 1;
 }
 

@@ -87,6 +87,7 @@ static int parse_output_mode(struct session_opts *o, const char *arg, const char
 /* --tls-log FILE: the --tls lines to FILE ("-": stdout) */
 static int parse_tls_log(struct session_opts *o, const char *arg, const char *cmd)
 {
+	(void)cmd;
 	o->tls = true;
 	o->tls_log = arg;
 	return 0;
@@ -95,18 +96,26 @@ static int parse_tls_log(struct session_opts *o, const char *arg, const char *cm
 /* --no-kernel: what replay does by default now; undoes an earlier --kernel */
 static int set_no_kernel(struct session_opts *o, const char *arg, const char *cmd)
 {
+	(void)arg;
+	(void)cmd;
 	o->kernel = false;
 	return 0;
 }
 
 static int set_quiet(struct session_opts *o, const char *arg, const char *cmd)
 {
+	(void)arg;
+	(void)cmd;
+	(void)o;
 	log_level = LOG_WARN;
 	return 0;
 }
 
 static int set_verbose(struct session_opts *o, const char *arg, const char *cmd)
 {
+	(void)arg;
+	(void)cmd;
+	(void)o;
 	log_level = LOG_DEBUG;
 	return 0;
 }
@@ -559,6 +568,7 @@ static int unknown_long(const char *arg, const struct session_cmd_info *ci)
 /* getopt's own complaint about argv[optind - 1], in our one line (opterr is 0). */
 static int getopt_error(int opt, int argc, char **argv, const struct session_cmd_info *ci)
 {
+	(void)argc;
 	const struct session_option *r = NULL, *other;
 	const char *arg = argv[optind - 1];
 	char label[48];

@@ -246,11 +246,14 @@ static const char *nats_err(natsStatus s)
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
+	(void)closure;
+	(void)nc;
 	pr_debug("nats: disconnected\n");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
+	(void)nc;
 	struct exporter *e = closure;
 
 	pthread_mutex_lock(&e->mu);
@@ -262,6 +265,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 
 static void on_connected(natsConnection *nc, void *closure)
 {
+	(void)nc;
 	struct exporter *e = closure;
 
 	pthread_mutex_lock(&e->mu);
@@ -273,6 +277,9 @@ static void on_connected(natsConnection *nc, void *closure)
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
 			   void *closure)
 {
+	(void)nc;
+	(void)sub;
+	(void)closure;
 	pr_debug("nats: %s\n", natsStatus_GetText(err));
 }
 
@@ -312,6 +319,7 @@ static struct export_slot *ring_find(struct exporter *e, __u64 seq)
 /* libnats' thread: a PubAck or a failure for one message. */
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
+	(void)js;
 	struct exporter *e = closure;
 	struct export_slot *slot;
 	__u64 seq;

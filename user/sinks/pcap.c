@@ -67,6 +67,7 @@ static ssize_t pcap_mem_write(void *cookie, const char *data, size_t n)
 
 static int pcap_mem_close(void *cookie)
 {
+	(void)cookie;
 	return 0;
 }
 

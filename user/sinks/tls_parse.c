@@ -1160,6 +1160,7 @@ int tls_parse_data(struct tls_parse *tp, int dir, __u64 off, const __u8 *buf, si
 
 void tls_parse_gap(struct tls_parse *tp, int dir, __u64 off, __u64 len)
 {
+	(void)off;
 	if ((dir != STREAM_IN && dir != STREAM_OUT) || !tp->d[dir] || !len)
 		return;
 	/* a gap before a direction said what it is says nothing about TLS */
