@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* cmd_*: one file per subcommand; each takes argc/argv from its name on, returns the exit status. */
+/* cmd_*: one file per subcommand; each takes argc/argv from its name on, returns the exit
+ * status. */
 #ifndef XS_CMD_H
 #define XS_CMD_H
 

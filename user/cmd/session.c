@@ -22,7 +22,8 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* the field an option row sets */
-#define FIELD(f) .off = offsetof(struct session_opts, f), .size = sizeof(((struct session_opts *)0)->f)
+#define FIELD(f) \
+	.off = offsetof(struct session_opts, f), .size = sizeof(((struct session_opts *)0)->f)
 #define NS_PER_SEC 1000000000ULL
 /* getopt's value of a long option without a short one: this plus its row */
 #define LONG_VAL_BASE 0x100
@@ -64,7 +65,9 @@ static int parse_port(struct session_opts *o, const char *arg, const char *cmd)
 
 	if ((*arg >= '0' && *arg <= '9' && strtoul(arg, &end, 10) == 0) ||
 	    filter_add_port(&o->filter, arg))
-		return session_usage_error(cmd, "bad port '%s' (want PORT or PORT-PORT, 1-65535)", arg);
+		return session_usage_error(cmd, "bad port '%s' (want PORT, PORT-PORT or a comma list "
+						"of those, 1-65535)",
+					   arg);
 	return 0;
 }
 
@@ -160,7 +163,9 @@ const struct session_option session_options[] = {
 	  SSEC_OUTPUT, SESSION_BOTH, SOPT_STRING, FIELD(http_bodies), .flags = SOPT_SETS_HTTP },
 	{ "decode", 0, NULL, "inflate gzip/deflate HTTP bodies (implies --http)", SSEC_OUTPUT,
 	  SESSION_BOTH, SOPT_FLAG, FIELD(http_decode), .flags = SOPT_SETS_HTTP },
-	{ "tls", 0, NULL, "one JSON line per TLS stream (SNI, versions,\nciphers, JA3, JA4, certificates) on stdout\nwhen it ends",
+	{ "tls", 0, NULL,
+	  "one JSON line per TLS stream (SNI, versions,\nciphers, JA3, JA4, certificates) on "
+	  "stdout\nwhen it ends",
 	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FLAG, FIELD(tls) },
 	{ "tls-log", 0, "FILE", "those lines to FILE instead (implies --tls)", SSEC_OUTPUT,
 	  SESSION_BOTH, SOPT_FUNC, .parse = parse_tls_log },
@@ -189,7 +194,8 @@ const struct session_option session_options[] = {
 	{ "max-open-files", 0, "N", "files -o keeps open at once (default 256)", SSEC_STREAMS,
 	  SESSION_BOTH, SOPT_NUMBER, FIELD(max_open_files), .min = 1, .max = 65536 },
 
-	{ "snaplen", 0, "BYTES", "bytes of each packet copied (default: all;\nminimum 128)",
+	{ "snaplen", 's', "BYTES",
+	  "bytes of each packet copied (default and 0: all;\nminimum 128; tcpdump's -s)",
 	  SSEC_CAPTURE, SESSION_BOTH, SOPT_NUMBER, FIELD(cap.snaplen), .min = 128, .max = 1 << 20,
 	  .flags = SOPT_ZERO_OK },
 	{ "kernel", 0, NULL,

@@ -23,7 +23,8 @@
  *                      (note that jq 1.6 reads numbers as doubles and rounds these)
  *   inbound_info       about STREAM_IN, what the side that opened the connection sent:
  *                      {bytes, data_bytes, packets, gap_bytes, retrans_bytes, overlap_bytes,
- *                       after_reset_bytes (new payload after a RST, in its linger), n_gaps, gaps: [[offset, len, cause], ...] with cause "not_seen"
+ *                       after_reset_bytes (new payload after a RST, in its linger),
+ *                       n_gaps, gaps: [[offset, len, cause], ...] with cause "not_seen"
  *                       (never passed this host), "capture" (the capture dropped packets:
  *                       ring full), "skipped" (--no-bodies) or "cut" (past a snaplen),
  *                       capture_drops,
@@ -174,7 +175,8 @@ static json_t *json_half_info(const struct stream_half *half, const struct json_
 			 "retrans_bytes", json_u64(half->retrans_bytes), "overlap_bytes",
 			 json_u64(half->overlap_bytes), "after_reset_bytes",
 			 json_u64(half->after_reset_bytes), "n_gaps", (json_int_t)half->n_gaps, "gaps",
-			 gaps, "capture_drops", (json_int_t)half->capture_drops, "syn", half->syn, "fin", half->fin, "rst", half->rst, "cut",
+			 gaps, "capture_drops", (json_int_t)half->capture_drops, "syn", half->syn,
+			 "fin", half->fin, "rst", half->rst, "cut",
 			 half->cut, "payload_bytes", json_u64(h ? h->len : 0), "payload_truncated",
 			 h ? h->truncated : false);
 }
