@@ -62,6 +62,26 @@ static bool need_root(const char *cmd)
 	return true;
 }
 
+/*
+ * The pinned instance of ifname, for status and unload alike: after need_root() and bpffs.
+ * A leftover of an interface that went away is still read; a name that is neither an
+ * interface nor an instance is an error, said here (-ENODEV). -ENOENT: the interface has no
+ * instance (the caller says so in its own words).
+ */
+static int read_named(const char *cmd, const char *ifname, struct instance_view *v)
+{
+	int err;
+
+	if (need_root(cmd) || instance_ensure_bpffs())
+		return -EPERM;
+	err = instance_read(ifname, v);
+	if (err == -ENOENT && !if_nametoindex(ifname)) {
+		pr_warn("no interface %s and no xdp-sniff instance on it (see ip link)\n", ifname);
+		return -ENODEV;
+	}
+	return err;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	char names[64][16];
@@ -78,19 +98,10 @@ int cmd_status(int argc, char **argv)
 				"status --help)\n");
 		return 2;
 	}
-	if (need_root("status"))
-		return 1;
-	if (instance_ensure_bpffs())
-		return 1;
 	if (argc == 2) {
-		err = instance_read(argv[1], &v);
-		/* a leftover of an interface that went away is still shown; a name that is
-		 * neither is an error, as for unload */
-		if (err == -ENOENT && !if_nametoindex(argv[1])) {
-			pr_warn("no interface %s and no xdp-sniff instance on it (see ip link)\n",
-				argv[1]);
+		err = read_named("status", argv[1], &v);
+		if (err == -EPERM || err == -ENODEV)
 			return 1;
-		}
 		if (err == -ENOENT) {
 			printf("%s: no xdp-sniff instance\n", argv[1]);
 			return 0;
@@ -102,6 +113,8 @@ int cmd_status(int argc, char **argv)
 		print_instance(argv[1], &v);
 		return 0;
 	}
+	if (need_root("status") || instance_ensure_bpffs())
+		return 1;
 	n = instance_list(names, 64);
 	if (!n)
 		printf("no xdp-sniff instance\n");
@@ -130,16 +143,9 @@ int cmd_unload(int argc, char **argv)
 				"--help)\n");
 		return 2;
 	}
-	if (need_root("unload"))
+	err = read_named("unload", argv[1], &v);
+	if (err == -EPERM || err == -ENODEV)
 		return 1;
-	if (instance_ensure_bpffs())
-		return 1;
-	err = instance_read(argv[1], &v);
-	if (err == -ENOENT && !if_nametoindex(argv[1])) {
-		pr_warn("no interface %s and no xdp-sniff instance on it (see ip link)\n",
-			argv[1]);
-		return 1;
-	}
 	if (err == -ENOENT) {
 		pr_warn("no xdp-sniff instance on %s\n", argv[1]);
 		return 1;

@@ -436,26 +436,11 @@ struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool de
 {
 	struct http_priv *p;
 	struct sink *s;
-	FILE *f = stdout;
-	int fd, err;
+	FILE *f = sinks_open_log("--http-log", log_path);
+	int err;
 
-	if (log_path && strcmp(log_path, "-")) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			  sinks_file_mode());
-		if (fd < 0) {
-			err = errno;
-			pr_warn("failed to open --http-log %s: %s\n", log_path, strerror(err));
-			errno = err;
-			return NULL;
-		}
-		f = fdopen(fd, "w");
-		if (!f) {
-			err = errno;
-			close(fd);
-			errno = err;
-			return NULL;
-		}
-	}
+	if (!f)
+		return NULL;
 	s = sink_http_new_file(f, bodies_dir, decode, mc);
 	if (!s) {
 		err = errno;

@@ -255,6 +255,30 @@ void sinks_destroy(struct sink_set *set)
  * make open follow it, so trailing slashes are dropped), creating it if missing, and checks
  * that it can be written. what names it in messages. Returns the fd, or -errno; the path as
  * opened goes to *out_path when out_path is not NULL. */
+FILE *sinks_open_log(const char *what, const char *path)
+{
+	FILE *f;
+	int fd, err;
+
+	if (!path || !strcmp(path, "-"))
+		return stdout;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, sinks_file_mode());
+	if (fd < 0) {
+		err = errno;
+		pr_warn("failed to open %s %s: %s%s\n", what, path, strerror(err),
+			err == ELOOP ? " (it is a symlink; refusing to follow it)" : "");
+		errno = err;
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = errno;
+		close(fd);
+		errno = err;
+	}
+	return f;
+}
+
 int sinks_open_dir(const char *what, const char *dir, char **out_path)
 {
 	size_t n = strlen(dir);

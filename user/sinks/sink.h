@@ -90,6 +90,11 @@ struct sink_set {
  * the path as opened, to free. */
 int sinks_open_dir(const char *what, const char *dir, char **out_path);
 
+/* A log of JSON lines (--http-log, --tls-log; what names it in messages): stdout for NULL or
+ * "-", else path made or truncated with sinks_file_mode(), never through a symbolic link.
+ * The caller owns a FILE that is not stdout. NULL with errno set, said in one line. */
+FILE *sinks_open_log(const char *what, const char *path);
+
 /*
  * Whole units (pcap records, JSON lines) only: writes the n bytes at buf, one or more whole
  * units, to fd. A write(2) that writes part of them is continued; when the rest cannot be

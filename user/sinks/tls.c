@@ -422,26 +422,11 @@ struct sink *sink_tls_new_file(FILE *f)
 struct sink *sink_tls_new(const char *log_path)
 {
 	struct sink *s;
-	FILE *f = stdout;
-	int fd, err;
+	FILE *f = sinks_open_log("--tls-log", log_path);
+	int err;
 
-	if (log_path && strcmp(log_path, "-")) {
-		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			  sinks_file_mode());
-		if (fd < 0) {
-			err = errno;
-			pr_warn("failed to open --tls-log %s: %s\n", log_path, strerror(err));
-			errno = err;
-			return NULL;
-		}
-		f = fdopen(fd, "w");
-		if (!f) {
-			err = errno;
-			close(fd);
-			errno = err;
-			return NULL;
-		}
-	}
+	if (!f)
+		return NULL;
 	s = sink_tls_new_file(f);
 	if (!s) {
 		err = errno;
