@@ -65,19 +65,20 @@ static bool need_root(const char *cmd)
 /*
  * The pinned instance of ifname, for status and unload alike: after need_root() and bpffs.
  * A leftover of an interface that went away is still read; a name that is neither an
- * interface nor an instance is an error, said here (-ENODEV). -ENOENT: the interface has no
- * instance (the caller says so in its own words).
+ * interface nor an instance is an error. Returns 1 after saying why it cannot (exit 1),
+ * -ENOENT when the interface has no instance (the caller says so in its own words), 0 or
+ * instance_read()'s other errors.
  */
 static int read_named(const char *cmd, const char *ifname, struct instance_view *v)
 {
 	int err;
 
 	if (need_root(cmd) || instance_ensure_bpffs())
-		return -EPERM;
+		return 1;
 	err = instance_read(ifname, v);
 	if (err == -ENOENT && !if_nametoindex(ifname)) {
 		pr_warn("no interface %s and no xdp-sniff instance on it (see ip link)\n", ifname);
-		return -ENODEV;
+		return 1;
 	}
 	return err;
 }
@@ -100,7 +101,7 @@ int cmd_status(int argc, char **argv)
 	}
 	if (argc == 2) {
 		err = read_named("status", argv[1], &v);
-		if (err == -EPERM || err == -ENODEV)
+		if (err == 1)
 			return 1;
 		if (err == -ENOENT) {
 			printf("%s: no xdp-sniff instance\n", argv[1]);
@@ -144,7 +145,7 @@ int cmd_unload(int argc, char **argv)
 		return 2;
 	}
 	err = read_named("unload", argv[1], &v);
-	if (err == -EPERM || err == -ENODEV)
+	if (err == 1)
 		return 1;
 	if (err == -ENOENT) {
 		pr_warn("no xdp-sniff instance on %s\n", argv[1]);
