@@ -96,6 +96,20 @@ static int parse_tls_log(struct session_opts *o, const char *arg, const char *cm
 	return 0;
 }
 
+/* --community-id-seed N: a plain number, 0 to 65535 (no K/M/G: it is not a size) */
+static int parse_community_id_seed(struct session_opts *o, const char *arg, const char *cmd)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno || v > 65535)
+		return session_usage_error(cmd, "bad --community-id-seed '%s' (0 to 65535)", arg);
+	o->community_id_seed = (__u16)v;
+	return 0;
+}
+
 /* --no-kernel: what replay does by default now; undoes an earlier --kernel */
 static int set_no_kernel(struct session_opts *o, const char *arg, const char *cmd)
 {
@@ -172,7 +186,7 @@ const struct session_option session_options[] = {
 	{ "community-id-seed", 0, "N",
 	  "seed of the community_id in every record\n(0-65535, default 0, as in Zeek, Suricata "
 	  "and\ntshark)",
-	  SSEC_OUTPUT, SESSION_BOTH, SOPT_NUMBER, FIELD(community_id_seed), .max = 65535 },
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_community_id_seed },
 	{ "output-mode", 0, "MODE",
 	  "octal mode of the files outputs create (default\n0600, less the umask; directories 0700, x\n"
 	  "added where r is given)",
