@@ -96,7 +96,7 @@ t_user_new_dirs()
 	id nobody >/dev/null 2>&1 || { WHY="no user nobody"; return 77; }
 	mkdir -p "$z"
 	xs_start znew "$XS_IF" -p 8080 -Z nobody -o "$z/flows" --http-log "$z/http.log" \
-		--http-bodies "$z/bodies" || return 1
+		--http-bodies "$z/bodies" -w "$z/cap.pcap" || return 1
 	fetch_all "$XS_SRV4" "$WWW" "$E2E_TMP/got-znew" "${ITEMS[@]}" || return 1
 	xs_stop INT || { WHY="no exit within 30 s of SIGINT"; return 1; }
 	[ "$XS_RC" -eq 0 ] || { WHY="exit status $XS_RC: $(tail -n 3 "$E2E_TMP/znew.err" | tr '\n' '|')"; return 1; }
@@ -106,6 +106,12 @@ t_user_new_dirs()
 		owner=$(stat -c '%U %a' "$d")
 		[ "$owner" = "nobody 700" ] || { WHY="$d is '$owner', want 'nobody 700'"; return 1; }
 	done
+	# files opened before the switch belong to the user too, as tcpdump -Z's do
+	for f in "$z/cap.pcap" "$z/http.log"; do
+		owner=$(stat -c '%U %a' "$f")
+		[ "$owner" = "nobody 600" ] || { WHY="$f is '$owner', want 'nobody 600'"; return 1; }
+	done
+	tcpdump -r "$z/cap.pcap" >/dev/null 2>&1 || { WHY="-w under -Z: tcpdump cannot read it"; return 1; }
 	WHY=$(check_flows "$z/flows" "$XS_SRV4" 8080 "$WWW/8080" "${NAMES[@]}") ||
 		{ WHY="-o: $WHY"; return 1; }
 	for n in "${NAMES[@]}"; do

@@ -170,6 +170,16 @@ t_filter_forms()
 		{ WHY="after del -p 81,87-88: $("$XS" filter "$XS_IF" list)"; return 1; }
 	"$XS" filter "$XS_IF" add -p 1,,2 >/dev/null 2>&1
 	[ $? -eq 2 ] || { WHY="-p 1,,2 was not refused as a usage error"; return 1; }
+	# the command line's rules hold here as for load: host bits and port 0 are refused
+	out=$("$XS" filter "$XS_IF" add -a 198.18.0.1/16 2>&1)
+	rc=$?
+	[ "$rc" -eq 2 ] && grep -q '198.18.0.0/16' <<<"$out" ||
+		{ WHY="add -a 198.18.0.1/16 exited $rc: $out"; return 1; }
+	out=$("$XS" filter "$XS_IF" add -p 443,0 2>&1)
+	rc=$?
+	[ "$rc" -eq 2 ] || { WHY="add -p 443,0 exited $rc, want 2: $out"; return 1; }
+	"$XS" filter "$XS_IF" list | grep -q "port 80,82-84,86,89-90,443$" ||
+		{ WHY="a refused add changed the filter: $("$XS" filter "$XS_IF" list)"; return 1; }
 	xs_stop INT || return 1
 }
 

@@ -44,7 +44,7 @@ static void prefix_mask(__u8 *addr, unsigned int bytes, unsigned int len)
 	}
 }
 
-int filter_add_addr(struct xs_filter *f, const char *arg)
+static int add_addr(struct xs_filter *f, const char *arg, char *net, size_t net_size)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	struct xs_prefix p = {};
@@ -67,6 +67,18 @@ int filter_add_addr(struct xs_filter *f, const char *arg)
 	if (slash && parse_uint(slash, len, &len))
 		return -EINVAL;
 	p.len = len;
+	if (net) {
+		struct xs_prefix given = p;
+
+		prefix_mask(p.addr, p.family == 4 ? 4 : 16, p.len);
+		if (memcmp(given.addr, p.addr, sizeof(p.addr))) {
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(p.family == 4 ? AF_INET : AF_INET6, p.addr, a, sizeof(a));
+			snprintf(net, net_size, "%s/%u", a, p.len);
+			return -EDOM;
+		}
+	}
 	prefix_mask(p.addr, p.family == 4 ? 4 : 16, p.len);
 	if (f->n_prefixes >= XS_FILTER_MAX_PREFIXES)
 		return -E2BIG;
@@ -96,7 +108,17 @@ static int parse_port_range(const char *s, size_t len, unsigned long *lo, unsign
 	return *hi < *lo ? -EINVAL : 0;
 }
 
-int filter_add_port(struct xs_filter *f, const char *arg)
+int filter_add_addr(struct xs_filter *f, const char *arg)
+{
+	return add_addr(f, arg, NULL, 0);
+}
+
+int filter_add_addr_exact(struct xs_filter *f, const char *arg, char *net, size_t net_size)
+{
+	return add_addr(f, arg, net, net_size);
+}
+
+static int add_port(struct xs_filter *f, const char *arg, bool allow_zero)
 {
 	struct xs_ports add = {};
 	unsigned long lo, hi, p;
@@ -110,6 +132,8 @@ int filter_add_port(struct xs_filter *f, const char *arg)
 
 		if (parse_port_range(s, len, &lo, &hi))
 			return -EINVAL;
+		if (!lo && !allow_zero)
+			return -ERANGE;
 		for (p = lo; p <= hi; p++)
 			add.bits[p >> 3] |= 1 << (p & 7);
 		if (!comma)
@@ -120,6 +144,16 @@ int filter_add_port(struct xs_filter *f, const char *arg)
 		f->ports.bits[i] |= add.bits[i];
 	f->flags |= XS_FILT_PORT;
 	return 0;
+}
+
+int filter_add_port(struct xs_filter *f, const char *arg)
+{
+	return add_port(f, arg, true);
+}
+
+int filter_add_port_nonzero(struct xs_filter *f, const char *arg)
+{
+	return add_port(f, arg, false);
 }
 
 static bool prefix_contains(const struct xs_prefix *p, __u8 family, const __u8 *addr)

@@ -34,6 +34,11 @@ int filter_add_addr(struct xs_filter *f, const char *arg);
 /* PORT, PORT-PORT, or a comma list of those (as filter_format prints them), 0..65535.
  * Returns 0 or -EINVAL (f unchanged). */
 int filter_add_port(struct xs_filter *f, const char *arg);
+/* What a user gives on the command line (load, replay, filter), held to tcpdump's rules: a
+ * prefix with bits set past its length is -EDOM (net gets the network, "10.0.0.0/8"), not
+ * quietly masked; a port list naming port 0 is -ERANGE. Otherwise as above. */
+int filter_add_addr_exact(struct xs_filter *f, const char *arg, char *net, size_t net_size);
+int filter_add_port_nonzero(struct xs_filter *f, const char *arg);
 /* Does the packet match? The same decision as the kernel's. */
 bool filter_match(const struct xs_filter *f, const struct xs_pkt *p);
 /* The kernel's filter maps: the generation switch and both generations. */

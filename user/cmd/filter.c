@@ -96,7 +96,14 @@ int cmd_filter(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "a:p:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
-			err = filter_add_addr(&g, optarg);
+			err = filter_add_addr_exact(&g, optarg, buf, sizeof(buf));
+			if (err == -EDOM) {
+				fprintf(stderr, "xdp-sniff filter: bad address '%s': bits set past its "
+						"length (the network is %s; see xdp-sniff filter "
+						"--help)\n",
+					optarg, buf);
+				return 2;
+			}
 			if (err) {
 				fprintf(stderr, "xdp-sniff filter: bad address '%s' (want ADDR or "
 						"ADDR/LEN, IPv4 or IPv6; see xdp-sniff filter --help)\n",
@@ -105,9 +112,9 @@ int cmd_filter(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			if (filter_add_port(&g, optarg)) {
+			if (filter_add_port_nonzero(&g, optarg)) {
 				fprintf(stderr, "xdp-sniff filter: bad port '%s' (want PORT, "
-						"PORT-PORT or a comma list of those, 0-65535; see "
+						"PORT-PORT or a comma list of those, 1-65535; see "
 						"xdp-sniff filter --help)\n",
 					optarg);
 				return 2;

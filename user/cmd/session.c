@@ -31,40 +31,25 @@
 /* -a: as tcpdump, a prefix with bits set past its length is refused, not quietly masked */
 static int parse_addr(struct session_opts *o, const char *arg, const char *cmd)
 {
-	__u32 flags = o->filter.flags, n = o->filter.n_prefixes;
-	char given[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN];
-	const struct xs_prefix *p;
-	__u8 addr[16] = {};
-	int err, af;
+	char net[INET6_ADDRSTRLEN + 8];
+	int err = filter_add_addr_exact(&o->filter, arg, net, sizeof(net));
 
-	err = filter_add_addr(&o->filter, arg);
 	if (err == -E2BIG)
 		return session_usage_error(cmd, "too many addresses at -a %s", arg);
+	if (err == -EDOM)
+		return session_usage_error(cmd, "bad address '%s': bits set past its length (the "
+						"network is %s)",
+					   arg, net);
 	if (err)
 		return session_usage_error(cmd, "bad address '%s' (want ADDR or ADDR/LEN, IPv4 or IPv6)",
 					   arg);
-	/* the filter keeps the network: compare it with the address as given */
-	p = &o->filter.prefixes[n];
-	af = p->family == 4 ? AF_INET : AF_INET6;
-	snprintf(given, sizeof(given), "%.*s", (int)strcspn(arg, "/"), arg);
-	if (inet_pton(af, given, addr) == 1 && memcmp(addr, p->addr, p->family == 4 ? 4 : 16)) {
-		inet_ntop(af, p->addr, net, sizeof(net));
-		o->filter.n_prefixes = n;
-		o->filter.flags = flags;
-		return session_usage_error(cmd, "bad address '%s': bits set past /%u (the network is "
-						"%s/%u)",
-					   arg, p->len, net, p->len);
-	}
 	return 0;
 }
 
 /* -p: port 0 is not a port a TCP connection uses */
 static int parse_port(struct session_opts *o, const char *arg, const char *cmd)
 {
-	char *end;
-
-	if ((*arg >= '0' && *arg <= '9' && strtoul(arg, &end, 10) == 0) ||
-	    filter_add_port(&o->filter, arg))
+	if (filter_add_port_nonzero(&o->filter, arg))
 		return session_usage_error(cmd, "bad port '%s' (want PORT, PORT-PORT or a comma list "
 						"of those, 1-65535)",
 					   arg);

@@ -184,16 +184,17 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 	p->path = !strcmp(path, "-") ? "stdout" : path;
 	if (!strcmp(path, "-")) {
 		p->fd = dup(STDOUT_FILENO);
+		if (p->fd < 0) {
+			err = -errno;
+			pr_warn("cannot write -w - to stdout: %s\n", strerror(-err));
+			goto err_free;
+		}
 	} else {
-		/* never follow a symlink planted where the output goes */
-		p->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			     sinks_file_mode());
-	}
-	if (p->fd < 0) {
-		err = -errno;
-		pr_warn("cannot create %s: %s%s\n", path, strerror(-err),
-			err == -ELOOP ? " (it is a symlink; refusing to follow it)" : "");
-		goto err_free;
+		p->fd = sinks_open_file("-w", path);
+		if (p->fd < 0) {
+			err = p->fd;
+			goto err_free;
+		}
 	}
 	/* -w - to a file: the grain counts from where it is written */
 	at = lseek(p->fd, 0, SEEK_CUR);

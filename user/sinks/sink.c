@@ -255,6 +255,29 @@ void sinks_destroy(struct sink_set *set)
  * make open follow it, so trailing slashes are dropped), creating it if missing, and checks
  * that it can be written. what names it in messages. Returns the fd, or -errno; the path as
  * opened goes to *out_path when out_path is not NULL. */
+int sinks_open_file(const char *what, const char *path)
+{
+	int fd, err;
+
+	/* never follow a symlink planted where the output goes */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, sinks_file_mode());
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("cannot create %s %s: %s%s\n", what, path, strerror(-err),
+			err == -ELOOP ? " (it is a symlink; refusing to follow it)" : "");
+		return err;
+	}
+	/* tcpdump -Z opens its files as the user: the same owner, though opened before */
+	if (owner_name && fchown(fd, owner_uid, owner_gid)) {
+		err = -errno;
+		pr_warn("failed to give %s %s to user %s (-Z): %s\n", what, path, owner_name,
+			strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 FILE *sinks_open_log(const char *what, const char *path)
 {
 	FILE *f;
@@ -262,12 +285,9 @@ FILE *sinks_open_log(const char *what, const char *path)
 
 	if (!path || !strcmp(path, "-"))
 		return stdout;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, sinks_file_mode());
+	fd = sinks_open_file(what, path);
 	if (fd < 0) {
-		err = errno;
-		pr_warn("failed to open %s %s: %s%s\n", what, path, strerror(err),
-			err == ELOOP ? " (it is a symlink; refusing to follow it)" : "");
-		errno = err;
+		errno = -fd;
 		return NULL;
 	}
 	f = fdopen(fd, "w");

@@ -90,6 +90,10 @@ struct sink_set {
  * the path as opened, to free. */
 int sinks_open_dir(const char *what, const char *dir, char **out_path);
 
+/* An output file (-w FILE, the logs; what names it in messages): made or truncated with
+ * sinks_file_mode(), never through a symbolic link, owned by the -Z user when there is one.
+ * Returns the fd (the caller's) or -errno, said in one line. */
+int sinks_open_file(const char *what, const char *path);
 /* A log of JSON lines (--http-log, --tls-log; what names it in messages): stdout for NULL or
  * "-", else path made or truncated with sinks_file_mode(), never through a symbolic link.
  * The caller owns a FILE that is not stdout. NULL with errno set, said in one line. */
