@@ -17,7 +17,7 @@ endif
 CFLAGS  ?= -O2 -g
 XS_CFLAGS := -std=gnu11 -pthread -Wall -Wextra -Werror -D_GNU_SOURCE \
 	     -Iinclude -Iuser -I$(BUILD)
-XS_LDLIBS := -lxdp -lbpf -lelf -lz -lpcap -ljansson -lhttp_parser -lcap -lseccomp -lmicrohttpd -lssl -lcrypto
+XS_LDLIBS := -lxdp -lbpf -lelf -lz -lpcap -ljansson -lhttp_parser -lcap -lseccomp -lssl -lcrypto
 
 # make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer everywhere (in build/asan)
 ifeq ($(SANITIZE),1)

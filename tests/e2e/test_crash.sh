@@ -105,7 +105,7 @@ EOF
 
 t_crash()
 {
-	local r=$1 f=$E2E_TMP/c$1.pcap ref=$E2E_TMP/c$1.ref.pcap pids=() tp p delay out drops
+	local r=$1 f=$E2E_TMP/c$1.pcap ref=$E2E_TMP/c$1.ref.pcap pids=() tp p delay out drops n last
 
 	tcpdump -U -n -B 131072 -i "$XS_IF" -w "$ref" 'tcp port 8080' 2>"$ref.err" &
 	tp=$!
@@ -126,8 +126,15 @@ t_crash()
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	# what was on the wire until the kill and a little after: the reference
-	sleep 0.2
+	# what was on the wire until the kill and a little after: the reference, once tcpdump
+	# has read all of it (its file stops growing; SIGINT leaves what it has not read yet)
+	last=-1
+	for _ in $(seq 50); do
+		sleep 0.2
+		n=$(stat -c %s "$ref" 2>/dev/null || echo 0)
+		[ "$n" = "$last" ] && break
+		last=$n
+	done
 	kill -INT "$tp"
 	wait "$tp" 2>/dev/null
 	wait_for 10 closed_everywhere "$f" && wait_for 10 closed_everywhere "$E2E_TMP/c$r.out" ||

@@ -36,7 +36,7 @@ fi
 
 passed=0 failed=0
 for name in "${!srcs[@]}"; do
-	if ! $CLANG $CF -o "$out/$name" ${srcs[$name]} -lbpf -lxdp -lelf -lz -lpcap -ljansson -lcap -lseccomp -lhttp_parser -lmicrohttpd -lssl -lcrypto 2>"$out/$name.build.log"; then
+	if ! $CLANG $CF -o "$out/$name" ${srcs[$name]} -lbpf -lxdp -lelf -lz -lpcap -ljansson -lcap -lseccomp -lhttp_parser -lssl -lcrypto 2>"$out/$name.build.log"; then
 		echo "FAIL $name: build failed (see $out/$name.build.log)"
 		tail -5 "$out/$name.build.log"
 		failed=$((failed + 1))
