@@ -107,7 +107,7 @@ t_crash()
 {
 	local r=$1 f=$E2E_TMP/c$1.pcap ref=$E2E_TMP/c$1.ref.pcap pids=() tp p delay out drops n last
 
-	tcpdump -U -n -B 131072 -i "$XS_IF" -w "$ref" 'tcp port 8080' 2>"$ref.err" &
+	tcpdump -U --immediate-mode -n -B 131072 -i "$XS_IF" -w "$ref" 'tcp port 8080' 2>"$ref.err" &
 	tp=$!
 	e2e_track "$tp"
 	wait_for 10 grep -q 'listening on' "$ref.err" ||

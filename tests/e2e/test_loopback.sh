@@ -34,7 +34,7 @@ SRV=$!
 ready() { ss -Hltn "sport = :$PORT" | grep -q .; }
 for _ in $(seq 200); do ready && break; sleep 0.05; done
 ready || exit 11
-tcpdump -i lo -nn -U -w "$D/tcpdump.pcap" "tcp port $PORT" 2>"$D/tcpdump.err" &
+tcpdump -i lo -nn -U --immediate-mode -w "$D/tcpdump.pcap" "tcp port $PORT" 2>"$D/tcpdump.err" &
 TD=$!
 for _ in $(seq 200); do grep -q 'listening on' "$D/tcpdump.err" && break; sleep 0.05; done
 "$XS" load lo -p "$PORT" -w "$D/xs.pcap" -j >"$D/xs.json" 2>"$D/xs.err" &
@@ -89,7 +89,7 @@ r = recs[0]
 print(r["inbound_info"]["retrans_bytes"] + r["outbound_info"]["retrans_bytes"])
 ' "$d/xs.json" "$PORT")
 	[ "$retr" = 0 ] || { WHY="the stream's JSON says retransmitted bytes: $retr"; return 1; }
-	grep -q 'retransmitted' "$d/xs.err" && ! grep -q ' 0 retransmitted' "$d/xs.err" &&
+	grep -q 'retransmitted' "$d/xs.err" && ! grep -q ' 0 B retransmitted' "$d/xs.err" &&
 		{ WHY="the summary counts retransmitted bytes: $(grep retransmitted "$d/xs.err")"; return 1; }
 	grep -q 'ingress: XDP.*attached' "$d/status.txt" ||
 		{ WHY="status does not show XDP ingress attached: $(tr '\n' '|' <"$d/status.txt")"; return 1; }
