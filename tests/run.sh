@@ -72,8 +72,10 @@ tier_scripts() {
 	echo "== $title"
 	for t in "$dir"/test_*.sh; do
 		[ -f "$t" ] || continue
+		local t0=$SECONDS
 		echo "  $(basename "$t")"
 		run_script "$t"
+		echo "    ($((SECONDS - t0)) s)"
 	done
 }
 
