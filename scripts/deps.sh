@@ -13,7 +13,7 @@ pkgs=(
 	linux-libc-dev
 	# tests
 	libcmocka-dev iproute2 ethtool tcpdump tcpflow tshark curl python3 python3-typing-extensions
-	xdp-tools netsniff-ng valgrind nats-server openssl
+	xdp-tools netsniff-ng valgrind nats-server openssl systemd
 	# benchmarks and demo
 	nginx-light wrk libclang-rt-14-dev bc time
 )
