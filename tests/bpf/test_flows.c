@@ -143,8 +143,8 @@ static void expect_kept(__u32 keep, bool cut)
 /* Each direction gets BUDGET payload bytes from its offset 0, then headers only. */
 static void test_budget_per_direction(void **state)
 {
-	(void)state;
 	struct env e;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, BUDGET, 0, 0), 0);
@@ -177,8 +177,8 @@ static void test_budget_per_direction(void **state)
 /* SYN with data (TCP Fast Open): its payload is at offset 0 and counts. */
 static void test_budget_syn_data(void **state)
 {
-	(void)state;
 	struct env e;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, BUDGET, 0, 0), 0);
@@ -192,11 +192,11 @@ static void test_budget_syn_data(void **state)
 /* A flow whose entry the LRU evicted starts counting again from where it is. */
 static void test_budget_lru_eviction(void **state)
 {
-	(void)state;
 	struct xs_flow_key k = { .sport = 40002, .dport = 80, .family = 4 };
 	struct xs_flow_val v;
 	struct env e;
 	int i;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, BUDGET, 16, 0), 0);
@@ -224,9 +224,9 @@ static void test_budget_lru_eviction(void **state)
 /* Without a budget, no flow entry is made for a delivered packet. */
 static void test_no_budget_no_entries(void **state)
 {
-	(void)state;
 	struct xs_flow_key k, next;
 	struct env e;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, 0, 0, 0), 0);
@@ -240,8 +240,8 @@ static void test_no_budget_no_entries(void **state)
 /* A ring-full drop waits in the flow's entry and rides on that flow's next record. */
 static void test_drops_carried(void **state)
 {
-	(void)state;
 	struct env e;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, 0, 0, 4096), 0);
@@ -269,11 +269,11 @@ static void test_drops_carried(void **state)
  * one reaching past it is copied whole, and from the mark on the flow is copied again. */
 static void test_skip_transitions(void **state)
 {
-	(void)state;
 	struct xs_flow_key k = { .sport = 80, .dport = 40006, .family = 4 };
 	struct xs_flow_val v = {};
 	struct env e;
 	int fd;
+	(void)state;
 
 	NEED_BPF();
 	want_skips = true;
@@ -341,10 +341,10 @@ static void expect_cuts(struct env *e, const char *what, struct cuts want)
  */
 static void test_cut_causes(void **state)
 {
-	(void)state;
 	struct xs_flow_key k = { .sport = 80, .dport = 40022, .family = 4 };
 	struct xs_flow_val v = { .base_seq = 1000, .skip_until = 3000, .flags = XS_FLOW_SKIP };
 	struct env e;
+	(void)state;
 
 	NEED_BPF();
 	want_skips = true;

@@ -631,8 +631,8 @@ static void run_frame_case(const struct frame_case *c, bool xdp)
 
 static void test_frames(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	NEED_BPF();
 	apply_filter(&main_env, &all_tcp);
@@ -650,10 +650,10 @@ static void test_frames(void **state)
 /* Until userspace installs a filter, nothing matches (XS_FILT_ON is not set). */
 static void test_no_filter_installed(void **state)
 {
-	(void)state;
 	struct env e;
 	struct xs_counters want;
 	struct run r;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, 0, 0), 0);
@@ -693,9 +693,9 @@ static struct xs_filter case_filter;
 
 static void test_filter_table(void **state)
 {
-	(void)state;
 	size_t i;
 	int xdp;
+	(void)state;
 
 	NEED_BPF();
 	for (i = 0; i < sizeof(filter_cases) / sizeof(filter_cases[0]); i++) {
@@ -749,8 +749,8 @@ static void test_filter_table(void **state)
 /* The filter changes while the programs stay loaded: what filter_apply removes is gone. */
 static void test_filter_replace(void **state)
 {
-	(void)state;
 	struct run r;
+	(void)state;
 
 	NEED_BPF();
 	fb_build(&(struct fb_spec){V4, .saddr = "198.18.7.7", .payload = 1}, &frame);
@@ -776,10 +776,10 @@ static void test_filter_replace(void **state)
 /* What `status` reads back from the maps is the filter that was written, in any order. */
 static void test_filter_read_back(void **state)
 {
-	(void)state;
 	static struct xs_filter back;
 	struct filter_maps fm = filter_maps_of(main_env.skel);
 	__u32 i, k;
+	(void)state;
 
 	NEED_BPF();
 	filter_init(&case_filter);
@@ -819,11 +819,11 @@ static void test_filter_read_back(void **state)
 
 static void test_snaplen(void **state)
 {
-	(void)state;
 	struct env e;
 	struct xs_counters want;
 	struct run r;
 	int xdp;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, 128, 0), 0);
@@ -876,11 +876,11 @@ static void test_snaplen(void **state)
  */
 static void test_replay_wire_len(void **state)
 {
-	(void)state;
 	struct xs_counters want;
 	struct run r;
 	__u32 full;
 	int xdp;
+	(void)state;
 
 	NEED_BPF();
 	apply_filter(&main_env, &all_tcp);
@@ -1000,11 +1000,11 @@ static void test_large_frames(void **state)
 /* A record is sized to its packet: each size class at and just past its edge. */
 static void test_size_classes(void **state)
 {
-	(void)state;
 	static const __u32 lens[] = {60,   128,	  129,	 256,	257,   1024, 1025,
 				     1514, 1537,  2048,	 2049,	4096,  4097, 9216,
 				     9217, 16384, 16385, 32768, 32769, 65000};
 	size_t i;
+	(void)state;
 
 	NEED_BPF();
 	apply_filter(&main_env, &all_tcp);
@@ -1029,10 +1029,10 @@ static void test_size_classes(void **state)
 /* A record the ring has no room for is counted, never silently lost. */
 static void test_ring_full(void **state)
 {
-	(void)state;
 	struct env e;
 	struct xs_counters want;
 	struct run r;
+	(void)state;
 
 	NEED_BPF();
 	assert_int_equal(env_open(&e, 0, 4096), 0);

@@ -220,10 +220,10 @@ static void lo_socket_close(void)
 /* A socket on queue 0 (test runs happen on queue 0): matched frames are redirected. */
 static void test_redirect(void **state)
 {
-	(void)state;
 	struct env e;
 	struct run r;
 	int err;
+	(void)state;
 
 	NEED_BPF();
 	err = lo_socket_open();

@@ -54,10 +54,10 @@ static size_t make_record(const struct fb_frame *f, __u32 cap, __u32 wire, __u8 
 
 static void test_event_good(void **state)
 {
-	(void)state;
 	struct xs_segment seg;
 	size_t size;
 	__u32 i;
+	(void)state;
 
 	fb_build(&(struct fb_spec){.family = 6,
 				   .sport = 443,
@@ -101,9 +101,9 @@ static void test_event_good(void **state)
 /* A later, longer header: the frame starts at hdr_len, not at sizeof(struct xs_event). */
 static void test_event_longer_header(void **state)
 {
-	(void)state;
 	struct xs_segment seg;
 	size_t size;
+	(void)state;
 
 	fb_build(&(struct fb_spec)SPEC_V4, &frame);
 	make_record(&frame, frame.len, frame.len, XS_DIR_INGRESS);
@@ -120,9 +120,9 @@ static void test_event_longer_header(void **state)
 /* A record whose frame is not a TCP segment: the parser's reason, positive. */
 static void test_event_not_tcp(void **state)
 {
-	(void)state;
 	struct xs_segment seg;
 	size_t size;
+	(void)state;
 
 	fb_build(&(struct fb_spec){.family = 4, .proto = IPPROTO_UDP, .payload = 8}, &frame);
 	size = make_record(&frame, frame.len, frame.len, XS_DIR_INGRESS);
@@ -135,9 +135,9 @@ static void test_event_not_tcp(void **state)
 
 static void test_event_bad(void **state)
 {
-	(void)state;
 	struct xs_segment seg;
 	size_t size;
+	(void)state;
 
 	fb_build(&(struct fb_spec)SPEC_V4, &frame);
 	size = make_record(&frame, frame.len, frame.len, XS_DIR_INGRESS);
@@ -195,8 +195,8 @@ static void test_event_bad(void **state)
 /* A 60-byte frame carrying a 40-byte IP packet: the padding is not payload. */
 static void test_frame_padding(void **state)
 {
-	(void)state;
 	struct xs_segment seg;
+	(void)state;
 
 	fb_build(&(struct fb_spec){.family = 4, .sport = 1, .dport = 2, .pad_to = 60}, &frame);
 	assert_int_equal(frame.len, 60);
@@ -229,9 +229,9 @@ static void test_frame_padding(void **state)
 /* A frame cut by a snap length: payload_len is what is there, payload_wire_len what was sent. */
 static void test_frame_snapped(void **state)
 {
-	(void)state;
 	struct xs_segment seg;
 	size_t size;
+	(void)state;
 
 	fb_build(&(struct fb_spec){.family = 4, .sport = 1, .dport = 2, .payload = 1446}, &frame);
 	assert_int_equal(frame.len, 1500);

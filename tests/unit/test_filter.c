@@ -83,8 +83,8 @@ static const struct addr_case good_addrs[] = {
 
 static void test_add_addr(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(good_addrs) / sizeof(good_addrs[0]); i++) {
 		const struct addr_case *c = &good_addrs[i];
@@ -136,8 +136,8 @@ static const char *const bad_addrs[] = {
 
 static void test_add_addr_bad(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	/* refusals leave the filter as it was */
 	assert_int_equal(filter_add_addr(&flt, "198.18.0.0/15"), 0);
@@ -154,9 +154,9 @@ static void test_add_addr_bad(void **state)
 
 static void test_add_addr_limit(void **state)
 {
-	(void)state;
 	char buf[32];
 	unsigned int i;
+	(void)state;
 
 	for (i = 0; i < XS_FILTER_MAX_PREFIXES; i++) {
 		snprintf(buf, sizeof(buf), "10.%u.%u.0/24", i >> 8, i & 0xff);
@@ -188,9 +188,9 @@ static const struct port_case good_ports[] = {
 
 static void test_add_port(void **state)
 {
-	(void)state;
 	size_t i;
 	unsigned int p;
+	(void)state;
 
 	for (i = 0; i < sizeof(good_ports) / sizeof(good_ports[0]); i++) {
 		const struct port_case *c = &good_ports[i];
@@ -238,8 +238,8 @@ static const char *const bad_ports[] = {
 
 static void test_add_port_bad(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	assert_int_equal(filter_add_port(&flt, "22"), 0);
 	memcpy(&saved, &flt, sizeof(flt));
@@ -271,9 +271,9 @@ static struct xs_pkt pkt(int family, const char *saddr, const char *daddr, __u16
 
 static void test_match(void **state)
 {
-	(void)state;
 	size_t i;
 	int k;
+	(void)state;
 
 	for (i = 0; i < sizeof(filter_cases) / sizeof(filter_cases[0]); i++) {
 		const struct filter_case *c = &filter_cases[i];
@@ -293,8 +293,8 @@ static void test_match(void **state)
  * userspace writes its maps. */
 static void test_match_not_installed(void **state)
 {
-	(void)state;
 	struct xs_pkt p = pkt(4, "1.1.1.1", "2.2.2.2", 1, 2);
+	(void)state;
 
 	memset(&flt, 0, sizeof(flt));
 	assert_false(filter_match(&flt, &p));
@@ -304,8 +304,8 @@ static void test_match_not_installed(void **state)
 
 static void test_format(void **state)
 {
-	(void)state;
 	char buf[256];
+	(void)state;
 
 	filter_format(&flt, buf, sizeof(buf));
 	assert_string_equal(buf, "all tcp");
@@ -340,9 +340,9 @@ static void test_format(void **state)
 /* A short buffer gets a NUL-terminated prefix of the text, never an overrun. */
 static void test_format_truncates(void **state)
 {
-	(void)state;
 	char full[256], buf[64];
 	size_t size;
+	(void)state;
 
 	assert_int_equal(filter_add_addr(&flt, "198.18.0.0/15"), 0);
 	assert_int_equal(filter_add_addr(&flt, "2001:db8:1234:5678::/64"), 0);

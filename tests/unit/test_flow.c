@@ -47,8 +47,8 @@ static struct srec *rec_of(const struct stream *st)
 
 static int rec_open(struct sink *s, struct stream *st)
 {
-	(void)s;
 	struct srec *r = rec_of(st);
+	(void)s;
 
 	assert_int_equal(r->opens, 0);
 	r->opens++;
@@ -106,9 +106,9 @@ static int rec_gap(struct sink *s, struct stream *st, int dir, __u64 off, __u64 
 
 static int rec_close(struct sink *s, struct stream *st)
 {
-	(void)s;
 	struct srec *r = rec_of(st);
 	int d;
+	(void)s;
 
 	assert_int_equal(r->opens, 1);
 	assert_int_equal(r->closes, 0);
@@ -283,9 +283,9 @@ static void expect_dir(const struct srec *r, int dir, const char *want)
  * last ACK and a later RST are late, not a new stream. */
 static void test_handshake_close(void **state)
 {
-	(void)state;
 	const char *req = "GET / HTTP/1.0\r\n\r\n";
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		const struct flow_stats *fs;
@@ -349,8 +349,8 @@ static void test_handshake_close(void **state)
 /* A SYN carrying data (TCP Fast Open): its payload is offset 0. */
 static void test_syn_data(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -377,8 +377,8 @@ static void test_syn_data(void **state)
  * linger, with what is still missing as a gap; later segments are late. */
 static void test_rst_mid_transfer(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -428,8 +428,8 @@ static void test_rst_mid_transfer(void **state)
  * reset, and data after the RST that is out of window or already seen counts for nothing. */
 static void test_rst_linger_ends(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -481,9 +481,9 @@ static void test_rst_linger_ends(void **state)
  * packet clock of other traffic. */
 static void test_fin_then_timeout(void **state)
 {
-	(void)state;
 	struct flow_opts o = {.idle_timeout_ns = 10 * NS};
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -526,8 +526,8 @@ static void test_fin_then_timeout(void **state)
  * after a FIN one way ends the old stream. */
 static void test_port_reuse(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -570,8 +570,8 @@ static void test_port_reuse(void **state)
  * at its first byte seen. */
 static void test_midstream(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -602,8 +602,8 @@ static void test_midstream(void **state)
 /* The SYN was missed: the destination of the SYN-ACK opened the connection. */
 static void test_synack_first(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -630,7 +630,6 @@ static void test_synack_first(void **state)
  * follows the roles: STREAM_IN is always the client's. */
 static void test_roles(void **state)
 {
-	(void)state;
 	static const struct {
 		const char *what;
 		__u16 cport, sport;
@@ -648,6 +647,7 @@ static void test_roles(void **state)
 	    {"response first, both ports low", 1000, 80, S2C, ACK | PSH, ROLES_FIRST_SEEN, false},
 	};
 	size_t i, k;
+	(void)state;
 
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -686,9 +686,9 @@ static void test_roles(void **state)
  * order. */
 static void test_max_streams_eviction(void **state)
 {
-	(void)state;
 	struct flow_opts o = {.max_streams = 2};
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -727,10 +727,10 @@ static void test_max_streams_eviction(void **state)
 /* The out-of-order caps: per direction (max_ooo_bytes) and overall (memcap). */
 static void test_caps(void **state)
 {
-	(void)state;
 	struct flow_opts o = {.max_ooo_bytes = 4};
 	size_t i;
 	int m;
+	(void)state;
 
 	for (m = 0; m < 2; m++) {
 		for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -760,10 +760,10 @@ static void test_caps(void **state)
  * and so is the active stream when it alone holds memory (test_caps). */
 static void test_memcap_evicts_idle(void **state)
 {
-	(void)state;
 	/* room for two buffered 3-byte segments, not three */
 	const __u64 memcap = 2 * (REASM_SEG_COST + 3) + 5;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -811,8 +811,8 @@ static void test_memcap_evicts_idle(void **state)
  */
 static void test_skip_range(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -867,8 +867,8 @@ static void test_skip_range(void **state)
  */
 static void test_skipped_gap_causes(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		const struct flow_stats *fs;
@@ -905,8 +905,8 @@ static void test_skipped_gap_causes(void **state)
 /* IPv6, and an IPv6 4-tuple whose bytes match an IPv4 one: two streams. */
 static void test_ipv6(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -948,9 +948,9 @@ static void test_ipv6(void **state)
  * shows it). */
 static void test_ignored(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	struct conn c;
+	(void)state;
 
 	fx_init(&fx, NULL, 0);
 	c = conn4(&fx, 7, 1000);
@@ -976,8 +976,8 @@ static void test_ignored(void **state)
  * longer be filled), with the gap. */
 static void test_fin_acked_with_hole(void **state)
 {
-	(void)state;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct fixture fx;
@@ -1002,9 +1002,9 @@ static void test_fin_acked_with_hole(void **state)
 /* The snaplen withheld part of a payload: a gap, and the direction says it was cut. */
 static void test_cut(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	struct conn c;
+	(void)state;
 
 	fx_init(&fx, NULL, 0);
 	c = conn4(&fx, 0xfffffffeU, 1000);
@@ -1029,9 +1029,9 @@ static void test_cut(void **state)
 /* --overlap through the table. */
 static void test_overlap_policy(void **state)
 {
-	(void)state;
 	struct flow_opts o = {.overlap = OVERLAP_FIRST};
 	int m;
+	(void)state;
 
 	for (m = 0; m < 2; m++) {
 		struct fixture fx;
@@ -1054,11 +1054,11 @@ static void test_overlap_policy(void **state)
  * finish closes in id order. */
 static void test_many_streams(void **state)
 {
-	(void)state;
 	enum { N = 1000 };
 	static struct conn c[N];
 	struct fixture fx;
 	int k;
+	(void)state;
 
 	fx_init(&fx, NULL, 0);
 	for (k = 0; k < N; k++) {

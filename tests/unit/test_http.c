@@ -224,9 +224,9 @@ static void assert_exchange(json_t *o, const char *method, const char *target, i
 
 static void test_keepalive(void **state)
 {
-	(void)state;
 	struct h h;
 	json_t *o;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN,
@@ -275,8 +275,8 @@ static void test_keepalive(void **state)
  * carry; the responses come in one piece and are matched in order. */
 static void test_pipelined_head(void **state)
 {
-	(void)state;
 	struct h h;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN,
@@ -303,12 +303,12 @@ static void test_pipelined_head(void **state)
  * 7-byte pieces. */
 static void test_chunked_trailers_split(void **state)
 {
-	(void)state;
 	static const char resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
 				   "Trailer: X-Sum\r\n\r\n"
 				   "5;ext=1\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n"
 				   "0\r\nX-Sum: 42\r\nX-Other: o\r\n\r\n";
 	size_t step;
+	(void)state;
 
 	for (step = 1; step <= 7; step += 6) {
 		struct h h;
@@ -337,9 +337,9 @@ static void test_chunked_trailers_split(void **state)
 
 static void test_expect_continue(void **state)
 {
-	(void)state;
 	struct h h;
 	json_t *o, *i;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN,
@@ -367,9 +367,9 @@ static void test_expect_continue(void **state)
 /* HTTP/1.0 without a length: the body ends with the close; without the close it is cut. */
 static void test_close_delimited(void **state)
 {
-	(void)state;
 	struct h h;
 	json_t *o;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN, "GET /x HTTP/1.0\r\n\r\n");
@@ -400,10 +400,10 @@ static void test_close_delimited(void **state)
 
 static void test_upgrade_101(void **state)
 {
-	(void)state;
 	static const char frames[] = "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
 	struct h h;
 	json_t *o;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN,
@@ -428,8 +428,8 @@ static void test_upgrade_101(void **state)
 /* An upgrade the server declines: the held bytes are HTTP after all. */
 static void test_upgrade_declined(void **state)
 {
-	(void)state;
 	struct h h;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN,
@@ -448,9 +448,9 @@ static void test_upgrade_declined(void **state)
 
 static void test_connect(void **state)
 {
-	(void)state;
 	struct h h;
 	json_t *o;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	/* refused first: HTTP goes on */
@@ -477,9 +477,9 @@ static void test_connect(void **state)
 /* A gap inside a Content-Length body is stepped over; parsing goes on exactly. */
 static void test_gap_in_body(void **state)
 {
-	(void)state;
 	struct h h;
 	json_t *o;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN, "GET /big HTTP/1.1\r\n\r\n");
@@ -512,9 +512,9 @@ static void test_gap_in_body(void **state)
 /* A gap in a head ends that message; parsing resumes at the next start line, and says so. */
 static void test_gap_in_head_resync(void **state)
 {
-	(void)state;
 	struct h h;
 	json_t *o;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN, "GET /one HTTP/1.1\r\nHost: h\r\nUser-Ag");
@@ -550,8 +550,8 @@ static void test_gap_in_head_resync(void **state)
 /* Picked up midstream, in a body: the first start line begins it. */
 static void test_midstream(void **state)
 {
-	(void)state;
 	struct h h;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_stream(&h, 2, true);
@@ -566,10 +566,10 @@ static void test_midstream(void **state)
 
 static void test_malformed(void **state)
 {
-	(void)state;
 	char *big;
 	struct h h;
 	json_t *o;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	/* a bad request line, answered with 400; then a good one */
@@ -645,8 +645,8 @@ static void test_malformed(void **state)
 
 static void test_unmatched(void **state)
 {
-	(void)state;
 	struct h h;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_OUT, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
@@ -664,8 +664,8 @@ static void test_unmatched(void **state)
 /* Bytes that are not UTF-8 come out as Latin-1. */
 static void test_latin1(void **state)
 {
-	(void)state;
 	struct h h;
+	(void)state;
 
 	h_init(&h, NULL, false);
 	h_data(&h, STREAM_IN, "GET / HTTP/1.1\r\nX-Name: caf\xe9\r\n\r\n");
@@ -715,11 +715,11 @@ static char *slurp(const char *name, size_t *len)
 
 static void test_bodies(void **state)
 {
-	(void)state;
 	char path[512];
 	size_t len = 0;
 	struct h h;
 	char *c;
+	(void)state;
 
 	/* a file planted under a name, and a link under another: neither is written */
 	snprintf(path, sizeof(path), "%s/1-3.response", tmpdir);
@@ -788,7 +788,6 @@ static size_t compress_as(const char *in, size_t n, unsigned char *out, size_t c
 
 static void test_decode(void **state)
 {
-	(void)state;
 	static const char text[] = "Hello, compressed world! Hello, compressed world! 1234567890";
 	static const int wbits[] = {31, 15, -15};
 	static const char *const enc[] = {"gzip", "deflate", "deflate"};
@@ -797,6 +796,7 @@ static void test_decode(void **state)
 	size_t zn, len = 0, i;
 	struct h h;
 	char *c;
+	(void)state;
 
 	h_init(&h, tmpdir, true);
 	for (i = 0; i < 3; i++) {
@@ -835,13 +835,13 @@ static void test_decode(void **state)
  * after some output, gzip with a hole; one that inflates leaves no raw copy behind. */
 static void test_decode_error_keeps_raw(void **state)
 {
-	(void)state;
 	static const char text[] = "Raw bytes are kept when inflating fails. 0123456789abcdef";
 	unsigned char z[512], bad[512];
 	char head[256], name[32];
 	size_t zn, len = 0, i;
 	struct h h;
 	char *c;
+	(void)state;
 
 	zn = compress_as(text, sizeof(text) - 1, z, sizeof(z), 31);
 	memcpy(bad, z, zn);
@@ -914,10 +914,10 @@ static void test_decode_error_keeps_raw(void **state)
 /* A body of 8 MiB in 1460-byte pieces, as a capture hands it over. */
 static void test_big_body(void **state)
 {
-	(void)state;
 	size_t n = 8 << 20, i;
 	char head[128], *body = malloc(n);
 	struct h h;
+	(void)state;
 
 	assert_non_null(body);
 	for (i = 0; i < n; i++)
@@ -954,7 +954,6 @@ static int rec_skip(void *ctx, struct stream *st, int dir, __u64 from, __u64 to)
 
 static void test_no_bodies_only_http(void **state)
 {
-	(void)state;
 	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n";
 	const struct sink_feedback fb = {.skip = rec_skip};
 	char body[100], line[4096];
@@ -962,6 +961,7 @@ static void test_no_bodies_only_http(void **state)
 	struct sink *js;
 	struct h h;
 	FILE *f;
+	(void)state;
 
 	/* a JSON sink is not an HTTP sink */
 	f = tmpfile();

@@ -59,9 +59,9 @@ static void roff_name(const char *name, char *buf, size_t size)
 
 static void test_man_page_lists_every_option(void **state)
 {
-	(void)state;
 	char *man = read_file(MAN_PAGE), name[96], missing[1024] = "";
 	size_t i, k;
+	(void)state;
 
 	if (!man)
 		fail_msg("cannot read %s (run from the top of the tree)", MAN_PAGE);
@@ -90,12 +90,12 @@ static bool lists(const char *text, const char *want)
 
 static void test_help_lists_every_option(void **state)
 {
-	(void)state;
 	const struct session_cmd_info *infos[] = { &load_info, &replay_info };
 	char want[80];
 	size_t i, k, len;
 	char *text;
 	FILE *f;
+	(void)state;
 
 	for (k = 0; k < 2; k++) {
 		f = open_memstream(&text, &len);
@@ -119,8 +119,8 @@ static void test_help_lists_every_option(void **state)
 
 static void test_table_consistent(void **state)
 {
-	(void)state;
 	size_t i, j;
+	(void)state;
 
 	for (i = 0; i < session_n_options; i++) {
 		const struct session_option *r = &session_options[i];
@@ -170,8 +170,8 @@ static int parse(struct session_opts *o, const struct session_cmd_info *ci, ...)
 
 static void test_arguments_land_in_their_field(void **state)
 {
-	(void)state;
 	struct session_opts o;
+	(void)state;
 
 	assert_int_equal(parse(&o, &load_info, "--ring-size", "1M", "eth0", NULL), SESSION_ARGS_OK);
 	assert_int_equal(o.cap.ring_size, 1 << 20);
@@ -223,8 +223,8 @@ static void test_arguments_land_in_their_field(void **state)
 
 static void test_options_of_the_other_command(void **state)
 {
-	(void)state;
 	struct session_opts o;
+	(void)state;
 
 	assert_int_equal(parse(&o, &load_info, "--no-kernel", NULL), SESSION_ARGS_USAGE);
 	assert_int_equal(parse(&o, &replay_info, "-Z", "nobody", NULL), SESSION_ARGS_USAGE);
@@ -236,8 +236,8 @@ static void test_options_of_the_other_command(void **state)
 /* issue 20, items 14 and 15 */
 static void test_filter_and_http_options(void **state)
 {
-	(void)state;
 	struct session_opts o;
+	(void)state;
 
 	/* --decode alone is --http --decode, as --http-bodies and --http-log are */
 	assert_int_equal(parse(&o, &replay_info, "--decode", NULL), SESSION_ARGS_OK);

@@ -94,8 +94,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	(void)state;
 	char path[512];
+	(void)state;
 
 	snprintf(path, sizeof(path), "%s/out", tmpdir);
 	unlink(path);
@@ -105,9 +105,9 @@ static int teardown(void **state)
 
 static void test_allow_list(void **state)
 {
-	(void)state;
 	int status;
 	pid_t pid = fork();
+	(void)state;
 
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -120,9 +120,9 @@ static void test_allow_list(void **state)
 /* execve is not merely refused: the process is killed (SIGSYS) before it runs anything */
 static void test_execve_kills(void **state)
 {
-	(void)state;
 	int status;
 	pid_t pid = fork();
+	(void)state;
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -141,9 +141,9 @@ static void test_execve_kills(void **state)
 /* privs_set_seccomp(false), as --no-seccomp: no filter */
 static void test_off(void **state)
 {
-	(void)state;
 	int status;
 	pid_t pid = fork();
+	(void)state;
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -161,8 +161,8 @@ static void test_off(void **state)
  * unknown name is -ENOENT (load turns it into a usage error). */
 static void test_lookup_user(void **state)
 {
-	(void)state;
 	struct privs_user u = { 0 };
+	(void)state;
 
 	assert_int_equal(privs_lookup_user("root", &u), 0);
 	assert_string_equal(u.name, "root");

@@ -390,11 +390,11 @@ static void test_scenario(void **state)
 /* The whole 4 GiB sequence space and beyond: offsets are 64-bit, numbers wrap. */
 static void test_long_stream_wraps(void **state)
 {
-	(void)state;
 	static char buf[65536];
 	struct fixture fx;
 	__u64 off = 0;
 	size_t i;
+	(void)state;
 
 	memset(buf, 'x', sizeof(buf));
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
@@ -416,9 +416,9 @@ static void test_long_stream_wraps(void **state)
 
 static void test_out_of_window(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		fx_init(&fx, isns[i], false, 0, 0);
@@ -434,9 +434,9 @@ static void test_out_of_window(void **state)
 
 static void test_fin_complete_and_acked(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		__u32 isn = isns[i];
@@ -461,9 +461,9 @@ static void test_fin_complete_and_acked(void **state)
 /* Past STREAM_MAX_GAPS_LISTED gaps are counted but not listed. */
 static void test_many_gaps(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	int i;
+	(void)state;
 
 	fx_init(&fx, 1000, false, 0, 0);
 	for (i = 0; i < 70; i++)
@@ -480,10 +480,10 @@ static void test_many_gaps(void **state)
 /* Many small segments in reverse: released in one go, charged and released exactly. */
 static void test_many_reversed(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	char want[401];
 	int i;
+	(void)state;
 
 	fx_init(&fx, 0xfffffff0U, false, 0, 1 << 20);
 	for (i = 0; i < 400; i++)
@@ -505,9 +505,9 @@ static void test_many_reversed(void **state)
  * records as its ISN; bytes before it are retransmissions. */
 static void test_midstream_start(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		__u32 isn;
@@ -533,9 +533,9 @@ static void test_midstream_start(void **state)
  */
 static void test_sequence_numbers(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		__u32 isn = isns[i], got = 0;
@@ -574,9 +574,9 @@ static void test_sequence_numbers(void **state)
  * after it are not_seen again; a cut beside them keeps its own cause. */
 static void test_capture_drops_cause(void **state)
 {
-	(void)state;
 	struct fixture fx;
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
 		struct stream_half *h;
@@ -619,13 +619,13 @@ static __u32 rnd(__u32 n)
  */
 static void test_random_segmentation(void **state)
 {
-	(void)state;
 	enum { LEN = 400, MAXSEG = 40 };
 	struct {
 		__u32 off, len, cut;
 	} segs[2 * LEN];
 	char orig[LEN];
 	int iter;
+	(void)state;
 
 	rnd_state = 0x9e3779b97f4a7c15ULL;
 	for (iter = 0; iter < 400; iter++) {

@@ -137,11 +137,11 @@ static struct sink_set files_set(int max_open)
 
 static void test_files_ipv4_names(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st, st2;
 	struct stat sb;
 	char *c;
+	(void)state;
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 8080);
 	assert_int_equal(sinks_stream_open(&set, &st), 1);
@@ -179,7 +179,6 @@ static void test_files_ipv4_names(void **state)
  * where the mode gives r; the default comes back with sinks_set_file_mode(default). */
 static void test_files_output_mode(void **state)
 {
-	(void)state;
 	static const struct {
 		mode_t file, dir;
 	} cases[] = {{0600, 0700}, {0644, 0755}, {0640, 0750}, {0660, 0770}, {0604, 0705}};
@@ -189,6 +188,7 @@ static void test_files_output_mode(void **state)
 	char sub[128];
 	mode_t old = umask(0);
 	size_t i;
+	(void)state;
 
 	assert_int_equal(sinks_file_mode(), SINK_DEFAULT_FILE_MODE);
 	assert_int_equal(sinks_dir_mode(), 0700);
@@ -226,9 +226,9 @@ static void test_files_output_mode(void **state)
 
 static void test_files_ipv6_names(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
+	(void)state;
 
 	/* the names tcpflow 1.6 gives chrissanders__http_ip4and6.pcapng's IPv6 flow */
 	mk_stream(&st, "2001:db8:1:2::1002", 35023, "2001:db8:1:2::1000", 80);
@@ -248,9 +248,9 @@ static void test_files_ipv6_names(void **state)
  * connections of one 4-tuple where the first got no response. */
 static void test_files_reuse(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
+	(void)state;
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 8080);
 	assert_int_equal(data(&set, &st, STREAM_IN, 0, "GET /one\r\n"), 1);
@@ -282,11 +282,11 @@ static void test_files_reuse(void **state)
 
 static void test_files_gap(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
 	size_t len = 0;
 	char *c;
+	(void)state;
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
 	assert_int_equal(data(&set, &st, STREAM_IN, 0, "ABC"), 1);
@@ -311,12 +311,12 @@ static void test_files_gap(void **state)
 /* Five streams, both directions, written in turns through two descriptors. */
 static void test_files_lru(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(2);
 	struct stream st[5];
 	char name[128], want[5][2][64];
 	int base = count_fds();
 	int i, round, d;
+	(void)state;
 
 	for (i = 0; i < 5; i++) {
 		mk_stream(&st[i], "198.18.0.1", 40000 + i, "198.18.0.2", 80);
@@ -355,9 +355,9 @@ static void test_files_lru(void **state)
 
 static void test_files_symlinked_dir(void **state)
 {
-	(void)state;
 	char real[128], link[128], slash[130];
 	struct sink *s;
+	(void)state;
 
 	snprintf(real, sizeof(real), "%s/real", tmpdir);
 	snprintf(link, sizeof(link), "%s/link", tmpdir);
@@ -388,12 +388,12 @@ static void test_files_symlinked_dir(void **state)
  * free name, as tcpflow does. */
 static void test_files_existing(void **state)
 {
-	(void)state;
 	const char *base = "198.018.000.001.40380-198.018.000.002.08080";
 	char target[128], lpath[512], lname[128];
 	struct sink_set set;
 	struct stream st;
 	int fd;
+	(void)state;
 
 	fd = open(path_in(base), O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
@@ -423,9 +423,9 @@ static void test_files_existing(void **state)
  * sink goes on. */
 static void test_files_removed_while_closed(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(1);
 	struct stream a, b;
+	(void)state;
 
 	mk_stream(&a, "198.18.0.1", 1000, "198.18.0.2", 80);
 	mk_stream(&b, "198.18.0.1", 1001, "198.18.0.2", 80);
@@ -446,11 +446,11 @@ static void test_files_removed_while_closed(void **state)
  * buffer (at a flush) and from a segment too big to buffer (at once). */
 static void test_files_write_error(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(0);
 	struct rlimit old, small = {4096, 4096};
 	struct stream st;
 	static char big[40000];
+	(void)state;
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
 	signal(SIGXFSZ, SIG_IGN);
@@ -490,7 +490,6 @@ static off_t file_size(const char *name)
  * write. */
 static void test_files_buffered(void **state)
 {
-	(void)state;
 	const char *name = "198.018.000.001.40380-198.018.000.002.00080";
 	struct sink_set set = files_set(0);
 	static __u8 want[60000], big[40000];
@@ -498,6 +497,7 @@ static void test_files_buffered(void **state)
 	struct stat sb;
 	size_t len = 0, off = 0, i;
 	char *c;
+	(void)state;
 
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = (__u8)(i * 7 + 3);
@@ -544,7 +544,6 @@ static void test_files_buffered(void **state)
  * every size, some after gaps: every file ends as it would unbuffered. */
 static void test_files_buffers_shared(void **state)
 {
-	(void)state;
 	enum { NS = 20, ROUNDS = 12 };
 	struct sink_set set = files_set(3);
 	static __u8 want[NS][2][ROUNDS * 3000];
@@ -553,6 +552,7 @@ static void test_files_buffers_shared(void **state)
 	unsigned int rnd = 12345;
 	char name[128];
 	int i, d, r, base = count_fds();
+	(void)state;
 
 	for (i = 0; i < NS; i++) {
 		mk_stream(&st[i], "198.18.0.1", 41000 + i, "198.18.0.2", 80);
@@ -606,12 +606,12 @@ static void test_files_buffers_shared(void **state)
  * next name, found from where the last one of its flow direction was, not from NAME. */
 static void test_files_many_reuses(void **state)
 {
-	(void)state;
 	enum { N = 10050 };
 	struct sink_set set = files_set(0);
 	struct stream st;
 	char name[128], want[16];
 	int i;
+	(void)state;
 
 	for (i = 0; i < N; i++) {
 		mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
@@ -635,9 +635,9 @@ static void test_files_many_reuses(void **state)
 /* A stream the flow table never closed: what was gathered for it is written at the end. */
 static void test_files_destroy_writes(void **state)
 {
-	(void)state;
 	struct sink_set set = files_set(0);
 	struct stream st;
+	(void)state;
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
 	assert_int_equal(data(&set, &st, STREAM_IN, 0, "kept"), 1);
@@ -673,11 +673,11 @@ static void mk_segment(struct xs_segment *seg, const char *src, __u16 sport, con
 
 static void test_text_packets(void **state)
 {
-	(void)state;
 	FILE *f = tmpfile();
 	struct sink_set set = {0};
 	struct xs_segment seg;
 	struct stream st;
+	(void)state;
 
 	assert_non_null(f);
 	assert_int_equal(sinks_add(&set, sink_text_new_file(f, 1, 0)), 0);
@@ -725,11 +725,11 @@ static void test_text_packets(void **state)
 
 static void test_text_streams(void **state)
 {
-	(void)state;
 	FILE *f = tmpfile();
 	struct sink_set set = {0};
 	struct xs_segment seg;
 	struct stream st;
+	(void)state;
 
 	assert_non_null(f);
 	assert_int_equal(sinks_add(&set, sink_text_new_file(f, 0, 1)), 0);
@@ -911,10 +911,10 @@ static void test_json_stream(void **state)
 /* Base64 of every length modulo 3, an IPv6 stream and one without data. */
 static void test_json_base64_ipv6(void **state)
 {
-	(void)state;
 	static const char *const in[] = {"", "A", "AB", "ABC", "ABCD"};
 	static const char *const b64[] = {"", "QQ==", "QUI=", "QUJD", "QUJDRA=="};
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		FILE *f = tmpfile();
@@ -941,12 +941,12 @@ static void test_json_base64_ipv6(void **state)
 
 static void test_json_max_payload(void **state)
 {
-	(void)state;
 	FILE *f = tmpfile();
 	struct memcap mc = {0};
 	struct sink_set set = json_set(f, 8, &mc);
 	struct stream st;
 	json_t *o;
+	(void)state;
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
 	assert_int_equal(data(&set, &st, STREAM_IN, 0, "0123"), 1);
@@ -974,13 +974,13 @@ static void test_json_max_payload(void **state)
 
 static void test_json_memcap(void **state)
 {
-	(void)state;
 	FILE *f = tmpfile();
 	struct memcap mc = {.limit = 100};
 	struct sink_set set = json_set(f, 0, &mc);
 	char fifty[51], sixty[61];
 	struct stream st;
 	json_t *o, *in, *out;
+	(void)state;
 
 	memset(fifty, 'a', 50);
 	fifty[50] = '\0';
@@ -1015,11 +1015,11 @@ static void test_json_memcap(void **state)
 /* Streams still held at destroy (an error path) are freed and their memory given back. */
 static void test_json_destroy_with_open_streams(void **state)
 {
-	(void)state;
 	FILE *f = tmpfile();
 	struct memcap mc = {0};
 	struct sink_set set = json_set(f, 0, &mc);
 	struct stream st;
+	(void)state;
 
 	mk_stream(&st, "198.18.0.1", 40380, "198.18.0.2", 80);
 	assert_int_equal(data(&set, &st, STREAM_IN, 0, "held"), 1);
@@ -1032,11 +1032,11 @@ static void test_json_destroy_with_open_streams(void **state)
 /* A full disk (or closed pipe) switches the text and JSON sinks off; held memory is freed. */
 static void test_write_error_text_json(void **state)
 {
-	(void)state;
 	FILE *f = fopen("/dev/full", "w");
 	struct memcap mc = {0};
 	struct sink_set set = {0};
 	struct stream st;
+	(void)state;
 
 	if (!f)
 		skip();
@@ -1067,11 +1067,11 @@ static const struct sink_ops no_destroy_ops = {.name = "no_destroy"};
 
 static void test_sink_ownership(void **state)
 {
-	(void)state;
 	struct sink_set set = {0};
 	struct sink mine[SINK_MAX] = {{0}};
 	struct sink *given, *stray;
 	int i;
+	(void)state;
 
 	/* a sink the set could not destroy is not taken (it used to be free()d: a stack
 	 * address, or a leak of its private part) */
@@ -1159,13 +1159,13 @@ static int pcap_put(struct sink_set *set, int i)
  * end; so does a file the capture was killed over, which holds what was flushed. */
 static void test_pcap_whole_records(void **state)
 {
-	(void)state;
 	struct rlimit old, small = {.rlim_cur = 300000};
 	struct sink_set set = {0};
 	struct stat sb;
 	char path[256];
 	int i, n, live = 1;
 	off_t size;
+	(void)state;
 
 	snprintf(path, sizeof(path), "%s/cap.pcap", tmpdir);
 	assert_int_equal(sinks_add(&set, sink_pcap_new(path, 0)), 0);
@@ -1205,7 +1205,6 @@ static void test_pcap_whole_records(void **state)
 /* -j to a file: whole lines only, by the same rule. */
 static void test_json_whole_lines(void **state)
 {
-	(void)state;
 	struct rlimit old, small = {.rlim_cur = 20000};
 	struct sink_set set = {0};
 	char path[256], *line = NULL, payload[3000];
@@ -1213,6 +1212,7 @@ static void test_json_whole_lines(void **state)
 	size_t cap = 0;
 	int i, lines = 0, live = 1;
 	FILE *f;
+	(void)state;
 
 	snprintf(path, sizeof(path), "%s/streams.jsonl", tmpdir);
 	f = fopen(path, "w");

@@ -40,9 +40,9 @@ static const struct {
 
 static void test_fmt_bytes(void **state)
 {
-	(void)state;
 	char buf[SESSION_BYTES_LEN];
 	size_t i;
+	(void)state;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		session_fmt_bytes(cases[i].v, buf, sizeof(buf));
@@ -55,12 +55,12 @@ static void test_fmt_bytes(void **state)
 /* The summary of a session with a flow table and the default memcap: no raw byte counts. */
 static void test_summary_in_units(void **state)
 {
-	(void)state;
 	struct session_opts o;
 	struct session s;
 	char *text, *p;
 	size_t len;
 	FILE *f;
+	(void)state;
 
 	session_opts_init(&o, SESSION_REPLAY);
 	memset(&s, 0, sizeof(s));

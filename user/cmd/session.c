@@ -573,10 +573,10 @@ static int unknown_long(const char *arg, const struct session_cmd_info *ci)
 /* getopt's own complaint about argv[optind - 1], in our one line (opterr is 0). */
 static int getopt_error(int opt, int argc, char **argv, const struct session_cmd_info *ci)
 {
-	(void)argc;
 	const struct session_option *r = NULL, *other;
 	const char *arg = argv[optind - 1];
 	char label[48];
+	(void)argc;
 
 	if (optopt)
 		r = find_row(optopt, ci->cmd, &other) ?: other;

@@ -253,8 +253,8 @@ static void on_disconnected(natsConnection *nc, void *closure)
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-	(void)nc;
 	struct exporter *e = closure;
+	(void)nc;
 
 	pthread_mutex_lock(&e->mu);
 	e->reconnected = true;
@@ -265,8 +265,8 @@ static void on_reconnected(natsConnection *nc, void *closure)
 
 static void on_connected(natsConnection *nc, void *closure)
 {
-	(void)nc;
 	struct exporter *e = closure;
+	(void)nc;
 
 	pthread_mutex_lock(&e->mu);
 	e->reconnected = true;
@@ -319,10 +319,10 @@ static struct export_slot *ring_find(struct exporter *e, __u64 seq)
 /* libnats' thread: a PubAck or a failure for one message. */
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
-	(void)js;
 	struct exporter *e = closure;
 	struct export_slot *slot;
 	__u64 seq;
+	(void)js;
 
 	pthread_mutex_lock(&e->mu);
 	/* an answer for a slot already settled (a copy sent after a rewind answered first)
