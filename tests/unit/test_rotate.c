@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * -w rotation: the names and the order tcpdump 4.99 gives for -C, -C -W, -G, -G -C -W and
- * -G -W (as tcpdump -r FILE -w OUT with those options names its files), and the option
- * checks.
+ * -G -W (the names tcpdump 4.99.3 gave when run by hand as tcpdump -r FILE -w OUT with those
+ * options; -w is not rotated yet, so no test runs the two side by side), and the option checks.
  */
 #include <errno.h>
 #include <setjmp.h>
