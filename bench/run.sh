@@ -17,3 +17,8 @@ for b in bench/bench_*.sh; do
 	echo "== $(basename "$b" .sh)"
 	bash "$b"
 done
+
+# the soak: last, the longest (SOAK_SECS, default 20 minutes)
+echo
+echo "== soak"
+bash bench/soak.sh

@@ -16,6 +16,8 @@ pkgs=(
 	xdp-tools netsniff-ng valgrind nats-server openssl systemd
 	# benchmarks and demo
 	nginx-light wrk libclang-rt-14-dev bc time
+	# the soak benchmark's plot
+	gnuplot-nox
 )
 
 missing=()
