@@ -928,16 +928,20 @@ void session_print_stats(struct session *s, FILE *f)
 			s->on_host ? "host build of the program" : "kernel program",
 			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_SEEN],
 			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_SEEN]);
+		/* the host build hands its records over in memory: no ring, nothing it can drop */
 		fprintf(f,
 			"%llu packets matched the filter, %llu delivered, %llu snapped; "
-			"%s through the ring\n",
+			"%s %s\n",
 			(unsigned long long)t.c[XS_C_MATCHED],
 			(unsigned long long)t.c[XS_C_DELIVERED],
-			(unsigned long long)t.c[XS_C_SNAPPED], BYTES(0, t.c[XS_C_BYTES]));
-		fprintf(f, "%llu packets dropped because the ring was full (%llu in, %llu out)\n",
-			(unsigned long long)t.c[XS_C_RING_FULL],
-			(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_RING_FULL],
-			(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_RING_FULL]);
+			(unsigned long long)t.c[XS_C_SNAPPED], BYTES(0, t.c[XS_C_BYTES]),
+			s->on_host ? "handed over in memory" : "through the ring");
+		if (!s->on_host)
+			fprintf(f,
+				"%llu packets dropped because the ring was full (%llu in, %llu out)\n",
+				(unsigned long long)t.c[XS_C_RING_FULL],
+				(unsigned long long)c[XS_DIR_INGRESS].c[XS_C_RING_FULL],
+				(unsigned long long)c[XS_DIR_EGRESS].c[XS_C_RING_FULL]);
 		fprintf(f,
 			"%llu filtered out, %llu not TCP, %llu not IP, %llu malformed, "
 			"%llu IP fragments (all passed on)\n",
