@@ -47,6 +47,8 @@ struct session_opts {
 	__u16 community_id_seed;	/* --community-id-seed: the seed of every community_id */
 	bool tls;			/* --tls: one JSON line per TLS stream */
 	const char *tls_log;		/* --tls-log: those lines to a file instead of stdout */
+	const char *json_log;		/* --json-log: the -j lines to a file instead of stdout */
+	__u64 max_output_bytes;		/* --max-output-bytes: -o retention, 0: none */
 	__u64 memcap;
 	__u64 max_payload;
 	int max_open_files;
@@ -65,6 +67,7 @@ struct session {
 	struct session_opts *opts;
 	struct sink_set sinks;
 	struct sink *pcap;
+	struct sink *files;		/* -o, NULL without; owned by sinks */
 	struct flow_table *flows;
 	struct memcap mem;
 	struct capture *cap;
