@@ -306,6 +306,11 @@ t_retention_nonsense()
 	refused "bad suffix" -o "$E2E_TMP/n" --max-output-bytes 10X || return 1
 	refused "without -o" -w "$E2E_TMP/n.pcap" --max-output-bytes 1M || return 1
 	[ ! -e "$E2E_TMP/n" ] || { WHY="-o DIR made for a refused command line"; return 1; }
+	# another output's file among those retention deletes
+	mkdir -p "$E2E_TMP/n3"
+	refused "-w in -o DIR" -o "$E2E_TMP/n3" -w "$E2E_TMP/n3/x.pcap" --max-output-bytes 1M || return 1
+	refused "--json-log in -o DIR" -o "$E2E_TMP/n3/" --json-log "$E2E_TMP/n3/../n3/s.jsonl" \
+		--max-output-bytes 1M || return 1
 	# and a sensible one is taken (replay: no attach needed)
 	"$XS" replay /dev/null -q -o "$E2E_TMP/n2" --max-output-bytes 1M 2>"$E2E_TMP/bad.err"
 	! grep -q "max-output-bytes" "$E2E_TMP/bad.err" ||

@@ -778,14 +778,60 @@ static int stdout_outputs(const struct session_opts *o, const char *names[5])
 	return n;
 }
 
+/* Is file's directory dir (the same directory, however named)? False when either is missing. */
+static bool in_dir(const char *file, const char *dir)
+{
+	struct stat a, b;
+	char *copy, *slash;
+	bool same;
+
+	if (!file || !strcmp(file, "-"))
+		return false;
+	copy = strdup(file);
+	if (!copy)
+		return false;
+	slash = strrchr(copy, '/');
+	if (slash)
+		slash[slash == copy] = '\0';
+	same = !stat(slash ? copy : ".", &a) && !stat(dir, &b) && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+	free(copy);
+	return same;
+}
+
+/* --max-output-bytes deletes the files it finds in -o DIR: none of the other outputs may be
+ * one of them. The option that names one, or NULL. */
+static const char *output_in_retained_dir(const struct session_opts *o)
+{
+	if (!o->max_output_bytes || !o->out_dir)
+		return NULL;
+	if (in_dir(o->pcap_path, o->out_dir))
+		return "-w";
+	if (o->json && in_dir(o->json_log, o->out_dir))
+		return "--json-log";
+	if (o->http && in_dir(o->http_log, o->out_dir))
+		return "--http-log";
+	if (o->tls && in_dir(o->tls_log, o->out_dir))
+		return "--tls-log";
+	return NULL;
+}
+
 int session_check_outputs(const struct session_opts *o, const char *cmd)
 {
+	const char *inside = output_in_retained_dir(o);
+
 	const char *names[5];
 	int n = stdout_outputs(o, names);
 
 	if (o->max_output_bytes && !o->out_dir) {
 		fprintf(stderr, "xdp-sniff %s: --max-output-bytes goes with -o DIR (see xdp-sniff "
 			"%s --help)\n", cmd, cmd);
+		return 2;
+	}
+	if (inside) {
+		fprintf(stderr, "xdp-sniff %s: the %s file is in -o DIR, whose files "
+			"--max-output-bytes deletes: put it elsewhere (see xdp-sniff %s --help)\n",
+			cmd, inside, cmd);
 		return 2;
 	}
 	if (n < 2)
