@@ -170,6 +170,48 @@ print(1 if max(a) < min(b) else 0)' "$d/streams.jsonl.1" "$d/streams.jsonl")
 	[ "$http" -eq 1 ] || { WHY="records of the new file older than the old file's"; return 1; }
 }
 
+# -Z nobody: after the switch the reopened log is made by nobody; where nobody cannot make
+# it, the reopen fails in one line and the log goes on in the file it had, losing nothing.
+t_sighup_as_user()
+{
+	local d=$E2E_TMP/zlogs n_old n_new
+
+	id nobody >/dev/null 2>&1 || { WHY="no user nobody"; return 77; }
+	chmod 0711 "$E2E_TMP"
+	mkdir -p "$d"
+	chown nobody "$d"
+	rm -f "$E2E_TMP/done"
+	xs_start zhup "$XS_IF" -p 8080 -Z nobody --json-log "$d/s.jsonl" || return 1
+	fetch_n f_2000 5
+	wait_for 10 eval '[ "$(lines "$d/s.jsonl")" -ge 5 ]'
+	mv "$d/s.jsonl" "$d/s.jsonl.1"
+	kill -HUP "$XS_PID"
+	wait_for 5 test -e "$d/s.jsonl" || { WHY="no fresh log after SIGHUP under -Z"; return 1; }
+	[ "$(stat -c %U "$d/s.jsonl")" = nobody ] ||
+		{ WHY="the reopened log belongs to $(stat -c %U "$d/s.jsonl"), not nobody"; return 1; }
+	fetch_n f_2000 5
+	wait_for 10 eval '[ "$(lines "$d/s.jsonl")" -ge 5 ]'
+	# nobody may no longer make files there: the reopen fails, the records go on
+	chown root "$d"
+	chmod 0755 "$d"
+	mv "$d/s.jsonl" "$d/s.jsonl.2"
+	kill -HUP "$XS_PID"
+	wait_for 5 grep -q "cannot reopen --json-log" "$E2E_TMP/zhup.err" ||
+		{ WHY="a failed reopen was not said: $(tail -n 2 "$E2E_TMP/zhup.err")"; return 1; }
+	[ ! -e "$d/s.jsonl" ] || { WHY="a log was made where nobody cannot write"; return 1; }
+	fetch_n f_2000 5
+	wait_for 10 eval '[ "$(lines "$d/s.jsonl.2")" -ge 10 ]'
+	kill -0 "$XS_PID" 2>/dev/null || { WHY="the capture stopped after a failed reopen"; return 1; }
+	xs_stop INT
+	[ "$XS_RC" -eq 0 ] || { WHY="load exited $XS_RC: $(tail -n 2 "$E2E_TMP/zhup.err")"; return 1; }
+	[ "$(grep -c 'cannot reopen' "$E2E_TMP/zhup.err")" -eq 1 ] ||
+		{ WHY="the failed reopen took more than one line"; return 1; }
+	n_old=$(check_json "$d/s.jsonl.1=id") || { WHY="first log: $n_old"; return 1; }
+	n_new=$(check_json "$d/s.jsonl.2=id") || { WHY="second log: $n_new"; return 1; }
+	[ "$n_old" -eq 5 ] && [ "$n_new" -eq 10 ] ||
+		{ WHY="records $n_old + $n_new, want 5 before the first SIGHUP and 5 + 5 after"; return 1; }
+}
+
 # One round: heavy writing to both logs, SIGKILL after a random moment, every line whole.
 kill_round()
 {
@@ -320,6 +362,7 @@ t_retention_nonsense()
 setup || e2e_skip_all "$WHY"
 run_test "--json-log holds the records -j prints" t_json_log_same_records
 run_test "SIGHUP reopens moved logs, no record lost or split" t_sighup_reopens
+run_test "SIGHUP under -Z: the new log is the user's; a failed reopen loses nothing" t_sighup_as_user
 run_test "SIGKILL during --json-log/--http-log leaves whole lines" t_sigkill_whole_lines
 run_test "-o --max-output-bytes keeps the tree under the cap, oldest first" t_retention
 run_test "--max-output-bytes refuses nonsense before attaching" t_retention_nonsense

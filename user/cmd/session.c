@@ -345,7 +345,7 @@ int parse_size(const char *s, __u64 max, __u64 *out)
 		shift = 30, end++;
 		break;
 	}
-	/* a suffix must not shift bits out: 16777216T would be 0 */
+	/* a suffix must not shift bits out: 17179869185G would wrap to 1G */
 	if (*end || v > max >> shift)
 		return -EINVAL;
 	v <<= shift;
@@ -819,7 +819,6 @@ static const char *output_in_retained_dir(const struct session_opts *o)
 int session_check_outputs(const struct session_opts *o, const char *cmd)
 {
 	const char *inside = output_in_retained_dir(o);
-
 	const char *names[5];
 	int n = stdout_outputs(o, names);
 

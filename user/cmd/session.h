@@ -178,10 +178,11 @@ extern const struct session_option session_options[];
 extern const size_t session_n_options;
 
 /*
- * After parsing, before anything is opened: the outputs that write to stdout (-w -, -j,
- * --http without --http-log FILE, --packets, the default lines) would interleave there if
- * two were given: a pcap with JSON lines in it is neither. Returns 0, or 2 after one usage
- * line naming both.
+ * After parsing, before anything is opened: the outputs that write to stdout (-w -, -j
+ * without --json-log FILE, --http without --http-log FILE, --packets, the default lines)
+ * would interleave there if two were given: a pcap with JSON lines in it is neither. And
+ * --max-output-bytes needs -o DIR, and no other output's file in it (retention would delete
+ * it). Returns 0, or 2 after one usage line naming what is wrong.
  */
 int session_check_outputs(const struct session_opts *o, const char *cmd);
 /* Does some output of o write to stdout? */
