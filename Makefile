@@ -115,7 +115,8 @@ deps:
 	scripts/deps.sh
 
 # the binary, the man page, the systemd template unit (instance = interface) with the
-# binary's path written in, and the documented per-interface options file as an example
+# binary's path written in, the documented per-interface options file as an example, and
+# the logrotate snippet for the units' --json-log/--http-log/--tls-log files
 install: $(BUILD)/xdp-sniff
 	install -D -m 0755 $(BUILD)/xdp-sniff $(DESTDIR)$(PREFIX)/sbin/xdp-sniff
 	install -D -m 0644 man/xdp-sniff.8 $(DESTDIR)$(PREFIX)/share/man/man8/xdp-sniff.8
@@ -125,6 +126,8 @@ install: $(BUILD)/xdp-sniff
 	chmod 0644 $(DESTDIR)$(UNITDIR)/xdp-sniff@.service
 	install -D -m 0644 scripts/service/xdp-sniff.conf \
 		$(DESTDIR)$(SYSCONFDIR)/xdp-sniff/example.conf
+	install -D -m 0644 scripts/service/xdp-sniff.logrotate \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/xdp-sniff
 
 clean:
 	rm -rf $(BUILD)

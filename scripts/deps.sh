@@ -14,6 +14,7 @@ pkgs=(
 	# tests
 	libcmocka-dev iproute2 ethtool tcpdump tcpflow tshark curl python3 python3-typing-extensions
 	xdp-tools netsniff-ng valgrind nats-server openssl systemd
+	logrotate
 	# benchmarks and demo
 	nginx-light wrk libclang-rt-14-dev bc time
 	# the soak benchmark's plot

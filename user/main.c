@@ -10,7 +10,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *synopsis;
 } commands[] = {
-	{ "load", cmd_load, "load IFACE [filter] [output] [options]   capture until SIGINT/SIGTERM/SIGHUP" },
+	{ "load", cmd_load, "load IFACE [filter] [output] [options]   capture until SIGINT/SIGTERM (SIGHUP: reopen logs)" },
 	{ "replay", cmd_replay, "replay FILE [filter] [output] [options]  run a pcap/pcapng file through the same path" },
 	{ "status", cmd_status, "status [IFACE]                           attached instances, filter, counters" },
 	{ "unload", cmd_unload, "unload IFACE                             detach an instance left behind" },

@@ -5,7 +5,9 @@
 # say about it, its hardening scores, and the command it would run, built from the unit's
 # ExecStart and the shipped options file the way systemd builds it, captures on a veth,
 # stops on SIGTERM with exit 0, and after a crash (SIGKILL) the restart takes the leftover
-# over so that status shows one instance.
+# over so that status shows one instance. The installed logrotate snippet, run by logrotate
+# itself against a capture (its postrotate's reload being the unit's ExecReload, SIGHUP),
+# rotates a --json-log twice under traffic with no record lost.
 . "$(dirname "$0")/lib.sh"
 
 e2e_require systemd-analyze tcpdump curl
@@ -115,8 +117,77 @@ t_restart_after_crash()
 		{ WHY="status does not name the restarted pid $pid2"; return 1; }
 }
 
+# The snippet as installed, for logs in DIR, its postrotate's `systemctl reload` being what
+# the unit's ExecReload does: kill -HUP of the capture PID.
+logrotate_conf()
+{
+	local dir=$1 pid=$2 snippet=$INST/etc/logrotate.d/xdp-sniff
+
+	sed -e "s|^/var/log/xdp-sniff/|$dir/|" \
+	    -e "s|systemctl reload 'xdp-sniff@\*.service'|kill -HUP $pid|" "$snippet"
+}
+
+# Every record of the logs in DIR, rotated and compressed ones too.
+all_records()
+{
+	local f
+
+	for f in "$1"/*; do
+		gzip -cdf "$f"
+	done
+}
+
+t_logrotate()
+{
+	local dir=$E2E_TMP/logs pid n=0 i made=0 total
+
+	command -v logrotate >/dev/null || { WHY="no logrotate (Debian logrotate)"; return 77; }
+	install_unit || return 1
+	[ -f "$INST/etc/logrotate.d/xdp-sniff" ] || { WHY="make install wrote no logrotate.d/xdp-sniff"; return 1; }
+	grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$UNIT" ||
+		{ WHY="the unit has no ExecReload sending SIGHUP"; return 1; }
+	grep -q "systemctl reload 'xdp-sniff@\*.service'" "$INST/etc/logrotate.d/xdp-sniff" ||
+		{ WHY="the snippet's postrotate does not reload the units"; return 1; }
+	mkdir -p "$dir" "$E2E_TMP/www"
+	head -c 2000 /dev/urandom >"$E2E_TMP/www/small"
+	e2e_http_server 80 "$E2E_TMP/www" || { WHY="http server did not start"; return 1; }
+	"$XS" load "$XS_IF" -q -p 80 --json-log "$dir/$XS_IF-streams.jsonl" \
+		>"$E2E_TMP/lr.out" 2>"$E2E_TMP/lr.err" &
+	pid=$!
+	E2E_PIDS+=("$pid")
+	wait_for 15 xs_attached "$XS_IF" "$pid" || { WHY="load did not attach"; return 1; }
+	logrotate_conf "$dir" "$pid" >"$E2E_TMP/logrotate.conf"
+	for i in 1 2 3; do
+		for _ in $(seq 10); do
+			"${CURL[@]}" -o /dev/null "http://$XS_SRV4/small" && made=$((made + 1))
+		done
+		wait_for 10 eval "[ \$(all_records $dir | wc -l) -ge $made ]"
+		[ "$i" -eq 3 ] && break
+		logrotate -f -s "$E2E_TMP/logrotate.state" "$E2E_TMP/logrotate.conf" \
+			>"$E2E_TMP/logrotate.log" 2>&1 ||
+			{ WHY="logrotate failed: $(tail -n 2 "$E2E_TMP/logrotate.log")"; return 1; }
+		wait_for 5 test -e "$dir/$XS_IF-streams.jsonl" ||
+			{ WHY="no fresh log after logrotate's SIGHUP (rotation $i)"; return 1; }
+	done
+	kill -0 "$pid" 2>/dev/null || { WHY="the capture stopped at the rotation"; return 1; }
+	kill -TERM "$pid"
+	wait "$pid" || { WHY="exit $? after the rotations: $(tail -n 2 "$E2E_TMP/lr.err")"; return 1; }
+	# two rotations: .2.gz (compressed a rotation late), .1 and the live file
+	[ -f "$dir/$XS_IF-streams.jsonl.2.gz" ] && [ -f "$dir/$XS_IF-streams.jsonl.1" ] ||
+		{ WHY="after two rotations: $(ls "$dir" | tr '\n' ' ')"; return 1; }
+	for f in "$dir"/*; do
+		n=$(gzip -cdf "$f" | wc -l)
+		[ "$n" -eq 10 ] || { WHY="$(basename "$f") holds $n records, not the 10 of its turn"; return 1; }
+	done
+	total=$(all_records "$dir" | python3 -c '
+import json, sys
+print(len({json.loads(l)["id"] for l in sys.stdin}))')
+	[ "$total" -eq "$made" ] || { WHY="$total distinct records for $made connections"; return 1; }
+}
+
 run_test "service unit verifies" t_verify
 run_test "service unit hardening" t_security
 run_test "service command captures and stops on SIGTERM" t_runs_as_configured
 run_test "service restart after SIGKILL takes the leftover over" t_restart_after_crash
+run_test "logrotate snippet rotates a --json-log under traffic (SIGHUP)" t_logrotate
 e2e_finish

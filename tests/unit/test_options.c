@@ -197,6 +197,20 @@ static void test_arguments_land_in_their_field(void **state)
 	assert_true(o.memcap == 1ULL << 30);
 	assert_int_equal(parse(&o, &replay_info, "--max-open-files", "9", NULL), SESSION_ARGS_OK);
 	assert_int_equal(o.max_open_files, 9);
+	/* a suffix that shifts bits out is an overflow, not a small number */
+	assert_int_equal(parse(&o, &replay_info, "--memcap", "17179869185G", NULL),
+			 SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &load_info, "--max-output-bytes", "2G", "--json-log", "s.jsonl",
+			       NULL),
+			 SESSION_ARGS_OK);
+	assert_true(o.max_output_bytes == 2ULL << 30);
+	assert_true(o.json);
+	assert_string_equal(o.json_log, "s.jsonl");
+	assert_int_equal(parse(&o, &load_info, "--max-output-bytes", "0", NULL), SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &load_info, "--max-output-bytes", "-1", NULL),
+			 SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &load_info, "--max-output-bytes", "16777216T", NULL),
+			 SESSION_ARGS_USAGE);
 
 	assert_int_equal(parse(&o, &load_info, "--direction", "out", "--xdp-mode", "skb",
 			       "--transport", "afxdp", "--overlap", "first", NULL),

@@ -24,6 +24,7 @@
 #include <pcap/pcap.h>
 
 #include "log.h"
+#include "sinks/retain.h"
 #include "sinks/sink.h"
 #include "xdp_sniff/event.h"
 
@@ -1257,6 +1258,130 @@ static void test_json_whole_lines(void **state)
 	assert_true(lines > 0);
 }
 
+
+/* SIGHUP: a log moved away keeps what it had; the next line goes to a fresh file at the path.
+ * A path that cannot be opened again leaves the log on the file it had. */
+static void test_log_reopen(void **state)
+{
+	char moved[600], sub[600], in_sub[640];
+	const char *a = "{\"n\":1}\n", *b = "{\"n\":2}\n", *c = "{\"n\":3}\n";
+	FILE *f, *g;
+	char *got;
+	(void)state;
+
+	f = sinks_open_log("--json-log", path_in("log.jsonl"));
+	assert_non_null(f);
+	assert_ptr_equal(sinks_open_log("--json-log", "-"), stdout);
+	assert_int_equal(sinks_write_line(f, a, strlen(a)), 0);
+	snprintf(moved, sizeof(moved), "%s", path_in("log.jsonl.1"));
+	assert_int_equal(rename(path_in("log.jsonl"), moved), 0);
+	assert_int_equal(sinks_reopen_logs(), 0);
+	assert_int_equal(sinks_write_line(f, b, strlen(b)), 0);
+	got = slurp("log.jsonl.1", NULL);
+	assert_non_null(got);
+	assert_string_equal(got, a); /* "moved file keeps its line" */
+	got = slurp("log.jsonl", NULL);
+	assert_non_null(got);
+	assert_string_equal(got, b); /* "fresh file has the line after SIGHUP" */
+
+	/* not moved: appended to, not truncated */
+	assert_int_equal(sinks_reopen_logs(), 0);
+	assert_int_equal(sinks_write_line(f, c, strlen(c)), 0);
+	got = slurp("log.jsonl", NULL);
+	assert_non_null(got);
+	assert_true(!strcmp(got, "{\"n\":2}\n{\"n\":3}\n"));
+
+	/* a log in a directory that went away: said, and the old file goes on */
+	snprintf(sub, sizeof(sub), "%s", path_in("d"));
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(in_sub, sizeof(in_sub), "%s/x.jsonl", sub);
+	g = sinks_open_log("--http-log", in_sub);
+	assert_non_null(g);
+	assert_int_equal(rename(sub, path_in("d.gone")), 0);
+	assert_int_equal(sinks_reopen_logs(), 1);
+	assert_int_equal(sinks_write_line(g, a, strlen(a)), 0);
+	got = slurp("d.gone/x.jsonl", NULL);
+	assert_non_null(got);
+	assert_string_equal(got, a); /* "a failed reopen keeps writing to the old file" */
+	sinks_close_log(g);
+	sinks_close_log(f);
+	/* closed logs are forgotten */
+	assert_int_equal(sinks_reopen_logs(), 0);
+}
+
+static void files_finish(struct sink_set *set, struct stream *st, __u16 sport, const char *body)
+{
+	mk_stream(st, "198.18.0.1", sport, "198.18.0.2", 80);
+	assert_true(data(set, st, STREAM_IN, 0, body) > 0);
+	assert_true(sinks_stream_close(set, st) > 0);
+}
+
+/* --max-output-bytes: the oldest finished stream goes first, an open one never. */
+static void test_files_retention(void **state)
+{
+	struct sink_set set = {0};
+	struct retain_stats rs;
+	struct stream st, open;
+	struct sink *s = sink_files_new(tmpdir, 16);
+	char body[101];
+	(void)state;
+
+	memset(body, 'x', 100);
+	body[100] = '\0';
+	assert_non_null(s);
+	assert_int_equal(sink_files_retain_stats(s, &rs), -ENOENT);
+	assert_int_equal(sink_files_set_max_bytes(s, 250), 0);
+	assert_int_equal(sinks_add(&set, s), 0);
+	/* open all along, and more than the cap by itself later */
+	mk_stream(&open, "198.18.0.9", 9999, "198.18.0.2", 80);
+	assert_true(data(&set, &open, STREAM_IN, 0, body) > 0);
+	assert_true(sinks_flush(&set) > 0);
+	files_finish(&set, &st, 1001, body);
+	assert_int_equal(count_entries(tmpdir), 2);
+	files_finish(&set, &st, 1002, body);
+	/* 300 > 250: the first finished stream went */
+	assert_null(slurp("198.018.000.001.01001-198.018.000.002.00080", NULL));
+	assert_non_null(slurp("198.018.000.001.01002-198.018.000.002.00080", NULL));
+	assert_non_null(slurp("198.018.000.009.09999-198.018.000.002.00080", NULL));
+	assert_int_equal(sink_files_retain_stats(s, &rs), 0);
+	assert_int_equal(rs.streams_deleted, 1);
+	assert_int_equal(rs.files_deleted, 1);
+	assert_int_equal(rs.bytes_deleted, 100);
+	assert_int_equal(rs.bytes, 200);
+	/* the open stream grows past the cap: finished ones go at the flush, it stays */
+	assert_true(data(&set, &open, STREAM_IN, 100, body) > 0);
+	assert_true(data(&set, &open, STREAM_IN, 200, body) > 0);
+	assert_true(sinks_flush(&set) > 0);
+	assert_null(slurp("198.018.000.001.01002-198.018.000.002.00080", NULL));
+	assert_non_null(slurp("198.018.000.009.09999-198.018.000.002.00080", NULL));
+	assert_int_equal(sink_files_retain_stats(s, &rs), 0);
+	assert_int_equal(rs.streams_deleted, 2);
+	assert_int_equal(rs.bytes, 300);
+	assert_true(rs.over_cap > 0);
+	sinks_destroy(&set);
+}
+
+/* Files of an earlier run are older than anything of this one, and over the cap go at once. */
+static void test_files_retention_earlier_run(void **state)
+{
+	struct sink *s, *j;
+	int fd;
+	(void)state;
+
+	fd = open(path_in("old"), O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	close(fd);
+	s = sink_files_new(tmpdir, 16);
+	assert_non_null(s);
+	assert_int_equal(sink_files_set_max_bytes(s, 5), 0);
+	assert_null(slurp("old", NULL));
+	j = sink_text_new_file(stdout, 0, 0);
+	assert_int_equal(sink_files_set_max_bytes(j, 5), -EINVAL);
+	sink_destroy(j);
+	sink_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1286,6 +1411,10 @@ int main(void)
 	    cmocka_unit_test(test_sink_ownership),
 	    cmocka_unit_test_setup_teardown(test_pcap_whole_records, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_json_whole_lines, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_log_reopen, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_retention, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_files_retention_earlier_run, setup_dir,
+					    teardown_dir),
 	};
 
 	log_level = LOG_WARN;

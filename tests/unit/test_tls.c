@@ -13,19 +13,24 @@
  *  - TLS 1.3 with a HelloRetryRequest, established on encrypted records both ways;
  *  - gaps, malformed records and messages (flags, no crash), SSH banners, non-TLS streams.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "sinks/sink.h"
 #include "sinks/tls.h"
 #include "sinks/tls_parse.h"
 #include "stream/stream.h"
@@ -839,6 +844,81 @@ static void test_not_tls(void **state)
 	assert_int_equal(tls_parse_sniff((const __u8 *)"\x16\x03\x09", 3), 0);
 }
 
+/* n TLS streams (the TLS 1.2 handshake, certificate and all) through a --tls sink on f.
+ * Returns how many sinks are still live. */
+static int tls_lines(FILE *f, int n)
+{
+	struct sink_set set = { 0 };
+	struct buf c = { 0 }, sv = { 0 };
+	struct stream st;
+	int i, live = 1;
+
+	tls12_flights(&c, &sv, 16384);
+	assert_int_equal(sinks_add(&set, sink_tls_new_file(f)), 0);
+	for (i = 0; i < n && live; i++) {
+		memset(&st, 0, sizeof(st));
+		st.id = (__u64)i + 1;
+		st.family = 4;
+		assert_int_equal(inet_pton(AF_INET, "198.18.0.1", st.saddr), 1);
+		assert_int_equal(inet_pton(AF_INET, "198.18.0.2", st.daddr), 1);
+		st.sport = 40000;
+		st.dport = 443;
+		st.first_ts = st.last_ts = 1700000000000000000ULL;
+		st.state = STREAM_CLOSED;
+		sinks_stream_data(&set, &st, STREAM_IN, 0, c.b, c.n);
+		sinks_stream_data(&set, &st, STREAM_OUT, 0, sv.b, sv.n);
+		live = sinks_stream_close(&set, &st);
+	}
+	sinks_destroy(&set);
+	return live;
+}
+
+/* --tls-log: a line that cannot all be written (the file size limit here, a full disk in
+ * life) is cut back, so that the log holds whole lines only (what stdio wrote of it stayed). */
+static void test_tls_log_whole_lines(void **state)
+{
+	struct rlimit old, small;
+	char path[] = "/tmp/test_tls.XXXXXX", *line = NULL;
+	size_t cap = 0;
+	long one;
+	int fd, lines = 0;
+	FILE *f;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(tls_lines(f, 1), 1);
+	fflush(f);
+	one = ftell(f);
+	assert_true(one > 100);
+	rewind(f);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_cur = (rlim_t)(2 * one + one / 2);
+	small.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(tls_lines(f, 5), 0); /* "the third line fails the sink" */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	fclose(f);
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		if (line[strlen(line) - 1] != '\n')
+			fail_msg("line %d cut short: %zu bytes without a newline", lines + 1,
+				 strlen(line));
+		lines++;
+	}
+	free(line);
+	fclose(f);
+	unlink(path);
+	assert_int_equal(lines, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_ssh_banners),
 		cmocka_unit_test(test_not_tls),
+		cmocka_unit_test(test_tls_log_whole_lines),
 	};
 
 	return cmocka_run_group_tests(tests, setup_cert, teardown_cert);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* xdp-sniff load IFACE: attach, capture until SIGINT/SIGTERM, detach. */
+/* xdp-sniff load IFACE: attach, capture until SIGINT/SIGTERM, detach; SIGHUP reopens the
+ * logs. */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -32,12 +33,22 @@ static void on_usr1(int sig)
 	stats_wanted = 1;
 }
 
+/* SIGHUP: the logs are reopened by the loop, between two records (sinks_reopen_logs) */
+static volatile sig_atomic_t reopen_wanted;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reopen_wanted = 1;
+}
+
 static const struct session_cmd_info load_info = {
 	.name = "load",
 	.cmd = SESSION_LOAD,
 	.usage = "usage: xdp-sniff load IFACE [filter] [output] [options]\n\n"
-		 "Attaches to IFACE (XDP on ingress, tc on egress) and captures until SIGINT,\n"
-		 "SIGTERM or SIGHUP. SIGUSR1 prints the counters.\n",
+		 "Attaches to IFACE (XDP on ingress, tc on egress) and captures until SIGINT or\n"
+		 "SIGTERM. SIGHUP reopens --json-log, --http-log and --tls-log (logrotate);\n"
+		 "SIGUSR1 prints the counters.\n",
 	.epilogue = "On a terminal, a status line on stderr is rewritten once a second.\n",
 };
 
@@ -114,6 +125,7 @@ static void load_signals(void)
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
@@ -153,6 +165,10 @@ static int load_run(struct session *s, struct session_opts *o)
 		}
 		if (session_outputs_gone(s))
 			break;
+		if (reopen_wanted) {
+			reopen_wanted = 0;
+			sinks_reopen_logs();
+		}
 		if (stats_wanted) {
 			char when[40];
 

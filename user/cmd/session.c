@@ -18,6 +18,7 @@
 #include "cmd/replay.h"
 #include "cmd/session.h"
 #include "stream/community_id.h"
+#include "sinks/retain.h"
 #include "sinks/tls.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -78,6 +79,15 @@ static int parse_tls_log(struct session_opts *o, const char *arg, const char *cm
 	(void)cmd;
 	o->tls = true;
 	o->tls_log = arg;
+	return 0;
+}
+
+/* --json-log FILE: the -j lines to FILE ("-": stdout) */
+static int parse_json_log(struct session_opts *o, const char *arg, const char *cmd)
+{
+	(void)cmd;
+	o->json = true;
+	o->json_log = arg;
 	return 0;
 }
 
@@ -176,6 +186,14 @@ const struct session_option session_options[] = {
 	  "octal mode of the files outputs create (default\n0600, less the umask; directories 0700, x\n"
 	  "added where r is given)",
 	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_output_mode },
+	/* logs and retention (issue 13): --json-log, --max-output-bytes */
+	{ "json-log", 0, "FILE", "the -j lines to FILE instead (implies -j;\nreopened on SIGHUP)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_json_log },
+	{ "max-output-bytes", 0, "SIZE",
+	  "keep -o's files under SIZE (K/M/G): the files of\nthe oldest finished streams are "
+	  "deleted first",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_NUMBER, FIELD(max_output_bytes), .min = 1,
+	  .max = 1ULL << 50 },
 
 	{ "overlap", 0, "last|first", "which bytes win where segments overlap (default\nlast)",
 	  SSEC_STREAMS, SESSION_BOTH, SOPT_ENUM, FIELD(flow.overlap), .values = overlap_values },
@@ -304,6 +322,7 @@ static const char *const section_titles[SSEC_MAX] = {
 int parse_size(const char *s, __u64 max, __u64 *out)
 {
 	unsigned long long v;
+	unsigned int shift = 0;
 	char *end;
 
 	if (!*s || *s == '-' || *s == '+' || *s == ' ')
@@ -315,18 +334,22 @@ int parse_size(const char *s, __u64 max, __u64 *out)
 	switch (*end) {
 	case 'K':
 	case 'k':
-		v <<= 10, end++;
+		shift = 10, end++;
 		break;
 	case 'M':
 	case 'm':
-		v <<= 20, end++;
+		shift = 20, end++;
 		break;
 	case 'G':
 	case 'g':
-		v <<= 30, end++;
+		shift = 30, end++;
 		break;
 	}
-	if (*end || v > max)
+	/* a suffix must not shift bits out: 17179869185G would wrap to 1G */
+	if (*end || v > max >> shift)
+		return -EINVAL;
+	v <<= shift;
+	if (v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -742,8 +765,8 @@ static int stdout_outputs(const struct session_opts *o, const char *names[5])
 
 	if (o->pcap_path && !strcmp(o->pcap_path, "-"))
 		names[n++] = "-w -";
-	if (o->json)
-		names[n++] = "-j";
+	if (o->json && (!o->json_log || !strcmp(o->json_log, "-")))
+		names[n++] = o->json_log ? "--json-log -" : "-j";
 	if (o->http && (!o->http_log || !strcmp(o->http_log, "-")))
 		names[n++] = o->http_log ? "--http-log -" : "--http";
 	if (o->tls && (!o->tls_log || !strcmp(o->tls_log, "-")))
@@ -755,16 +778,66 @@ static int stdout_outputs(const struct session_opts *o, const char *names[5])
 	return n;
 }
 
+/* Is file's directory dir (the same directory, however named)? False when either is missing. */
+static bool in_dir(const char *file, const char *dir)
+{
+	struct stat a, b;
+	char *copy, *slash;
+	bool same;
+
+	if (!file || !strcmp(file, "-"))
+		return false;
+	copy = strdup(file);
+	if (!copy)
+		return false;
+	slash = strrchr(copy, '/');
+	if (slash)
+		slash[slash == copy] = '\0';
+	same = !stat(slash ? copy : ".", &a) && !stat(dir, &b) && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+	free(copy);
+	return same;
+}
+
+/* --max-output-bytes deletes the files it finds in -o DIR: none of the other outputs may be
+ * one of them. The option that names one, or NULL. */
+static const char *output_in_retained_dir(const struct session_opts *o)
+{
+	if (!o->max_output_bytes || !o->out_dir)
+		return NULL;
+	if (in_dir(o->pcap_path, o->out_dir))
+		return "-w";
+	if (o->json && in_dir(o->json_log, o->out_dir))
+		return "--json-log";
+	if (o->http && in_dir(o->http_log, o->out_dir))
+		return "--http-log";
+	if (o->tls && in_dir(o->tls_log, o->out_dir))
+		return "--tls-log";
+	return NULL;
+}
+
 int session_check_outputs(const struct session_opts *o, const char *cmd)
 {
+	const char *inside = output_in_retained_dir(o);
 	const char *names[5];
 	int n = stdout_outputs(o, names);
 
+	if (o->max_output_bytes && !o->out_dir) {
+		fprintf(stderr, "xdp-sniff %s: --max-output-bytes goes with -o DIR (see xdp-sniff "
+			"%s --help)\n", cmd, cmd);
+		return 2;
+	}
+	if (inside) {
+		fprintf(stderr, "xdp-sniff %s: the %s file is in -o DIR, whose files "
+			"--max-output-bytes deletes: put it elsewhere (see xdp-sniff %s --help)\n",
+			cmd, inside, cmd);
+		return 2;
+	}
 	if (n < 2)
 		return 0;
 	fprintf(stderr,
 		"xdp-sniff %s: %s and %s both want stdout; send one to a file (-w FILE, "
-		"--http-log FILE) (see xdp-sniff %s --help)\n",
+		"--json-log FILE, --http-log FILE) (see xdp-sniff %s --help)\n",
 		cmd, names[0], names[1], cmd);
 	return 2;
 }
@@ -807,10 +880,18 @@ int session_open(struct session *s, struct session_opts *o)
 		s->pcap = sink_pcap_new(o->pcap_path, o->cap.snaplen);
 		err = add_sink(s, s->pcap);
 	}
-	if (!err && o->out_dir)
-		err = add_sink(s, sink_files_new(o->out_dir, o->max_open_files));
+	if (!err && o->out_dir) {
+		s->files = sink_files_new(o->out_dir, o->max_open_files);
+		if (s->files && o->max_output_bytes &&
+		    (err = sink_files_set_max_bytes(s->files, o->max_output_bytes))) {
+			sink_destroy(s->files);
+			s->files = NULL;
+			errno = -err;
+		}
+		err = add_sink(s, s->files);
+	}
 	if (!err && o->json)
-		err = add_sink(s, sink_json_new(o->max_payload, &s->mem));
+		err = add_sink(s, sink_json_new(o->json_log, o->max_payload, &s->mem));
 	if (!err && o->http) {
 		struct sink *h = sink_http_new(o->http_log, o->http_bodies, o->http_decode, &s->mem);
 
@@ -912,6 +993,40 @@ static json_t *counters_json(const struct xs_counters *c)
 	return o;
 }
 
+/* --max-output-bytes: what -o retention deleted, and what the tree holds */
+static void session_print_retain(struct session *s, FILE *f)
+{
+	char b[3][SESSION_BYTES_LEN];
+	struct retain_stats rs;
+
+	if (!s->files || sink_files_retain_stats(s->files, &rs))
+		return;
+	fprintf(f,
+		"-o retention: %llu streams deleted (%llu files, %s) to stay under "
+		"--max-output-bytes %s; %s kept\n",
+		(unsigned long long)rs.streams_deleted, (unsigned long long)rs.files_deleted,
+		session_fmt_bytes(rs.bytes_deleted, b[0], sizeof(b[0])),
+		session_fmt_bytes(s->opts->max_output_bytes, b[1], sizeof(b[1])),
+		session_fmt_bytes(rs.bytes, b[2], sizeof(b[2])));
+}
+
+/* --max-output-bytes in the JSON counters: {"bytes", "streams_deleted", ...} or nothing */
+static void session_retain_json(struct session *s, json_t *o)
+{
+	struct retain_stats rs;
+
+	if (!s->files || sink_files_retain_stats(s->files, &rs))
+		return;
+	json_object_set_new(o, "output_retention",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "max_bytes",
+				      (json_int_t)s->opts->max_output_bytes, "bytes",
+				      (json_int_t)rs.bytes, "streams_deleted",
+				      (json_int_t)rs.streams_deleted, "files_deleted",
+				      (json_int_t)rs.files_deleted, "bytes_deleted",
+				      (json_int_t)rs.bytes_deleted, "over_cap",
+				      (json_int_t)rs.over_cap));
+}
+
 /* a size for the text summary, in b[i] */
 #define BYTES(i, v) session_fmt_bytes((v), b[i], sizeof(b[i]))
 
@@ -991,6 +1106,7 @@ void session_print_stats(struct session *s, FILE *f)
 			BYTES(5, fs->retrans_bytes), BYTES(6, fs->overlap_bytes),
 			BYTES(7, s->mem.peak), BYTES(8, s->mem.limit));
 	}
+	session_print_retain(s, f);
 	fflush(f);
 }
 #undef BYTES
@@ -1046,6 +1162,7 @@ void session_print_stats_json(struct session *s, FILE *f)
 	json_object_set_new(k, "peak", json_integer((json_int_t)s->mem.peak));
 	json_object_set_new(k, "limit", json_integer((json_int_t)s->mem.limit));
 	json_object_set_new(o, "memory", k);
+	session_retain_json(s, o);
 	if (s->exp) {
 		struct export_stats es;
 

@@ -47,6 +47,8 @@ struct session_opts {
 	__u16 community_id_seed;	/* --community-id-seed: the seed of every community_id */
 	bool tls;			/* --tls: one JSON line per TLS stream */
 	const char *tls_log;		/* --tls-log: those lines to a file instead of stdout */
+	const char *json_log;		/* --json-log: the -j lines to a file instead of stdout */
+	__u64 max_output_bytes;		/* --max-output-bytes: -o retention, 0: none */
 	__u64 memcap;
 	__u64 max_payload;
 	int max_open_files;
@@ -65,6 +67,7 @@ struct session {
 	struct session_opts *opts;
 	struct sink_set sinks;
 	struct sink *pcap;
+	struct sink *files;		/* -o, NULL without; owned by sinks */
 	struct flow_table *flows;
 	struct memcap mem;
 	struct capture *cap;
@@ -175,10 +178,11 @@ extern const struct session_option session_options[];
 extern const size_t session_n_options;
 
 /*
- * After parsing, before anything is opened: the outputs that write to stdout (-w -, -j,
- * --http without --http-log FILE, --packets, the default lines) would interleave there if
- * two were given: a pcap with JSON lines in it is neither. Returns 0, or 2 after one usage
- * line naming both.
+ * After parsing, before anything is opened: the outputs that write to stdout (-w -, -j
+ * without --json-log FILE, --http without --http-log FILE, --packets, the default lines)
+ * would interleave there if two were given: a pcap with JSON lines in it is neither. And
+ * --max-output-bytes needs -o DIR, and no other output's file in it (retention would delete
+ * it). Returns 0, or 2 after one usage line naming what is wrong.
  */
 int session_check_outputs(const struct session_opts *o, const char *cmd);
 /* Does some output of o write to stdout? */

@@ -37,6 +37,13 @@
  * or replaced meanwhile) is given up, said once and counted. Errors that will
  * hit every file (disk full, no permission) are returned, which switches the
  * sink off.
+ *
+ * With --max-output-bytes (sink_files_set_max_bytes), what is written is counted by
+ * retain (sinks/retain.h): a stream that ends hands it its file names and bytes, and the
+ * files of the oldest finished streams are deleted, after that and on every flush, while
+ * the directory holds more than the cap. Streams still open are never deleted: the tree
+ * can exceed the cap by what they hold (and by at most a second of writes before a flush
+ * deletes).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +59,7 @@
 
 #include "log.h"
 #include "list.h"
+#include "sinks/retain.h"
 #include "sinks/sink.h"
 
 #define FILES_DEFAULT_MAX_OPEN 256
@@ -76,6 +84,7 @@ struct files_half {
 	__u32 conn;	       /* the cN of its name, 0 for none */
 	bool created;
 	bool failed; /* given up: its data is dropped */
+	__u64 written; /* bytes written to its file (retain counts them) */
 	__u8 wbuf;   /* 1 + the index of its write buffer, 0 for none */
 };
 
@@ -120,6 +129,8 @@ struct files_priv {
 	bool warned_skipped;
 	bool warned_given_up;
 	bool write_failed; /* a write failed and was said */
+	struct retain *retain; /* --max-output-bytes, NULL without */
+	bool warned_retain;    /* a deletion failed and was said */
 };
 
 static void files_endpoint(char *buf, size_t size, int family, const __u8 *addr, __u16 port)
@@ -176,6 +187,9 @@ static int files_pwrite(struct files_priv *p, struct stream *st, int dir, struct
 		len -= (size_t)n;
 		off += (__u64)n;
 		p->bytes += (__u64)n;
+		h->written += (__u64)n;
+		if (p->retain)
+			retain_written(p->retain, (__u64)n);
 	}
 	return 0;
 }
@@ -547,6 +561,51 @@ static void files_stream_free(struct files_priv *p, struct files_stream *fs)
 	free(fs);
 }
 
+/* --max-output-bytes: deletes the oldest finished streams while over the cap. A deletion that
+ * fails (a file made read-only by someone) is said once; the capture goes on. */
+static void files_enforce(struct files_priv *p)
+{
+	int r;
+
+	if (!p->retain)
+		return;
+	r = retain_enforce(p->retain);
+	if (r < 0 && !p->warned_retain) {
+		pr_warn("%s: cannot delete the files of old streams for --max-output-bytes: %s; "
+			"the directory may grow past it (said once)\n",
+			p->dir, strerror(-r));
+		p->warned_retain = true;
+	}
+}
+
+/* A stream ended: its files (whatever happened to them) may be deleted from now on (by
+ * files_enforce(), once they are closed). */
+static void files_retain_finished(struct files_priv *p, struct stream *st,
+				  struct files_stream *fs)
+{
+	char names[2][FILES_NAME_MAX];
+	const char *v[2];
+	__u64 bytes = 0;
+	int d, n = 0;
+
+	if (!p->retain)
+		return;
+	for (d = 0; d < 2; d++) {
+		if (!fs->h[d].created)
+			continue;
+		files_name(names[n], sizeof(names[n]), st, d, fs->h[d].conn);
+		v[n] = names[n];
+		n++;
+		bytes += fs->h[d].written;
+	}
+	if (n && retain_finished(p->retain, v, n, bytes) && !p->warned_retain) {
+		pr_warn("%s: out of memory: files of a stream are kept past --max-output-bytes "
+			"(said once)\n",
+			p->dir);
+		p->warned_retain = true;
+	}
+}
+
 static int files_stream_close(struct sink *s, struct stream *st)
 {
 	struct files_priv *p = s->priv;
@@ -561,7 +620,9 @@ static int files_stream_close(struct sink *s, struct stream *st)
 		for (d = 0; d < 2; d++)
 			if (fs->h[d].created && !fs->h[d].failed)
 				files_set_time(p, st, d, &fs->h[d]);
+	files_retain_finished(p, st, fs);
 	files_stream_free(p, fs);
+	files_enforce(p);
 	st->sink_priv[s->idx] = NULL;
 	if (err)
 		s->reported = true; /* said, naming the file */
@@ -586,6 +647,8 @@ static int files_flush(struct sink *s)
 			return err;
 		}
 	}
+	/* open streams grew: finished ones make room */
+	files_enforce(p);
 	return 0;
 }
 
@@ -613,6 +676,7 @@ static void files_destroy(struct sink *s)
 				(unsigned long long)p->given_up);
 		pr_debug("%s: %llu files, %llu bytes written\n", p->dir,
 			 (unsigned long long)p->files, (unsigned long long)p->bytes);
+		retain_free(p->retain);
 		for (i = 0; i < FILES_WBUF_SLOTS; i++)
 			free(p->wbuf[i].data);
 		free(p->hints);
@@ -659,4 +723,38 @@ struct sink *sink_files_new(const char *dir, int max_open)
 		return NULL;
 	}
 	return s;
+}
+
+int sink_files_set_max_bytes(struct sink *s, __u64 max)
+{
+	struct files_priv *p;
+	int err;
+
+	if (!s || s->ops != &files_ops || !max)
+		return -EINVAL;
+	p = s->priv;
+	retain_free(p->retain);
+	p->retain = retain_new(p->dirfd, max);
+	if (!p->retain) {
+		err = -errno;
+		pr_warn("cannot read output directory %s for --max-output-bytes: %s\n", p->dir,
+			strerror(-err));
+		return err;
+	}
+	/* files of earlier runs over the cap go now */
+	files_enforce(p);
+	return 0;
+}
+
+int sink_files_retain_stats(const struct sink *s, struct retain_stats *out)
+{
+	const struct files_priv *p;
+
+	if (!s || s->ops != &files_ops)
+		return -EINVAL;
+	p = s->priv;
+	if (!p->retain)
+		return -ENOENT;
+	retain_get_stats(p->retain, out);
+	return 0;
 }

@@ -366,9 +366,10 @@ static void http_destroy(struct sink *s)
 				"%llu heads truncated\n",
 				(unsigned long long)p->file_errors, (unsigned long long)p->overflow,
 				(unsigned long long)p->hdr_trunc);
-		fflush(p->f);
 		if (p->own_f)
-			fclose(p->f);
+			sinks_close_log(p->f);
+		else
+			fflush(p->f);
 		if (p->dirfd >= 0)
 			close(p->dirfd);
 		free(p->dir);
@@ -445,7 +446,7 @@ struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool de
 	if (!s) {
 		err = errno;
 		if (f != stdout)
-			fclose(f);
+			sinks_close_log(f);
 		errno = err;
 		return NULL;
 	}

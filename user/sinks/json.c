@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sink_json: JSON Lines on stdout, one object per finished stream, each line
- * written whole in one write (sinks_write_line): a capture killed at any moment
- * leaves whole lines. The seed's keys are there with their meaning; the rest adds
+ * sink_json: JSON Lines on stdout or to --json-log FILE, one object per finished
+ * stream, each line written whole in one write (sinks_write_line): a capture killed
+ * at any moment leaves whole lines. The seed's keys are there with their meaning; the rest adds
  * what the seed could not know. Keys come in this order, always all of them:
  *
  *   id                 1, 2, ... in order of creation
@@ -86,6 +86,7 @@ struct json_stream {
 
 struct json_priv {
 	FILE *f;
+	bool own_f;	 /* a --json-log file: closed by destroy (sinks_close_log) */
 	__u64 max_payload; /* per direction, 0: no limit */
 	struct memcap *mc; /* may be NULL: no budget */
 	struct xs_link live;
@@ -434,7 +435,10 @@ static void json_destroy(struct sink *s)
 			pr_info("json: payload of %llu stream directions truncated (%llu by "
 				"--memcap)\n",
 				(unsigned long long)p->truncated, (unsigned long long)p->refused);
-		fflush(p->f);
+		if (p->own_f)
+			sinks_close_log(p->f);
+		else
+			fflush(p->f);
 		free(p->line);
 	}
 	sink_free(s);
@@ -470,7 +474,22 @@ struct sink *sink_json_new_file(FILE *f, __u64 max_payload, struct memcap *mc)
 	return s;
 }
 
-struct sink *sink_json_new(__u64 max_payload, struct memcap *mc)
+struct sink *sink_json_new(const char *log_path, __u64 max_payload, struct memcap *mc)
 {
-	return sink_json_new_file(stdout, max_payload, mc);
+	FILE *f = sinks_open_log("--json-log", log_path);
+	struct sink *s;
+	int err;
+
+	if (!f)
+		return NULL;
+	s = sink_json_new_file(f, max_payload, mc);
+	if (!s) {
+		err = errno;
+		if (f != stdout)
+			sinks_close_log(f);
+		errno = err;
+		return NULL;
+	}
+	((struct json_priv *)s->priv)->own_f = f != stdout;
+	return s;
 }

@@ -278,25 +278,114 @@ int sinks_open_file(const char *what, const char *path)
 	return fd;
 }
 
+/* The logs sinks_reopen_logs() opens again: those opened with a path, until closed. */
+#define SINKS_MAX_LOGS 8
+static struct sinks_log {
+	FILE *f;
+	const char *what;
+	char *path;
+} sinks_logs[SINKS_MAX_LOGS];
+
 FILE *sinks_open_log(const char *what, const char *path)
 {
+	struct sinks_log *l = NULL;
 	FILE *f;
-	int fd, err;
+	int i, fd, err;
 
 	if (!path || !strcmp(path, "-"))
 		return stdout;
+	for (i = 0; i < SINKS_MAX_LOGS && !l; i++)
+		if (!sinks_logs[i].f)
+			l = &sinks_logs[i];
+	if (!l) {
+		pr_warn("cannot open %s %s: more than %d logs\n", what, path, SINKS_MAX_LOGS);
+		errno = EMFILE;
+		return NULL;
+	}
+	l->path = strdup(path);
+	if (!l->path) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	fd = sinks_open_file(what, path);
 	if (fd < 0) {
-		errno = -fd;
-		return NULL;
+		err = -fd;
+		goto err_free;
 	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		err = errno;
 		close(fd);
-		errno = err;
+		goto err_free;
 	}
+	l->f = f;
+	l->what = what;
 	return f;
+
+err_free:
+	free(l->path);
+	l->path = NULL;
+	errno = err;
+	return NULL;
+}
+
+void sinks_close_log(FILE *f)
+{
+	int i;
+
+	if (!f)
+		return;
+	if (f == stdout) {
+		fflush(f);
+		return;
+	}
+	for (i = 0; i < SINKS_MAX_LOGS; i++) {
+		if (sinks_logs[i].f != f)
+			continue;
+		free(sinks_logs[i].path);
+		memset(&sinks_logs[i], 0, sizeof(sinks_logs[i]));
+	}
+	fclose(f);
+}
+
+/* One log: its path opened again (no O_TRUNC: a file logrotate made with `create`, or one
+ * that was not moved, is appended to) in the place of the fd under l->f. No fchown: once
+ * -Z switched users, the file is made by that user already. 0 or -errno, said. */
+static int sinks_reopen_log(struct sinks_log *l)
+{
+	int fd, err, old = fileno(l->f);
+
+	/* empty between lines (sinks_write_line); a failure here is that log's, said later */
+	fflush(l->f);
+	fd = open(l->path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, sinks_file_mode());
+	if (fd < 0) {
+		err = -errno;
+		goto err;
+	}
+	if (lseek(fd, 0, SEEK_END) < 0 || dup3(fd, old, O_CLOEXEC) < 0) {
+		err = -errno;
+		close(fd);
+		goto err;
+	}
+	close(fd);
+	return 0;
+
+err:
+	pr_warn("cannot reopen %s %s: %s%s; it goes on writing to the file it had (the next "
+		"SIGHUP tries again)\n",
+		l->what, l->path, strerror(-err),
+		err == -ELOOP ? " (it is a symlink; refusing to follow it)" : "");
+	return err;
+}
+
+int sinks_reopen_logs(void)
+{
+	int i, failed = 0;
+
+	for (i = 0; i < SINKS_MAX_LOGS; i++)
+		if (sinks_logs[i].f && sinks_reopen_log(&sinks_logs[i]))
+			failed++;
+	return failed;
 }
 
 int sinks_open_dir(const char *what, const char *dir, char **out_path)

@@ -94,10 +94,25 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path);
  * sinks_file_mode(), never through a symbolic link, owned by the -Z user when there is one.
  * Returns the fd (the caller's) or -errno, said in one line. */
 int sinks_open_file(const char *what, const char *path);
-/* A log of JSON lines (--http-log, --tls-log; what names it in messages): stdout for NULL or
- * "-", else path made or truncated with sinks_file_mode(), never through a symbolic link.
- * The caller owns a FILE that is not stdout. NULL with errno set, said in one line. */
+/* A log of JSON lines (--json-log, --http-log, --tls-log; what names it in messages): stdout
+ * for NULL or "-", else path made or truncated with sinks_file_mode(), never through a
+ * symbolic link, and remembered for sinks_reopen_logs(). A FILE that is not stdout is the
+ * caller's, to end with sinks_close_log(). NULL with errno set, said in one line. Lines go
+ * to it through sinks_write_line() only: its stdio buffer is empty between lines. */
 FILE *sinks_open_log(const char *what, const char *path);
+/* Ends a log from sinks_open_log(): forgotten by sinks_reopen_logs() and closed; stdout is
+ * flushed only. NULL: no-op. */
+void sinks_close_log(FILE *f);
+/*
+ * SIGHUP (logrotate's postrotate): every log opened with a path gets its path opened again,
+ * made if missing with sinks_file_mode() and appended to, never truncated, never through a
+ * symbolic link; the new file takes the place of the old one under the same FILE and fd
+ * (dup3), so the sinks see nothing. Called between two lines (from the thread that writes
+ * them): a line is in the old file or the new one, whole. A path that cannot be opened is
+ * said in one line, and that log goes on writing to the file it had (nothing is lost; the
+ * next call tries again). Logs on stdout are left alone. Returns how many failed.
+ */
+int sinks_reopen_logs(void);
 
 /*
  * Whole units (pcap records, JSON lines) only: writes the n bytes at buf, one or more whole
@@ -171,7 +186,19 @@ int sinks_status(const struct sink_set *set, int *live);
 struct sink *sink_pcap_new(const char *path, __u32 snaplen);
 struct sink *sink_text_new(int packets, int streams);
 struct sink *sink_files_new(const char *dir, int max_open);
-struct sink *sink_json_new(__u64 max_payload, struct memcap *mc);
+/*
+ * -o DIR --max-output-bytes max: the bytes in DIR's files stay under max, the files of the
+ * oldest finished streams deleted first (see sinks/retain.h); files already in DIR count as
+ * finished before this run's, and those that put it over max are deleted at once. 0, or
+ * -EINVAL when s is not a files sink, or -errno of scanning DIR (said).
+ */
+int sink_files_set_max_bytes(struct sink *s, __u64 max);
+/* What retention deleted so far, into out; -ENOENT without --max-output-bytes, -EINVAL when
+ * s is not a files sink. */
+struct retain_stats;
+int sink_files_retain_stats(const struct sink *s, struct retain_stats *out);
+/* -j records as JSON lines to log_path (NULL or "-": stdout) */
+struct sink *sink_json_new(const char *log_path, __u64 max_payload, struct memcap *mc);
 /* HTTP exchanges as JSON lines to log_path (NULL or "-": stdout); bodies to files in bodies_dir
  * (NULL: none), gzip/deflate inflated when decode; head bytes charged to mc (may be NULL). */
 struct sink *sink_http_new(const char *log_path, const char *bodies_dir, bool decode,

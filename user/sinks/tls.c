@@ -332,7 +332,8 @@ static int tls_write(struct tls_priv *p, struct stream *st, struct tls_track *t)
 	int af = st->family == 6 ? AF_INET6 : AF_INET;
 	char *line;
 	json_t *o;
-	int err = 0;
+	size_t n;
+	int err;
 
 	if (!inet_ntop(af, st->saddr, c, sizeof(c)) || !inet_ntop(af, st->daddr, sv, sizeof(sv)) ||
 	    community_id_stream(st, cid))
@@ -348,9 +349,11 @@ static int tls_write(struct tls_priv *p, struct stream *st, struct tls_track *t)
 	json_decref(o);
 	if (!line)
 		return -ENOMEM;
-	errno = 0;
-	if (fprintf(p->f, "%s\n", line) < 0 || fflush(p->f) == EOF)
-		err = errno ? -errno : -EIO;
+	n = strlen(line);
+	/* the NUL becomes the newline: the line goes out whole, in one write, or not at all
+	 * (stdio would cut a line longer than its buffer, certificates and all) */
+	line[n] = '\n';
+	err = sinks_write_line(p->f, line, n + 1);
 	free(line);
 	p->written++;
 	return err;
@@ -381,7 +384,7 @@ static void tls_destroy(struct sink *s)
 	p = s->priv;
 	if (p && p->f) {
 		if (p->own_f)
-			fclose(p->f);
+			sinks_close_log(p->f);
 		else
 			fflush(p->f);
 	}
@@ -431,7 +434,7 @@ struct sink *sink_tls_new(const char *log_path)
 	if (!s) {
 		err = errno;
 		if (f != stdout)
-			fclose(f);
+			sinks_close_log(f);
 		errno = err;
 		return NULL;
 	}
