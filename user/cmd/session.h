@@ -15,6 +15,7 @@
 #include "export/nats.h"
 #include "stream/flow.h"
 #include "stream/memcap.h"
+#include "sinks/rotate.h"
 #include "sinks/sink.h"
 
 /* The commands that take session options: a bit each, so that an option row says which. */
@@ -37,6 +38,7 @@ struct session_opts {
 					 * operand */
 	struct flow_opts flow;		/* --idle-timeout, --max-streams, --max-ooo-bytes, --overlap */
 	const char *pcap_path;		/* -w */
+	struct rotate_opts rotate;	/* -C (in bytes), -G, -W: -w's rotation */
 	const char *out_dir;		/* -o */
 	bool json;			/* -j */
 	bool packets;			/* --packets: one line per packet */
@@ -177,8 +179,8 @@ extern const size_t session_n_options;
 /*
  * After parsing, before anything is opened: the outputs that write to stdout (-w -, -j,
  * --http without --http-log FILE, --packets, the default lines) would interleave there if
- * two were given: a pcap with JSON lines in it is neither. Returns 0, or 2 after one usage
- * line naming both.
+ * two were given: a pcap with JSON lines in it is neither; and -C/-G/-W must go with -w FILE
+ * as rotate_check_opts() says. Returns 0, or 2 after one usage line naming the fault.
  */
 int session_check_outputs(const struct session_opts *o, const char *cmd);
 /* Does some output of o write to stdout? */
@@ -218,6 +220,8 @@ void session_print_status_line(struct session *s, FILE *f, struct session_rate *
 			       __u64 now_ns);
 /* End of capture: every stream still open is flushed and ends with state open. */
 void session_finish(struct session *s);
+/* -w -G SECONDS -W COUNT wrote its COUNT files: the capture stops, as tcpdump's does. */
+bool session_rotation_done(const struct session *s);
 /* Every output failed (a closed pipe, a full disk): nothing is left to capture for. */
 bool session_outputs_gone(const struct session *s);
 /* 0 when no output failed, -EPIPE when those that failed lost their reader, else the first
