@@ -142,7 +142,8 @@ readers_ok()
 }
 
 # The -C files of BASE in order: BASE, BASE1, BASE2... up to the first missing one; fails
-# when a higher number exists past the gap.
+# when a higher number exists past the gap. Each is made as BASEn.part and renamed once its
+# header is in.
 size_files()
 {
 	local base=$1 i=1 n
@@ -152,7 +153,8 @@ size_files()
 		echo "$base$i"
 		i=$((i + 1))
 	done
-	n=$(find "$(dirname "$base")" -name "$(basename "$base")*" | wc -l)
+	# a .part is a file a killed run was making (its header, before its rename)
+	n=$(find "$(dirname "$base")" -name "$(basename "$base")*" ! -name '*.part' | wc -l)
 	[ "$n" -eq "$i" ]
 }
 
@@ -273,9 +275,9 @@ t_restart()
 	wait_for 20 test -f "$d/cap3" || { WHY="no cap3 within 20 s"; return 1; }
 	kill -KILL "$XS_PID"
 	wait "$XS_PID" 2>/dev/null
-	before=$(cd "$d" && md5sum cap*)
-	n=$(ls "$d" | wc -l)
 	mapfile -t files < <(size_files "$d/cap") || { WHY="a gap in $(ls "$d")"; return 1; }
+	n=${#files[@]}
+	before=$(cd "$d" && md5sum "${files[@]##*/}")
 	readers_ok "${files[@]}" || return 1
 	xs_start r2 "$XS_IF" -p 8080 -w "$d/cap" -C 1 || return 1
 	wait_for 20 test -f "$d/cap$((n + 1))" || { WHY="the restart wrote no cap$((n + 1))"; return 1; }
@@ -312,6 +314,27 @@ t_restart_ring()
 	[ "$(md5sum <"$d/$newest")" = "$sum" ] ||
 		{ WHY="the restart overwrote $newest, the killed run's newest file"; return 1; }
 	readers_ok "$d"/cap? || return 1
+}
+
+# -Z nobody: the files after the first are created after the switch, under the seccomp
+# filter, and all belong to nobody.
+t_user()
+{
+	local d=$E2E_TMP/user files owners
+
+	mkdir -p "$d"
+	chown 65534 "$d"
+	xs_start user "$XS_IF" -p 8080 -w "$d/cap" -C 1 -Z nobody || return 1
+	downloads || return 1
+	xs_stop
+	[ "$XS_RC" -eq 0 ] || { WHY="load -C 1 -Z nobody exits $XS_RC: $(tail -n 2 "$E2E_TMP/user.err")"; return 1; }
+	! grep -q 'cannot\|failed' "$E2E_TMP/user.err" ||
+		{ WHY="$(grep 'cannot\|failed' "$E2E_TMP/user.err" | head -n 1)"; return 1; }
+	mapfile -t files < <(size_files "$d/cap") || { WHY="a gap in $(ls "$d")"; return 1; }
+	[ "${#files[@]}" -ge 10 ] || { WHY="only ${#files[@]} files as nobody"; return 1; }
+	owners=$(stat -c %u "${files[@]}" | sort -u | tr '\n' ' ')
+	[ "$owners" = "65534 " ] || { WHY="files owned by $owners"; return 1; }
+	readers_ok "${files[@]}"
 }
 
 # bad ARGS... MESSAGE: load with ARGS exits 2 with one line holding MESSAGE, attaches nothing
@@ -371,4 +394,5 @@ run_test "names and bytes as tcpdump -C 1 / -C 1 -W 3 / -C 2 -W 11 write them" t
 run_test "-G 1 -W 3 stops after three files" t_time_stop
 run_test "a restart after SIGKILL keeps the -C files and goes on numbering" t_restart
 run_test "a restart after SIGKILL leaves the ring's newest file alone" t_restart_ring
+run_test "-C 1 -Z nobody: rotated files made as nobody under seccomp" t_user
 e2e_finish

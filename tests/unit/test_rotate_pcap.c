@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,6 +114,10 @@ static void test_size_rotation(void **state)
 	}
 	assert_int_equal(got, 1000);
 	assert_true(files > 5);
+	/* each file was made as FILE.part and renamed once its header was in: none is left */
+	glob_t g;
+	snprintf(path, sizeof(path), "%s/*.part", tmpdir);
+	assert_int_equal(glob(path, 0, NULL, &g), GLOB_NOMATCH);
 	assert_int_equal(st.files, files);
 	assert_int_equal(st.rotations, files - 1);
 	assert_int_equal(st.bytes, sum);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -123,44 +124,87 @@ static int pcap_out(struct pcap_priv *p)
 	return 0;
 }
 
-/*
- * Opens the file rotate_name() names at now: a ring's member is truncated (what a ring is
- * for); any other name taken by a file with data in it moves on to the next number, so that
- * nothing an earlier run wrote is lost. Sets p->fd and p->cur. Returns 0 or -errno (said).
- */
-static int pcap_open_current(struct pcap_priv *p, time_t now)
+/* Puts the file at part under the name rotate_name() gives at now (p->cur): a ring's member
+ * is replaced (what a ring is for); any other name that holds data moves on to the next
+ * number, so that nothing an earlier run wrote is lost. 0 or -errno (said). */
+static int pcap_place(struct pcap_priv *p, const char *part, time_t now)
 {
-	int fd = -EEXIST, err, tries;
+	struct stat sb;
+	int err, tries;
 
-	for (tries = 0; fd == -EEXIST && tries < PCAP_MAX_TAKEN; tries++) {
+	for (tries = 0; tries < PCAP_MAX_TAKEN; tries++) {
 		err = rotate_name(&p->rot, now, p->cur, sizeof(p->cur));
 		if (err) {
 			pr_warn("-w %s: the name of the next file is longer than %d bytes\n",
 				p->rot.base, PATH_MAX - 1);
 			return err;
 		}
-		if (rotate_is_ring(&p->rot)) {
-			fd = sinks_open_file("-w", p->cur);
+		if (rotate_is_ring(&p->rot))
+			goto replace;
+		if (!renameat2(AT_FDCWD, part, AT_FDCWD, p->cur, RENAME_NOREPLACE))
+			return 0;
+		err = -errno;
+		if (err != -EEXIST)
+			goto fail;
+		/* an empty file holds nothing to keep (a run killed as it made it) */
+		if (!lstat(p->cur, &sb) && S_ISREG(sb.st_mode) && !sb.st_size)
+			goto replace;
+		pr_debug("-w: %s holds data already; trying the next number\n", p->cur);
+		if (rotate_taken(&p->rot))
 			break;
-		}
-		fd = sinks_open_new_file("-w", p->cur);
-		if (fd == -EEXIST) {
-			pr_debug("-w: %s holds data already; trying the next number\n", p->cur);
-			err = rotate_taken(&p->rot);
-			if (err)
-				break;
-		}
 	}
-	if (fd == -EEXIST)
-		pr_warn("-w %s: no free name left past %s (every one holds data)\n", p->rot.base,
-			p->cur);
+	pr_warn("-w %s: no free name left past %s (every one holds data)\n", p->rot.base, p->cur);
+	return -EEXIST;
+replace:
+	if (!rename(part, p->cur))
+		return 0;
+	err = -errno;
+fail:
+	pr_warn("cannot create -w %s: %s\n", p->cur, strerror(-err));
+	return err;
+}
+
+/*
+ * The next file of a rotation: made as FILE.part with the file header in it, then renamed
+ * to its name (pcap_place), so that a file under our names always starts with a whole header
+ * whenever the capture is killed (a ring's member is replaced at once, not truncated in
+ * place); a kill between the two leaves the .part, which the next run reuses if it picks the
+ * same name. Sets p->fd, p->cur, file_off. Returns 0 or -errno (said).
+ */
+static int pcap_open_current(struct pcap_priv *p, time_t now)
+{
+	char part[PATH_MAX + 8];
+	int fd, err;
+
+	err = rotate_name(&p->rot, now, p->cur, sizeof(p->cur));
+	if (err) {
+		pr_warn("-w %s: the name of the next file is longer than %d bytes\n", p->rot.base,
+			PATH_MAX - 1);
+		return err;
+	}
+	snprintf(part, sizeof(part), "%s.part", p->cur);
+	fd = sinks_open_file("-w", part);
 	if (fd < 0)
 		return fd;
+	err = sinks_write_all(fd, p->hdr, PCAP_FILE_HDR, NULL);
+	if (err) {
+		pr_warn("cannot write to %s: %s\n", part, strerror(-err));
+		goto err_close;
+	}
+	err = pcap_place(p, part, now);
+	if (err)
+		goto err_close;
 	p->fd = fd;
 	p->path = p->cur;
-	p->file_off = 0;
+	p->file_off = PCAP_FILE_HDR;
+	p->header_out = true;
 	p->st.files++;
 	return 0;
+
+err_close:
+	close(fd);
+	unlink(part);
+	return err;
 }
 
 /* Writes out the file header alone at the start of a new file. */
@@ -195,12 +239,7 @@ static int pcap_rotate(struct pcap_priv *p, time_t now)
 	p->fd = -1;
 	p->st.rotations++;
 	p->st.rotated_bytes += p->file_off;
-	err = pcap_open_current(p, now);
-	if (err)
-		return err;
-	memcpy(p->buf, p->hdr, PCAP_FILE_HDR);
-	p->len = PCAP_FILE_HDR;
-	return pcap_out_header(p);
+	return pcap_open_current(p, now);
 }
 
 static int pcap_packet(struct sink *s, const struct xs_segment *seg)
@@ -328,20 +367,9 @@ struct sink *sink_pcap_new_rotating(const char *path, __u32 snaplen,
 	p->fd = -1;
 	p->path = !strcmp(path, "-") ? "stdout" : path;
 	if (ro && rotate_enabled(ro)) {
-		time_t now = time(NULL);
-
-		/* options were checked (rotate_check_opts) before anything was opened */
+		/* options were checked (rotate_check_opts) before anything was opened; the
+		 * file is made once its header is known, below */
 		p->rotating = true;
-		rotate_init(&p->rot, path, ro, now);
-		err = rotate_resume(&p->rot, now);
-		if (err) {
-			pr_warn("-w %s: cannot read its directory to find earlier files: %s\n",
-				path, strerror(-err));
-			goto err_free;
-		}
-		err = pcap_open_current(p, now);
-		if (err)
-			goto err_free;
 	} else if (!strcmp(path, "-")) {
 		p->fd = dup(STDOUT_FILENO);
 		if (p->fd < 0) {
@@ -357,7 +385,7 @@ struct sink *sink_pcap_new_rotating(const char *path, __u32 snaplen,
 		}
 	}
 	/* -w - to a file: the grain counts from where it is written */
-	at = lseek(p->fd, 0, SEEK_CUR);
+	at = p->fd >= 0 ? lseek(p->fd, 0, SEEK_CUR) : 0;
 	p->file_off = at > 0 ? (__u64)at : 0;
 	p->cap = PCAP_SINK_GRAIN + PCAP_RECORD_HDR + PCAP_SNAPLEN;
 	p->buf = malloc(p->cap);
@@ -391,7 +419,21 @@ struct sink *sink_pcap_new_rotating(const char *path, __u32 snaplen,
 		goto err_free;
 	}
 	memcpy(p->hdr, p->buf, PCAP_FILE_HDR);
-	err = pcap_out_header(p);
+	if (p->rotating) {
+		time_t now = time(NULL);
+
+		p->len = 0;
+		rotate_init(&p->rot, path, ro, now);
+		err = rotate_resume(&p->rot, now);
+		if (err) {
+			pr_warn("-w %s: cannot read its directory to find earlier files: %s\n",
+				path, strerror(-err));
+			goto err_free;
+		}
+		err = pcap_open_current(p, now);
+	} else {
+		err = pcap_out_header(p);
+	}
 	if (err)
 		goto err_free;
 	return s;
