@@ -163,7 +163,7 @@ static int load_run(struct session *s, struct session_opts *o)
 			status = 1;
 			break;
 		}
-		if (session_outputs_gone(s))
+		if (session_outputs_gone(s) || session_rotation_done(s))
 			break;
 		if (reopen_wanted) {
 			reopen_wanted = 0;

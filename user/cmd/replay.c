@@ -149,7 +149,7 @@ int replay_pcap(struct session *s, pcap_t *pc, const char *path, __u64 *frames)
 		if (wire < cap)
 			wire = cap;
 		err = capture_replay_frame(s->cap, frame, cap, wire, ts);
-		if (err)
+		if (err || session_rotation_done(s))
 			break;
 		/* `replay F -j | head`: what follows could not be written anywhere */
 		if (session_outputs_gone(s)) {

@@ -19,6 +19,7 @@
 #include "cmd/session.h"
 #include "stream/community_id.h"
 #include "sinks/retain.h"
+#include "sinks/rotate.h"
 #include "sinks/tls.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -132,6 +133,42 @@ static int set_verbose(struct session_opts *o, const char *arg, const char *cmd)
 	return 0;
 }
 
+/* -C SIZE, -G SECONDS, -W COUNT: tcpdump's whole numbers (no K/M/G: -C counts millions of
+ * bytes, as tcpdump's does); how they go together is checked with -w in
+ * session_check_outputs() */
+static int parse_rotate_size(struct session_opts *o, const char *arg, const char *cmd)
+{
+	__u64 v;
+
+	if (rotate_parse_count(arg, ROTATE_MAX_SIZE_MB, &v))
+		return session_usage_error(cmd, "bad -C/--file-size '%s' (millions of bytes, 1 to %llu)",
+					   arg, ROTATE_MAX_SIZE_MB);
+	o->rotate.size = v * 1000000;
+	return 0;
+}
+
+static int parse_rotate_seconds(struct session_opts *o, const char *arg, const char *cmd)
+{
+	__u64 v;
+
+	if (rotate_parse_count(arg, ROTATE_MAX_ARG, &v))
+		return session_usage_error(cmd, "bad -G/--rotate-seconds '%s' (seconds, 1 to %llu)",
+					   arg, ROTATE_MAX_ARG);
+	o->rotate.seconds = (__u32)v;
+	return 0;
+}
+
+static int parse_rotate_count(struct session_opts *o, const char *arg, const char *cmd)
+{
+	__u64 v;
+
+	if (rotate_parse_count(arg, ROTATE_MAX_ARG, &v))
+		return session_usage_error(cmd, "bad -W/--file-count '%s' (files, 1 to %llu)", arg,
+					   ROTATE_MAX_ARG);
+	o->rotate.count = (__u32)v;
+	return 0;
+}
+
 static const struct session_opt_value overlap_values[] = {
 	{ "last", OVERLAP_LAST }, { "first", OVERLAP_FIRST }, {}
 };
@@ -158,6 +195,15 @@ const struct session_option session_options[] = {
 
 	{ "write", 'w', "FILE", "matching packets as a pcap file ('-' for stdout)", SSEC_OUTPUT,
 	  SESSION_BOTH, SOPT_STRING, FIELD(pcap_path) },
+	{ "file-size", 'C', "SIZE",
+	  "-w: a new file once one is over SIZE million\nbytes: FILE, FILE1, FILE2... (tcpdump's -C)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_rotate_size },
+	{ "rotate-seconds", 'G', "SECONDS",
+	  "-w: a new file every SECONDS, FILE a strftime(3)\npattern (tcpdump's -G)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_rotate_seconds },
+	{ "file-count", 'W', "COUNT",
+	  "with -C: a ring of COUNT files; with -G alone:\nstop after COUNT files (tcpdump's -W)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_rotate_count },
 	{ "output-dir", 'o', "DIR", "one file per stream direction, tcpflow's names", SSEC_OUTPUT,
 	  SESSION_BOTH, SOPT_STRING, FIELD(out_dir) },
 	{ "json", 'j', NULL, "one JSON line per finished stream on stdout", SSEC_OUTPUT,
@@ -819,7 +865,7 @@ static const char *output_in_retained_dir(const struct session_opts *o)
 int session_check_outputs(const struct session_opts *o, const char *cmd)
 {
 	const char *inside = output_in_retained_dir(o);
-	const char *names[5];
+	const char *names[5], *why;
 	int n = stdout_outputs(o, names);
 
 	if (o->max_output_bytes && !o->out_dir) {
@@ -833,6 +879,8 @@ int session_check_outputs(const struct session_opts *o, const char *cmd)
 			cmd, inside, cmd);
 		return 2;
 	}
+	if (rotate_check_opts(o->pcap_path, &o->rotate, &why))
+		return session_usage_error(cmd, "%s", why);
 	if (n < 2)
 		return 0;
 	fprintf(stderr,
@@ -877,7 +925,7 @@ int session_open(struct session *s, struct session_opts *o)
 		community_id_set_seed(o->community_id_seed);
 	sinks_set_file_mode(o->output_mode);
 	if (o->pcap_path) {
-		s->pcap = sink_pcap_new(o->pcap_path, o->cap.snaplen);
+		s->pcap = sink_pcap_new_rotating(o->pcap_path, o->cap.snaplen, &o->rotate);
 		err = add_sink(s, s->pcap);
 	}
 	if (!err && o->out_dir) {
@@ -1107,6 +1155,14 @@ void session_print_stats(struct session *s, FILE *f)
 			BYTES(7, s->mem.peak), BYTES(8, s->mem.limit));
 	}
 	session_print_retain(s, f);
+	if (s->pcap && rotate_enabled(&s->opts->rotate)) {
+		struct sink_pcap_stats ps;
+
+		if (!sink_pcap_get_stats(s->pcap, &ps))
+			fprintf(f, "-w: %llu files, %llu rotated out (%s), %s written\n",
+				(unsigned long long)ps.files, (unsigned long long)ps.rotations,
+				BYTES(0, ps.rotated_bytes), BYTES(1, ps.bytes));
+	}
 	fflush(f);
 }
 #undef BYTES
@@ -1178,6 +1234,16 @@ void session_print_stats_json(struct session *s, FILE *f)
 					      (json_int_t)es.dropped, "reconnects",
 					      (json_int_t)es.reconnects));
 	}
+	if (s->pcap) {
+		struct sink_pcap_stats ps;
+
+		if (!sink_pcap_get_stats(s->pcap, &ps))
+			json_object_set_new(o, "pcap",
+					    json_pack("{s:I,s:I,s:I,s:I}", "files", (json_int_t)ps.files,
+						      "rotations", (json_int_t)ps.rotations,
+						      "rotated_bytes", (json_int_t)ps.rotated_bytes,
+						      "bytes", (json_int_t)ps.bytes));
+	}
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line) {
 		fprintf(f, "%s\n", line);
@@ -1216,6 +1282,11 @@ void session_finish(struct session *s)
 	/* what the outputs still hold is written now, so that a failure is counted (and seen
 	 * by session_outputs_failed()) rather than lost when they are closed */
 	sinks_flush(&s->sinks);
+}
+
+bool session_rotation_done(const struct session *s)
+{
+	return sink_pcap_done(s->pcap);
 }
 
 bool session_outputs_gone(const struct session *s)

@@ -15,6 +15,7 @@
 #include "export/nats.h"
 #include "stream/flow.h"
 #include "stream/memcap.h"
+#include "sinks/rotate.h"
 #include "sinks/sink.h"
 
 /* The commands that take session options: a bit each, so that an option row says which. */
@@ -37,6 +38,7 @@ struct session_opts {
 					 * operand */
 	struct flow_opts flow;		/* --idle-timeout, --max-streams, --max-ooo-bytes, --overlap */
 	const char *pcap_path;		/* -w */
+	struct rotate_opts rotate;	/* -C (in bytes), -G, -W: -w's rotation */
 	const char *out_dir;		/* -o */
 	bool json;			/* -j */
 	bool packets;			/* --packets: one line per packet */
@@ -182,7 +184,8 @@ extern const size_t session_n_options;
  * without --json-log FILE, --http without --http-log FILE, --packets, the default lines)
  * would interleave there if two were given: a pcap with JSON lines in it is neither. And
  * --max-output-bytes needs -o DIR, and no other output's file in it (retention would delete
- * it). Returns 0, or 2 after one usage line naming what is wrong.
+ * it); -C/-G/-W must go with -w FILE as rotate_check_opts() says. Returns 0, or 2 after
+ * one usage line naming what is wrong.
  */
 int session_check_outputs(const struct session_opts *o, const char *cmd);
 /* Does some output of o write to stdout? */
@@ -222,6 +225,8 @@ void session_print_status_line(struct session *s, FILE *f, struct session_rate *
 			       __u64 now_ns);
 /* End of capture: every stream still open is flushed and ends with state open. */
 void session_finish(struct session *s);
+/* -w -G SECONDS -W COUNT wrote its COUNT files: the capture stops, as tcpdump's does. */
+bool session_rotation_done(const struct session *s);
 /* Every output failed (a closed pipe, a full disk): nothing is left to capture for. */
 bool session_outputs_gone(const struct session *s);
 /* 0 when no output failed, -EPIPE when those that failed lost their reader, else the first

@@ -16,18 +16,26 @@
  *   folio and gives up at a folio boundary once the writer is being killed; seen here at
  *   multiples of 512 KiB to 2 MiB.)
  * What a SIGKILL loses: what the buffer holds, at most 1 MiB or one second of packets.
+ *
+ * -C/-G/-W (rotate.h decides when and names the files): before a packet, the buffer goes to
+ * the current file, which is closed; the next file gets the file header of the first, so
+ * that each is a capture of its own, and the packet goes on in it. A rotation falls only
+ * between records, and every packet lands in exactly one file.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
 
 #include "log.h"
+#include "sinks/rotate.h"
 #include "sinks/sink.h"
 
 #define PCAP_SNAPLEN 262144
@@ -37,6 +45,10 @@
 /* one write(2) per MiB of file rather than per 4 KiB, each starting with the record that
  * crosses a multiple of this (see above); the capture loop flushes once a second */
 #define PCAP_SINK_GRAIN (1 << 20)
+/* a pcap file header (struct pcap_file_header) */
+#define PCAP_FILE_HDR 24
+/* names tried past a taken one before giving up */
+#define PCAP_MAX_TAKEN 100000
 
 struct pcap_priv {
 	pcap_t *dead;
@@ -48,7 +60,14 @@ struct pcap_priv {
 	__u64 file_off;	 /* where buf goes in the file: the end of the last whole record */
 	__u64 packets;
 	bool header_out; /* the file header is written: the buffer holds records only */
-	const char *path;
+	const char *path; /* the current file, for messages: cur when rotating */
+	/* -C/-G/-W */
+	bool rotating;
+	bool done;	 /* -G -W wrote its COUNT files: packets are no longer written */
+	struct rotate rot;
+	__u8 hdr[PCAP_FILE_HDR];	/* the file header every rotated file starts with */
+	struct sink_pcap_stats st;
+	char cur[PATH_MAX];
 };
 
 /* fopencookie's write: append to the buffer, whose room pcap_packet made sure of */
@@ -105,6 +124,124 @@ static int pcap_out(struct pcap_priv *p)
 	return 0;
 }
 
+/* Puts the file at part under the name rotate_name() gives at now (p->cur): a ring's member
+ * is replaced (what a ring is for); any other name that holds data moves on to the next
+ * number, so that nothing an earlier run wrote is lost. 0 or -errno (said). */
+static int pcap_place(struct pcap_priv *p, const char *part, time_t now)
+{
+	struct stat sb;
+	int err, tries;
+
+	for (tries = 0; tries < PCAP_MAX_TAKEN; tries++) {
+		err = rotate_name(&p->rot, now, p->cur, sizeof(p->cur));
+		if (err) {
+			pr_warn("-w %s: the name of the next file is longer than %d bytes\n",
+				p->rot.base, PATH_MAX - 1);
+			return err;
+		}
+		if (rotate_is_ring(&p->rot))
+			goto replace;
+		if (!renameat2(AT_FDCWD, part, AT_FDCWD, p->cur, RENAME_NOREPLACE))
+			return 0;
+		err = -errno;
+		if (err != -EEXIST)
+			goto fail;
+		/* an empty file holds nothing to keep (a run killed as it made it) */
+		if (!lstat(p->cur, &sb) && S_ISREG(sb.st_mode) && !sb.st_size)
+			goto replace;
+		pr_debug("-w: %s holds data already; trying the next number\n", p->cur);
+		if (rotate_taken(&p->rot))
+			break;
+	}
+	pr_warn("-w %s: no free name left past %s (every one holds data)\n", p->rot.base, p->cur);
+	return -EEXIST;
+replace:
+	if (!rename(part, p->cur))
+		return 0;
+	err = -errno;
+fail:
+	pr_warn("cannot create -w %s: %s\n", p->cur, strerror(-err));
+	return err;
+}
+
+/*
+ * The next file of a rotation: made as FILE.part with the file header in it, then renamed
+ * to its name (pcap_place), so that a file under our names always starts with a whole header
+ * whenever the capture is killed (a ring's member is replaced at once, not truncated in
+ * place); a kill between the two leaves the .part, which the next run reuses if it picks the
+ * same name. Sets p->fd, p->cur, file_off. Returns 0 or -errno (said).
+ */
+static int pcap_open_current(struct pcap_priv *p, time_t now)
+{
+	char part[PATH_MAX + 8];
+	int fd, err;
+
+	err = rotate_name(&p->rot, now, p->cur, sizeof(p->cur));
+	if (err) {
+		pr_warn("-w %s: the name of the next file is longer than %d bytes\n", p->rot.base,
+			PATH_MAX - 1);
+		return err;
+	}
+	snprintf(part, sizeof(part), "%s.part", p->cur);
+	fd = sinks_open_file("-w", part);
+	if (fd < 0)
+		return fd;
+	err = sinks_write_all(fd, p->hdr, PCAP_FILE_HDR, NULL);
+	if (err) {
+		pr_warn("cannot write to %s: %s\n", part, strerror(-err));
+		goto err_close;
+	}
+	err = pcap_place(p, part, now);
+	if (err)
+		goto err_close;
+	p->fd = fd;
+	p->path = p->cur;
+	p->file_off = PCAP_FILE_HDR;
+	p->header_out = true;
+	p->st.files++;
+	return 0;
+
+err_close:
+	close(fd);
+	unlink(part);
+	return err;
+}
+
+/* Writes out the file header alone at the start of a new file. */
+static int pcap_out_header(struct pcap_priv *p)
+{
+	int err;
+
+	p->header_out = false;
+	err = pcap_out(p);
+	if (err)
+		pr_warn("cannot write to %s: %s\n", p->path, strerror(-err));
+	else
+		p->header_out = true;
+	return err;
+}
+
+/* The current file is done: what the buffer holds goes to it, and the next one is opened
+ * with the first's header. The buffer is empty on return. */
+static int pcap_rotate(struct pcap_priv *p, time_t now)
+{
+	int err;
+
+	err = pcap_out(p);
+	if (err)
+		return err;
+	if (close(p->fd)) {
+		err = -errno;
+		p->fd = -1;
+		pr_warn("cannot close %s: %s\n", p->path, strerror(-err));
+		return err;
+	}
+	p->fd = -1;
+	p->st.rotations++;
+	p->st.rotated_bytes += p->file_off;
+	return pcap_open_current(p, now);
+}
+
 static int pcap_packet(struct sink *s, const struct xs_segment *seg)
 {
 	struct pcap_priv *p = s->priv;
@@ -121,6 +258,29 @@ static int pcap_packet(struct sink *s, const struct xs_segment *seg)
 
 	if (seg->cap_len > PCAP_SNAPLEN)
 		return -EINVAL;
+	if (p->done)
+		return 0;
+	if (p->rotating) {
+		/* tcpdump's clock for -G: the wall clock when the packet is written */
+		time_t now = time(NULL);
+
+		switch (rotate_before_write(&p->rot, end, now)) {
+		case ROTATE_KEEP:
+			break;
+		case ROTATE_STOP:
+			p->done = true;
+			pr_info("-w: the %u files of -G %u -W %u are written; capture stopped\n",
+				p->rot.o.count, p->rot.o.seconds, p->rot.o.count);
+			return pcap_out(p);
+		case ROTATE_NEXT:
+			err = pcap_rotate(p, now);
+			if (err)
+				return err;
+			end = p->file_off + p->len;
+			next = (end / PCAP_SINK_GRAIN + 1) * PCAP_SINK_GRAIN;
+			break;
+		}
+	}
 	if (end + rec > next || p->len + rec > p->cap) {
 		err = pcap_out(p);
 		if (err)
@@ -169,7 +329,30 @@ static const struct sink_ops pcap_ops = {
 	.destroy = pcap_destroy,
 };
 
+bool sink_pcap_done(const struct sink *s)
+{
+	return s && s->ops == &pcap_ops && ((struct pcap_priv *)s->priv)->done;
+}
+
+int sink_pcap_get_stats(const struct sink *s, struct sink_pcap_stats *st)
+{
+	const struct pcap_priv *p;
+
+	if (!s || s->ops != &pcap_ops)
+		return -EINVAL;
+	p = s->priv;
+	*st = p->st;
+	st->bytes = p->st.rotated_bytes + p->file_off + p->len;
+	return 0;
+}
+
 struct sink *sink_pcap_new(const char *path, __u32 snaplen)
+{
+	return sink_pcap_new_rotating(path, snaplen, NULL);
+}
+
+struct sink *sink_pcap_new_rotating(const char *path, __u32 snaplen,
+				   const struct rotate_opts *ro)
 {
 	cookie_io_functions_t io = {.write = pcap_mem_write, .close = pcap_mem_close};
 	struct pcap_priv *p;
@@ -181,8 +364,13 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 	if (!s)
 		return NULL;
 	p = s->priv;
+	p->fd = -1;
 	p->path = !strcmp(path, "-") ? "stdout" : path;
-	if (!strcmp(path, "-")) {
+	if (ro && rotate_enabled(ro)) {
+		/* options were checked (rotate_check_opts) before anything was opened; the
+		 * file is made once its header is known, below */
+		p->rotating = true;
+	} else if (!strcmp(path, "-")) {
 		p->fd = dup(STDOUT_FILENO);
 		if (p->fd < 0) {
 			err = -errno;
@@ -197,7 +385,7 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 		}
 	}
 	/* -w - to a file: the grain counts from where it is written */
-	at = lseek(p->fd, 0, SEEK_CUR);
+	at = p->fd >= 0 ? lseek(p->fd, 0, SEEK_CUR) : 0;
 	p->file_off = at > 0 ? (__u64)at : 0;
 	p->cap = PCAP_SINK_GRAIN + PCAP_RECORD_HDR + PCAP_SNAPLEN;
 	p->buf = malloc(p->cap);
@@ -224,13 +412,30 @@ struct sink *sink_pcap_new(const char *path, __u32 snaplen)
 		goto err_free;
 	}
 	/* the file header, on its own: a capture killed before its first packet leaves a file
-	 * that reads as empty */
-	err = pcap_out(p);
-	if (err) {
-		pr_warn("cannot write to %s: %s\n", path, strerror(-err));
+	 * that reads as empty; kept for the files rotation opens */
+	if (p->len != PCAP_FILE_HDR) {
+		err = -EIO;
+		pr_warn("cannot write a pcap header for %s: %zu bytes\n", path, p->len);
 		goto err_free;
 	}
-	p->header_out = true;
+	memcpy(p->hdr, p->buf, PCAP_FILE_HDR);
+	if (p->rotating) {
+		time_t now = time(NULL);
+
+		p->len = 0;
+		rotate_init(&p->rot, path, ro, now);
+		err = rotate_resume(&p->rot, now);
+		if (err) {
+			pr_warn("-w %s: cannot read its directory to find earlier files: %s\n",
+				path, strerror(-err));
+			goto err_free;
+		}
+		err = pcap_open_current(p, now);
+	} else {
+		err = pcap_out_header(p);
+	}
+	if (err)
+		goto err_free;
 	return s;
 
 err_free:

@@ -255,20 +255,27 @@ void sinks_destroy(struct sink_set *set)
  * make open follow it, so trailing slashes are dropped), creating it if missing, and checks
  * that it can be written. what names it in messages. Returns the fd, or -errno; the path as
  * opened goes to *out_path when out_path is not NULL. */
-int sinks_open_file(const char *what, const char *path)
+/* open(2) of an output file with flags on top of write-only, no symlink, close-on-exec;
+ * handed to the -Z user. quiet_exist: -EEXIST is returned without a word. */
+static int open_output(const char *what, const char *path, int flags, bool quiet_exist)
 {
+	struct stat sb;
 	int fd, err;
 
 	/* never follow a symlink planted where the output goes */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, sinks_file_mode());
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | flags, sinks_file_mode());
 	if (fd < 0) {
 		err = -errno;
+		if (err == -EEXIST && quiet_exist)
+			return err;
 		pr_warn("cannot create %s %s: %s%s\n", what, path, strerror(-err),
 			err == -ELOOP ? " (it is a symlink; refusing to follow it)" : "");
 		return err;
 	}
-	/* tcpdump -Z opens its files as the user: the same owner, though opened before */
-	if (owner_name && fchown(fd, owner_uid, owner_gid)) {
+	/* tcpdump -Z opens its files as the user: the same owner, though opened before; a file
+	 * created after the switch (a -w rotation) is the user's already */
+	if (owner_name && (fstat(fd, &sb) || sb.st_uid != owner_uid || sb.st_gid != owner_gid) &&
+	    fchown(fd, owner_uid, owner_gid)) {
 		err = -errno;
 		pr_warn("failed to give %s %s to user %s (-Z): %s\n", what, path, owner_name,
 			strerror(-err));
@@ -285,6 +292,29 @@ static struct sinks_log {
 	const char *what;
 	char *path;
 } sinks_logs[SINKS_MAX_LOGS];
+int sinks_open_file(const char *what, const char *path)
+{
+	return open_output(what, path, O_CREAT | O_TRUNC, false);
+}
+
+int sinks_open_new_file(const char *what, const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open_output(what, path, O_CREAT | O_EXCL, true);
+	if (fd != -EEXIST)
+		return fd;
+	/* an empty file holds nothing to keep (a run killed between open and header) */
+	fd = open_output(what, path, O_NONBLOCK, false); /* a FIFO must not block us */
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size) {
+		close(fd);
+		return -EEXIST;
+	}
+	return fd;
+}
 
 FILE *sinks_open_log(const char *what, const char *path)
 {

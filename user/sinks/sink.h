@@ -94,6 +94,9 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path);
  * sinks_file_mode(), never through a symbolic link, owned by the -Z user when there is one.
  * Returns the fd (the caller's) or -errno, said in one line. */
 int sinks_open_file(const char *what, const char *path);
+/* The same, but a file with data in it is never truncated: -EEXIST (not said) when path
+ * holds some, so that the caller picks another name (-w rotation). */
+int sinks_open_new_file(const char *what, const char *path);
 /* A log of JSON lines (--json-log, --http-log, --tls-log; what names it in messages): stdout
  * for NULL or "-", else path made or truncated with sinks_file_mode(), never through a
  * symbolic link, and remembered for sinks_reopen_logs(). A FILE that is not stdout is the
@@ -184,6 +187,22 @@ int sinks_status(const struct sink_set *set, int *live);
 /* Constructors; each returns NULL with errno set. The sink they return is the caller's, to
  * give to sinks_add() or to end with sink_destroy(). */
 struct sink *sink_pcap_new(const char *path, __u32 snaplen);
+/* -w FILE rotated as ro says (-C, -G, -W; rotate.h: checked by rotate_check_opts() first);
+ * NULL or no -C/-G: sink_pcap_new(). ro is copied. */
+struct rotate_opts;
+struct sink *sink_pcap_new_rotating(const char *path, __u32 snaplen,
+				   const struct rotate_opts *ro);
+/* What -w wrote: for the summary and metrics. */
+struct sink_pcap_stats {
+	__u64 files;		/* files opened, the first included */
+	__u64 rotations;	/* files closed by a rotation (-C, -G) */
+	__u64 rotated_bytes;	/* the bytes of those files */
+	__u64 bytes;		/* all bytes written or buffered, over every file */
+};
+/* -EINVAL when s is not a pcap sink. */
+int sink_pcap_get_stats(const struct sink *s, struct sink_pcap_stats *st);
+/* -G with -W wrote its COUNT files: the capture is to stop, as tcpdump's does (s may be NULL) */
+bool sink_pcap_done(const struct sink *s);
 struct sink *sink_text_new(int packets, int streams);
 struct sink *sink_files_new(const char *dir, int max_open);
 /*
