@@ -127,7 +127,7 @@ static const struct stat_row nats_rows[] = {
 static const struct stat_row output_rows[] = {
 #define OS(field, metric, gauge, help) ROW(struct sinks_stats, field, #field, metric, gauge, help)
 	OS(bytes_written, "output_written_bytes", COUNTER,
-	   "Bytes the outputs wrote (files, logs, pipes)."),
+	   "Bytes -w, -o, -j and --http wrote to files and pipes."),
 	OS(live, "outputs_live", GAUGE, "Outputs writing."),
 	OS(failed, "outputs_failed", GAUGE, "Outputs switched off by a failure."),
 #undef OS

@@ -134,7 +134,9 @@ int sinks_write_line(FILE *f, const void *buf, size_t n);
  * fills, and one row of the table in user/cmd/stats.c, which prints it in both.
  */
 struct sinks_stats {
-	__u64 bytes_written;	/* by every output since the start: files, logs, pipes */
+	__u64 bytes_written;	/* since the start, by what goes through sinks_write_all() or
+				 * counts itself (-w, -o, -j, --http and its bodies); not yet
+				 * the text lines nor --tls */
 	__u64 live;		/* outputs on */
 	__u64 failed;		/* outputs switched off by a failure */
 };
