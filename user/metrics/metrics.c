@@ -238,8 +238,14 @@ static void *metrics_thread(void *arg)
 	pthread_mutex_unlock(&m->lock);
 	if (err)
 		return NULL;
-	while (!atomic_load(&m->stop))
-		mhd.MHD_run_wait(m->daemon, METRICS_STOP_POLL_MS);
+	while (!atomic_load(&m->stop)) {
+		/* an error it cannot recover from: stop serving rather than spin */
+		if (mhd.MHD_run_wait(m->daemon, METRICS_STOP_POLL_MS) != MHD_YES) {
+			pr_warn("--metrics: the server failed; /metrics is no longer served (the "
+				"capture goes on)\n");
+			break;
+		}
+	}
 	return NULL;
 }
 
