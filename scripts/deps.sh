@@ -15,6 +15,8 @@ pkgs=(
 	libcmocka-dev iproute2 ethtool tcpdump tcpflow tshark curl python3 python3-typing-extensions
 	xdp-tools netsniff-ng valgrind nats-server openssl systemd
 	logrotate
+	# load --metrics: a real Prometheus scrapes it and promtool checks the text (test_metrics)
+	prometheus
 	# benchmarks and demo
 	nginx-light wrk libclang-rt-14-dev bc time
 	# the soak benchmark's plot

@@ -66,6 +66,7 @@ static struct metrics *start_loopback(void)
 	m = metrics_start(&ss, len);
 	assert_non_null(m);
 	assert_true(metrics_port(m) != 0);
+	assert_int_equal(metrics_serve(m, NULL), 0);
 	return m;
 }
 
@@ -194,6 +195,60 @@ static void test_port_in_use(void **state)
 	metrics_stop(m);
 }
 
+static pid_t confine_tid;
+
+static int confine_ok(void)
+{
+	confine_tid = gettid();
+	return 0;
+}
+
+static int confine_fails(void)
+{
+	return -EPERM;
+}
+
+/* The serving thread confines itself (load's privileges are per thread), before it serves a
+ * byte: a request made before metrics_serve() is answered only after confine ran there. */
+static void test_confine_before_serving(void **state)
+{
+	struct sockaddr_storage ss;
+	struct pollfd p;
+	socklen_t len;
+	struct metrics *m;
+	int fd;
+
+	(void)state;
+	assert_int_equal(metrics_parse_listen("127.0.0.1:0", &ss, &len), 0);
+	m = metrics_start(&ss, len);
+	assert_non_null(m);
+	fd = connect_port(metrics_port(m));
+	assert_int_equal(write(fd, "GET /metrics HTTP/1.0\r\n\r\n", 26), 26);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, 300) != 0)
+		fail_msg("the server answered before metrics_serve()");
+	confine_tid = 0;
+	assert_int_equal(metrics_serve(m, confine_ok), 0);
+	if (!confine_tid || confine_tid == gettid())
+		fail_msg("confine did not run on the serving thread (tid %d, caller %d)",
+			 (int)confine_tid, (int)gettid());
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	close(fd);
+	metrics_stop(m);
+
+	/* a thread that could not confine itself serves nothing */
+	m = metrics_start(&ss, len);
+	assert_non_null(m);
+	assert_int_equal(metrics_serve(m, confine_fails), -EPERM);
+	fd = connect_port(metrics_port(m));
+	assert_int_equal(write(fd, "GET /metrics HTTP/1.0\r\n\r\n", 26), 26);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, 300) != 0)
+		fail_msg("an unconfined thread served");
+	close(fd);
+	metrics_stop(m);
+}
+
 static void test_exposition_text(void **state)
 {
 	struct metrics_text t = { 0 };
@@ -232,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_other_requests),
 		cmocka_unit_test(test_idle_clients_hold_nothing),
 		cmocka_unit_test(test_port_in_use),
+		cmocka_unit_test(test_confine_before_serving),
 		cmocka_unit_test(test_exposition_text),
 	};
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -277,6 +279,27 @@ static void test_filter_and_http_options(void **state)
 			 SESSION_ARGS_OK);
 }
 
+/* --metrics: a port alone is loopback's; a bad one is a usage error; load's only */
+static void test_metrics_option(void **state)
+{
+	struct session_opts o;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&o.metrics_addr;
+	(void)state;
+
+	assert_int_equal(parse(&o, &load_info, "--metrics", "9464", NULL), SESSION_ARGS_OK);
+	assert_string_equal(o.metrics, "9464");
+	assert_int_equal(o.metrics_addr.ss_family, AF_INET);
+	assert_int_equal(ntohl(s4->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(ntohs(s4->sin_port), 9464);
+	assert_int_equal(parse(&o, &load_info, "--metrics", "[::]:9464", NULL), SESSION_ARGS_OK);
+	assert_int_equal(o.metrics_addr.ss_family, AF_INET6);
+	assert_int_equal(parse(&o, &load_info, "--metrics", ":9464", NULL), SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &load_info, "--metrics", "70000", NULL), SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &replay_info, "--metrics", "9464", NULL), SESSION_ARGS_USAGE);
+	assert_int_equal(parse(&o, &load_info, NULL), SESSION_ARGS_OK);
+	assert_null(o.metrics);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_arguments_land_in_their_field),
 		cmocka_unit_test(test_options_of_the_other_command),
 		cmocka_unit_test(test_filter_and_http_options),
+		cmocka_unit_test(test_metrics_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,11 +91,94 @@ static void test_summary_in_units(void **state)
 	session_close(&s);
 }
 
+static void count_leaf(void *ctx, const struct session_stat *st)
+{
+	(void)st;
+	(*(int *)ctx)++;
+}
+
+/*
+ * The JSON line and /metrics come from one walk: as many samples as JSON figures, each
+ * metric's family lines once and before its samples, counters named _total, every sample
+ * labelled with the interface.
+ */
+static void test_metrics_text_from_the_walk(void **state)
+{
+	struct session_opts o;
+	struct session s;
+	char *text, *json, *line, *save, *p;
+	char families[64][96];
+	int nfam = 0, samples = 0, leaves = 0, i;
+	size_t len;
+	FILE *f;
+	(void)state;
+
+	session_opts_init(&o, SESSION_LOAD);
+	o.cap.ifname = "eth\"0";
+	memset(&s, 0, sizeof(s));
+	s.opts = &o;
+	s.mem.limit = o.memcap;
+	s.mem.used = 4096;
+	s.flows = flow_table_new(&o.flow, &s.sinks, &s.mem);
+	assert_non_null(s.flows);
+
+	session_stats_walk(&s, count_leaf, &leaves);
+	assert_int_equal(session_metrics_text(&s, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	if (!strstr(text, "xdp_sniff_memory_used_bytes{interface=\"eth\\\"0\"} 4096\n"))
+		fail_msg("no memory gauge with the escaped interface: %s", text);
+	if (!strstr(text, "xdp_sniff_packets_seen_total{interface=\"eth\\\"0\",direction=\"in\"} 0\n"))
+		fail_msg("no per-direction kernel counter: %.300s", text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[96];
+
+		if (!strncmp(line, "# TYPE ", 7)) {
+			char type[16];
+
+			assert_int_equal(sscanf(line + 7, "%95s %15s", name, type), 2);
+			for (i = 0; i < nfam; i++)
+				if (!strcmp(families[i], name))
+					fail_msg("family %s twice", name);
+			if (!strcmp(type, "counter") != (strlen(name) > 6 &&
+							 !strcmp(name + strlen(name) - 6, "_total")))
+				fail_msg("%s is a %s", name, type);
+			assert_true(nfam < 64);
+			strcpy(families[nfam++], name);
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		samples++;
+		p = strchr(line, '{');
+		assert_non_null(p);
+		snprintf(name, sizeof(name), "%.*s", (int)(p - line), line);
+		if (!nfam || strcmp(families[nfam - 1], name))
+			fail_msg("sample %s not after its family lines", line);
+		if (strncmp(p, "{interface=", 11))
+			fail_msg("sample without its interface: %s", line);
+	}
+	assert_int_equal(samples, leaves);
+	free(text);
+
+	/* and the JSON line holds as many figures */
+	f = open_memstream(&json, &len);
+	session_print_stats_json(&s, f);
+	fclose(f);
+	for (i = 0, p = json; (p = strchr(p, ':')); p++)
+		if (p[1] != '{')
+			i++;
+	/* ts_ns is the line's own */
+	assert_int_equal(i - 1, leaves);
+	free(json);
+	session_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fmt_bytes),
 		cmocka_unit_test(test_summary_in_units),
+		cmocka_unit_test(test_metrics_text_from_the_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -202,6 +204,47 @@ int capture_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
 		for (k = 0; k < XS_C_MAX; k++)
 			out[d].c[k] += c->host[d].c[k];
 	return err;
+}
+
+int capture_map_positions(struct capture *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.ring), err;
+	void *cp, *pp;
+
+	if (c->cons_pos)
+		return 0;
+	c->page = sysconf(_SC_PAGESIZE);
+	/* the ring's consumer and producer positions, each at the start of its page */
+	cp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, 0);
+	if (cp == MAP_FAILED)
+		return -errno;
+	pp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, c->page);
+	if (pp == MAP_FAILED) {
+		err = -errno;
+		munmap(cp, c->page);
+		return err;
+	}
+	c->cons_pos = cp;
+	c->prod_pos = pp;
+	return 0;
+}
+
+int capture_ring_fill(struct capture *c, __u64 *used, __u64 *size)
+{
+	__u64 cons, prod;
+	int err;
+
+	/* the ring buffer's transport only: AF_XDP and the host build have none */
+	if (c->ops != &capture_ring || !c->skel)
+		return -EOPNOTSUPP;
+	err = capture_map_positions(c);
+	if (err)
+		return err;
+	cons = __atomic_load_n(c->cons_pos, __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n(c->prod_pos, __ATOMIC_ACQUIRE);
+	*size = bpf_map__max_entries(c->skel->maps.ring);
+	*used = prod - cons;
+	return 0;
 }
 
 __u64 capture_bad_records(const struct capture *c)

@@ -93,6 +93,9 @@ int capture_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX]);
 void capture_print_stats(struct capture *c, FILE *f);
 /* Records the user side could not decode (never expected: a bug or a version mismatch). */
 __u64 capture_bad_records(const struct capture *c);
+/* The ring buffer's bytes awaiting the reader, and its size. -EOPNOTSUPP for a transport
+ * without one (AF_XDP, the host build). */
+int capture_ring_fill(struct capture *c, __u64 *used, __u64 *size);
 /* "native mode, single program (...)": how XDP is attached, or "host parser". */
 const char *capture_describe(const struct capture *c);
 /* Live: detaches the programs (needs the detach capabilities); the counters stay readable

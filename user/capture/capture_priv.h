@@ -101,6 +101,9 @@ int capture_skel_open(struct capture *c, __u32 ring_size);
 int capture_skel_load(struct capture *c, struct bpf_program *unused);
 /* Opens the reader of the loaded object's ring (records go to capture_ring_record). */
 int capture_ring_new(struct capture *c);
+/* Maps the ring's consumer and producer positions read-only into c->cons_pos and c->prod_pos
+ * (capture_replay_release() unmaps them); 0 when they are already. Returns 0 or -errno. */
+int capture_map_positions(struct capture *c);
 /* Fills c->desc, what capture_describe() returns, from how c was opened. */
 void capture_set_desc(struct capture *c);
 /* " (run as root or grant ...)" for a permission error, else "". */

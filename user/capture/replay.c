@@ -75,22 +75,11 @@ static void *replay_reader(void *arg)
 
 static int replay_reader_start(struct capture *c)
 {
-	int fd = bpf_map__fd(c->skel->maps.ring), err;
-	void *cp, *pp;
+	int err;
 
-	c->page = sysconf(_SC_PAGESIZE);
-	/* the ring's consumer and producer positions, each at the start of its page */
-	cp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, 0);
-	if (cp == MAP_FAILED)
-		return -errno;
-	pp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, c->page);
-	if (pp == MAP_FAILED) {
-		err = -errno;
-		munmap(cp, c->page);
+	err = capture_map_positions(c);
+	if (err)
 		return err;
-	}
-	c->cons_pos = cp;
-	c->prod_pos = pp;
 	/* the reader makes nearly every allocation of the run: in an arena of its own (glibc's
 	 * default for a second thread) that cost 100 B more per open stream (604 instead of 508
 	 * B with 100,000 streams); the frames' thread allocates next to nothing to contend */

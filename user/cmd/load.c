@@ -186,6 +186,7 @@ static int load_run(struct session *s, struct session_opts *o)
 			if (s->flows)
 				flow_table_expire(s->flows, now);
 			sinks_flush(&s->sinks);
+			session_publish_metrics(s);
 			if (session_outputs_gone(s))
 				break;
 			if (status_line)
@@ -270,12 +271,14 @@ int cmd_load(int argc, char **argv)
 	o.nats.iface = o.cap.ifname;
 	r = session_open(&s, &o);
 	if (r)
-		return r == -EKEYREJECTED ? 2 : 1;
+		return r == -EKEYREJECTED || r == -EADDRINUSE ? 2 : 1;
 	if (load_attach(&s, &o)) {
 		session_close(&s);
 		return 1;
 	}
-	/* drop privileges before the first packet is parsed */
-	r = privs_drop(o.user ? &zuser : NULL) ? 1 : load_run(&s, &o);
+	/* drop privileges before the first packet is parsed (and --metrics' thread its own) */
+	r = privs_drop(o.user ? &zuser : NULL) || session_serve_metrics(&s, privs_confine_thread) ?
+		    1 :
+		    load_run(&s, &o);
 	return load_finish(&s, r);
 }

@@ -141,7 +141,7 @@ static const int allowed[] = {
  * streams unflushed and its programs still attached. Running another program is
  * what an attacker who took over the process wants first: execve kills it.
  */
-static int seccomp_install(void)
+static int seccomp_install(bool serving)
 {
 	scmp_filter_ctx ctx;
 	int i, err = 0;
@@ -185,6 +185,13 @@ static int seccomp_install(void)
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 0);
 #endif
+	/* the --metrics thread (privs_confine_thread) and no other: taking scrapes; the rest of
+	 * serving (epoll, recvfrom, sendto without an address, setsockopt, shutdown, close) is
+	 * on the list above */
+	if (!err && serving)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 0);
+	if (!err && serving)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept), 0);
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 0);
 	if (!err)
@@ -221,12 +228,32 @@ int privs_drop(const struct privs_user *user)
 		return err;
 	}
 	if (seccomp_wanted) {
-		err = seccomp_install();
+		err = seccomp_install(false);
 		if (err)
 			pr_warn("failed to install the seccomp filter: %s (--no-seccomp runs "
 				"without it)\n",
 				strerror(-err));
 	}
+	return err;
+}
+
+int privs_confine_thread(void)
+{
+	cap_t caps = cap_init();
+	int err = 0;
+
+	/* cap_init() is the empty set: this thread never detaches, it keeps nothing */
+	if (!caps || cap_set_proc(caps))
+		err = -errno;
+	cap_free(caps);
+	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		err = -errno;
+	if (!err && seccomp_wanted)
+		err = seccomp_install(true);
+	if (err)
+		pr_warn("failed to confine the --metrics thread: %s (--no-seccomp runs without "
+			"the filter)\n",
+			strerror(-err));
 	return err;
 }
 

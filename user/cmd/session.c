@@ -17,6 +17,7 @@
 #include "cmd/cmd.h"
 #include "cmd/replay.h"
 #include "cmd/session.h"
+#include "metrics/metrics.h"
 #include "stream/community_id.h"
 #include "sinks/retain.h"
 #include "sinks/rotate.h"
@@ -166,6 +167,15 @@ static int parse_rotate_count(struct session_opts *o, const char *arg, const cha
 		return session_usage_error(cmd, "bad -W/--file-count '%s' (files, 1 to %llu)", arg,
 					   ROTATE_MAX_ARG);
 	o->rotate.count = (__u32)v;
+/* --metrics [ADDR:]PORT: a port alone is loopback's; any other address only when given */
+static int parse_metrics(struct session_opts *o, const char *arg, const char *cmd)
+{
+	if (metrics_parse_listen(arg, &o->metrics_addr, &o->metrics_addr_len))
+		return session_usage_error(cmd, "bad --metrics '%s' (want PORT, ADDR:PORT or "
+						"[ADDR6]:PORT; PORT 0-65535, the address "
+						"127.0.0.1 unless given)",
+					   arg);
+	o->metrics = arg;
 	return 0;
 }
 
@@ -342,6 +352,9 @@ const struct session_option session_options[] = {
 	  .scale = NS_PER_SEC },
 	{ "no-seccomp", 0, NULL, "no system call allow-list once capturing", SSEC_OTHER,
 	  SESSION_LOAD, SOPT_FLAG, FIELD(no_seccomp) },
+	{ "metrics", 0, "[ADDR:]PORT",
+	  "serve GET /metrics (Prometheus) on PORT of ADDR\n(default address 127.0.0.1)",
+	  SSEC_OTHER, SESSION_LOAD, SOPT_FUNC, .parse = parse_metrics },
 	{ "quiet", 'q', NULL, "fewer messages", SSEC_OTHER, SESSION_BOTH, SOPT_FUNC,
 	  .parse = set_quiet },
 	{ "verbose", 'v', NULL, "libbpf, libxdp and verifier messages", SSEC_OTHER, SESSION_BOTH,
@@ -910,6 +923,35 @@ bool session_status_line_wanted(const struct session_opts *o, int out_fd, int er
 	return out.st_rdev != err.st_rdev;
 }
 
+/* --metrics: binds (libmicrohttpd loaded now, and only for it) and makes the server's thread,
+ * which serves once session_serve_metrics() lets it. */
+static int session_open_metrics(struct session *s, const struct session_opts *o)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&o->metrics_addr;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&o->metrics_addr;
+	bool v6 = o->metrics_addr.ss_family == AF_INET6;
+	char host[INET6_ADDRSTRLEN] = "?";
+	int err;
+
+	s->metrics = metrics_start(&o->metrics_addr, o->metrics_addr_len);
+	if (!s->metrics) {
+		err = -errno;
+		/* a missing library was said by metrics_start() */
+		if (err == -ENOENT)
+			return err;
+		fprintf(stderr, "xdp-sniff load: cannot listen on %s for --metrics: %s (choose "
+				"another port or address)\n",
+			o->metrics, strerror(-err));
+		return -EADDRINUSE;
+	}
+	inet_ntop(o->metrics_addr.ss_family, v6 ? (const void *)&s6->sin6_addr :
+						  (const void *)&s4->sin_addr,
+		  host, sizeof(host));
+	pr_info("metrics at http://%s%s%s:%u/metrics\n", v6 ? "[" : "", host, v6 ? "]" : "",
+		metrics_port(s->metrics));
+	return 0;
+}
+
 int session_open(struct session *s, struct session_opts *o)
 {
 	bool any = any_output(o);
@@ -920,6 +962,12 @@ int session_open(struct session *s, struct session_opts *o)
 	s->feedback.ctx = s;
 	s->opts = o;
 	s->mem.limit = o->memcap;
+	/* first: a port in use stops load before any output is created */
+	if (o->metrics) {
+		err = session_open_metrics(s, o);
+		if (err)
+			return err;
+	}
 	/* the outputs that carry a community_id; OpenSSL is loaded only for them */
 	if (o->json || o->http || o->tls)
 		community_id_set_seed(o->community_id_seed);
@@ -973,6 +1021,8 @@ err:
 	sinks_destroy(&s->sinks);
 	export_close(s->exp, false);
 	s->exp = NULL;
+	metrics_stop(s->metrics);
+	s->metrics = NULL;
 	return err;
 }
 
@@ -1030,17 +1080,6 @@ static void sum_counters(struct session *s, struct xs_counters c[XS_DIR_MAX],
 			t->c[k] += c[d].c[k];
 }
 
-static json_t *counters_json(const struct xs_counters *c)
-{
-	static const char *const names[] = XS_COUNTER_NAMES;
-	json_t *o = json_object();
-	int k;
-
-	for (k = 0; k < XS_C_MAX; k++)
-		json_object_set_new(o, names[k], json_integer((json_int_t)c->c[k]));
-	return o;
-}
-
 /* --max-output-bytes: what -o retention deleted, and what the tree holds */
 static void session_print_retain(struct session *s, FILE *f)
 {
@@ -1056,23 +1095,6 @@ static void session_print_retain(struct session *s, FILE *f)
 		session_fmt_bytes(rs.bytes_deleted, b[0], sizeof(b[0])),
 		session_fmt_bytes(s->opts->max_output_bytes, b[1], sizeof(b[1])),
 		session_fmt_bytes(rs.bytes, b[2], sizeof(b[2])));
-}
-
-/* --max-output-bytes in the JSON counters: {"bytes", "streams_deleted", ...} or nothing */
-static void session_retain_json(struct session *s, json_t *o)
-{
-	struct retain_stats rs;
-
-	if (!s->files || sink_files_retain_stats(s->files, &rs))
-		return;
-	json_object_set_new(o, "output_retention",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "max_bytes",
-				      (json_int_t)s->opts->max_output_bytes, "bytes",
-				      (json_int_t)rs.bytes, "streams_deleted",
-				      (json_int_t)rs.streams_deleted, "files_deleted",
-				      (json_int_t)rs.files_deleted, "bytes_deleted",
-				      (json_int_t)rs.bytes_deleted, "over_cap",
-				      (json_int_t)rs.over_cap));
 }
 
 /* a size for the text summary, in b[i] */
@@ -1167,95 +1189,6 @@ void session_print_stats(struct session *s, FILE *f)
 }
 #undef BYTES
 
-void session_print_stats_json(struct session *s, FILE *f)
-{
-	struct xs_counters c[XS_DIR_MAX], t;
-	struct timespec now;
-	json_t *o, *k;
-	char *line;
-
-	sum_counters(s, c, &t);
-	clock_gettime(CLOCK_REALTIME, &now);
-	o = json_object();
-	json_object_set_new(o, "ts_ns", json_integer((json_int_t)now.tv_sec * 1000000000 +
-						     now.tv_nsec));
-	k = json_object();
-	json_object_set_new(k, "in", counters_json(&c[XS_DIR_INGRESS]));
-	json_object_set_new(k, "out", counters_json(&c[XS_DIR_EGRESS]));
-	json_object_set_new(o, "kernel", k);
-	json_object_set_new(o, "bad_records",
-			    json_integer(s->cap ? (json_int_t)capture_bad_records(s->cap) : 0));
-	if (s->flows) {
-		const struct flow_stats *fs = flow_table_stats(s->flows);
-		json_t *st = json_object();
-
-#define FS(name) json_object_set_new(st, #name, json_integer((json_int_t)fs->name))
-		FS(segments);
-		FS(streams_opened);
-		FS(streams_closed);
-		FS(streams_reset);
-		FS(streams_timeout);
-		FS(streams_evicted);
-		FS(streams_evicted_mem);
-		FS(streams_open);
-		FS(streams_ended_open);
-		FS(streams_midstream);
-		FS(bytes_delivered);
-		FS(after_reset_bytes);
-		FS(gap_bytes);
-		FS(retrans_bytes);
-		FS(overlap_bytes);
-		FS(ooo_dropped_bytes);
-		FS(budget_cut_bytes);
-		FS(skipped_bytes);
-		FS(late_segments);
-		FS(ignored_segments);
-#undef FS
-		json_object_set_new(o, "streams", st);
-	}
-	k = json_object();
-	json_object_set_new(k, "used", json_integer((json_int_t)s->mem.used));
-	json_object_set_new(k, "peak", json_integer((json_int_t)s->mem.peak));
-	json_object_set_new(k, "limit", json_integer((json_int_t)s->mem.limit));
-	json_object_set_new(o, "memory", k);
-	session_retain_json(s, o);
-	if (s->exp) {
-		struct export_stats es;
-
-		export_get_stats(s->exp, &es);
-		json_object_set_new(o, "nats",
-				    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "published",
-					      (json_int_t)es.published, "acknowledged",
-					      (json_int_t)es.acked, "duplicates",
-					      (json_int_t)es.duplicates, "failed", (json_int_t)es.failed,
-					      "spooled", (json_int_t)es.spooled, "spool_bytes",
-					      (json_int_t)es.spool_bytes, "spool_pending",
-					      (json_int_t)es.spool_pending, "dropped",
-					      (json_int_t)es.dropped, "reconnects",
-					      (json_int_t)es.reconnects));
-	}
-	if (s->pcap) {
-		struct sink_pcap_stats ps;
-
-		if (!sink_pcap_get_stats(s->pcap, &ps))
-			json_object_set_new(o, "pcap",
-					    json_pack("{s:I,s:I,s:I,s:I}", "files", (json_int_t)ps.files,
-						      "rotations", (json_int_t)ps.rotations,
-						      "rotated_bytes", (json_int_t)ps.rotated_bytes,
-						      "bytes", (json_int_t)ps.bytes));
-	}
-	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (line) {
-		fprintf(f, "%s\n", line);
-		fflush(f);
-		/* the counters line goes to the fleet too */
-		if (s->exp)
-			export_record(s->exp, EXPORT_STATS, line, strlen(line));
-		free(line);
-	}
-	json_decref(o);
-}
-
 void session_print_status_line(struct session *s, FILE *f, struct session_rate *prev,
 			       __u64 now_ns)
 {
@@ -1304,6 +1237,9 @@ int session_outputs_failed(const struct session *s)
 
 void session_close(struct session *s)
 {
+	/* its thread reads nothing of the session's, but is ended first all the same */
+	metrics_stop(s->metrics);
+	s->metrics = NULL;
 	sinks_destroy(&s->sinks);
 	/* after the sinks: their last records are in; waits for the acks (--nats-drain) */
 	export_close(s->exp, log_level >= LOG_WARN);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "capture/capture.h"
 #include "capture/filter.h"
@@ -59,6 +60,9 @@ struct session_opts {
 	const char *user;		/* -Z: run as this user after attaching */
 	__u64 stats_interval_ns;	/* --stats-interval, 0: none */
 	bool no_seccomp;		/* --no-seccomp */
+	const char *metrics;		/* --metrics [ADDR:]PORT as given; NULL: no endpoint */
+	struct sockaddr_storage metrics_addr;	/* ... parsed (metrics_parse_listen) */
+	socklen_t metrics_addr_len;
 	/* replay only */
 	bool kernel;			/* --kernel: frames through the BPF program (default: the
 					 * host build) */
@@ -78,6 +82,7 @@ struct session {
 	struct sink_feedback feedback;	/* what sinks may ask of the capture */
 	bool on_host;			/* replay through the host build: no kernel program */
 	struct exporter *exp;		/* --nats; NULL without */
+	struct metrics *metrics;	/* --metrics; NULL without */
 };
 
 /* The defaults of cmd (one of SESSION_LOAD, SESSION_REPLAY). o must not move afterwards
@@ -198,7 +203,8 @@ bool session_uses_stdout(const struct session_opts *o);
  */
 bool session_status_line_wanted(const struct session_opts *o, int out_fd, int err_fd);
 
-/* -EKEYREJECTED: the NATS export was refused (said on stderr); the command exits 2 */
+/* -EKEYREJECTED: the NATS export was refused, -EADDRINUSE: --metrics could not listen (said
+ * on stderr); the command exits 2 */
 int session_open(struct session *s, struct session_opts *o);
 /* The capture callback. */
 int session_segment(void *ctx, const struct xs_segment *seg, int r);
@@ -234,6 +240,32 @@ bool session_outputs_gone(const struct session *s);
 int session_outputs_failed(const struct session *s);
 /* Closes every output; frees all. */
 void session_close(struct session *s);
+
+/*
+ * One figure of a session's counters, as session_stats_walk() hands it out: what the JSON
+ * line of --stats-interval and the /metrics text both print (user/cmd/stats.c holds the
+ * tables). Valid during the callback only.
+ */
+struct session_stat {
+	const char *group;	/* the JSON object it is in ("kernel", "streams"); NULL: the top */
+	const char *key;	/* its JSON key */
+	const char *dir;	/* "in" or "out" for a per-direction figure, else NULL */
+	const char *metric;	/* xdp_sniff_<metric>, "_total" added to a counter */
+	const char *help;	/* one sentence */
+	bool gauge;		/* can go down; else a counter */
+	__u64 value;
+};
+typedef void (*session_stat_fn)(void *ctx, const struct session_stat *st);
+/* Every figure, in one order: both directions of a counter one after the other. */
+void session_stats_walk(struct session *s, session_stat_fn fn, void *ctx);
+/* The counters in the Prometheus text format, labelled with the interface (and direction);
+ * *text is the caller's to free. Returns 0 or -ENOMEM. */
+int session_metrics_text(struct session *s, char **text, size_t *len);
+/* --metrics: publishes the counters now (load calls it once a second); 0 without --metrics. */
+int session_publish_metrics(struct session *s);
+/* --metrics: once privileges are dropped, the server's thread runs confine on itself and
+ * serves. Returns 0 (also without --metrics) or confine's -errno. */
+int session_serve_metrics(struct session *s, int (*confine)(void));
 
 /* Numbers with a range check and an optional K/M/G suffix (powers of 1024). */
 int parse_size(const char *s, __u64 max, __u64 *out);

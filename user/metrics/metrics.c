@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@
  */
 #define MHD_SONAME "libmicrohttpd.so.12"
 #define MHD_FUNCS(X)                                                                           \
-	X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info)                          \
+	X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info) X(MHD_run_wait)          \
 	X(MHD_create_response_from_buffer) X(MHD_add_response_header) X(MHD_queue_response)    \
 	X(MHD_destroy_response)
 #define MHD_PTR(f) __typeof__(&f) f;
@@ -60,9 +62,27 @@ static void mhd_load(void)
 #define METRICS_PATH "/metrics"
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* What the serving thread is told to do, under lock. */
+enum metrics_order {
+	METRICS_WAIT,	/* not yet: privileges are still being dropped */
+	METRICS_GO,	/* confine yourself, then serve */
+	METRICS_STOP,
+};
+
+/* How long the serving thread waits for network events before it looks at stop again: how
+ * long metrics_stop() may take. */
+#define METRICS_STOP_POLL_MS 200
+
 struct metrics {
-	struct MHD_Daemon *daemon;
-	pthread_mutex_t lock;	/* guards text, len and the counters */
+	struct MHD_Daemon *daemon;	/* external event loop: run by thread only */
+	pthread_t thread;
+	pthread_mutex_t lock;	/* guards text, len, the counters and the order handshake */
+	pthread_cond_t cond;
+	enum metrics_order order;
+	int (*confine)(void);
+	bool confined;		/* the thread ran confine; confine_err is its result */
+	int confine_err;
+	atomic_bool stop;
 	char *text;
 	size_t len;
 	__u16 port;
@@ -191,10 +211,51 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_debug("metrics: %s\n", line);
 }
 
+/* The serving thread: waits for metrics_serve(), confines itself, then runs libmicrohttpd's
+ * event loop until metrics_stop(). */
+static void *metrics_thread(void *arg)
+{
+	struct metrics *m = arg;
+	int (*confine)(void);
+	int err = 0;
+
+	pthread_mutex_lock(&m->lock);
+	while (m->order == METRICS_WAIT)
+		pthread_cond_wait(&m->cond, &m->lock);
+	if (m->order == METRICS_STOP) {
+		pthread_mutex_unlock(&m->lock);
+		return NULL;
+	}
+	confine = m->confine;
+	pthread_mutex_unlock(&m->lock);
+
+	if (confine)
+		err = confine();
+	pthread_mutex_lock(&m->lock);
+	m->confined = true;
+	m->confine_err = err;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (err)
+		return NULL;
+	while (!atomic_load(&m->stop)) {
+		/* an error it cannot recover from: stop serving rather than spin */
+		if (mhd.MHD_run_wait(m->daemon, METRICS_STOP_POLL_MS) != MHD_YES) {
+			pr_warn("--metrics: the server failed; /metrics is no longer served (the "
+				"capture goes on)\n");
+			break;
+		}
+	}
+	return NULL;
+}
+
 struct metrics *metrics_start(const struct sockaddr_storage *ss, socklen_t len)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	/* epoll, not select: the listening socket may well be past FD_SETSIZE in a process
+	 * with an -o tree open */
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
+	sigset_t all, old;
 	struct metrics *m;
 	__u16 port;
 	int err;
@@ -209,6 +270,7 @@ struct metrics *metrics_start(const struct sockaddr_storage *ss, socklen_t len)
 	if (!m)
 		return NULL;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
 	if (ss->ss_family == AF_INET6) {
 		flags |= MHD_USE_IPv6;
 		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
@@ -219,20 +281,50 @@ struct metrics *metrics_start(const struct sockaddr_storage *ss, socklen_t len)
 	m->daemon = mhd.MHD_start_daemon(flags, port, NULL, NULL, on_request, m,
 				     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_MAX_CONNECTIONS,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				     (unsigned int)METRICS_MAX_PER_ADDRESS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_END);
 	if (!m->daemon) {
 		err = errno ? errno : EADDRINUSE;
-		pthread_mutex_destroy(&m->lock);
-		free(m);
-		errno = err;
-		return NULL;
+		goto err_free;
 	}
 	info = mhd.MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	m->port = info ? info->port : port;
+	/* signals are the main thread's: the capture loop wakes on them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&m->thread, NULL, metrics_thread, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto err_daemon;
 	return m;
+
+err_daemon:
+	mhd.MHD_stop_daemon(m->daemon);
+err_free:
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	errno = err;
+	return NULL;
+}
+
+int metrics_serve(struct metrics *m, int (*confine)(void))
+{
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	m->confine = confine;
+	m->order = METRICS_GO;
+	pthread_cond_broadcast(&m->cond);
+	while (!m->confined)
+		pthread_cond_wait(&m->cond, &m->lock);
+	err = m->confine_err;
+	pthread_mutex_unlock(&m->lock);
+	return err;
 }
 
 __u16 metrics_port(const struct metrics *m)
@@ -271,7 +363,14 @@ void metrics_stop(struct metrics *m)
 {
 	if (!m)
 		return;
+	pthread_mutex_lock(&m->lock);
+	m->order = METRICS_STOP;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	atomic_store(&m->stop, true);
+	pthread_join(m->thread, NULL);
 	mhd.MHD_stop_daemon(m->daemon);
+	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
 	free(m->text);
 	free(m);

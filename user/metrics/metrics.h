@@ -3,9 +3,14 @@
  * metrics: the Prometheus endpoint of `load --metrics [ADDR:]PORT`. libmicrohttpd serves
  * GET /metrics on a thread of its own from the last text the capture published with
  * metrics_publish(); that thread never reads capture, flow or sink state, so a slow or
- * hostile client can hold at most its own connections (a limit and a timeout end them),
- * never the ring reader. The text is the Prometheus text exposition format (version 0.0.4),
- * built with the metrics_text helpers below.
+ * hostile client can hold at most its own connections (a limit per client address, one
+ * in all, and an idle timeout end them), never the ring reader. The text is the Prometheus
+ * text exposition format (version 0.0.4), built with the metrics_text helpers below.
+ *
+ * The thread is made by metrics_start(), while the process still holds its privileges (a
+ * thread made later would have to be allowed by load's seccomp filter), and serves only
+ * once metrics_serve() has let it confine itself: capabilities and a seccomp filter are per
+ * thread, so the privileges load drops on its main thread afterwards never reach it.
  */
 #ifndef XS_METRICS_H
 #define XS_METRICS_H
@@ -15,8 +20,11 @@
 #include <sys/socket.h>
 #include <linux/types.h>
 
-/* Connections served at once, and seconds a connection may sit idle. */
-#define METRICS_MAX_CONNECTIONS 16
+/* Connections served at once, of those from one client address, and seconds a connection
+ * may sit idle: one host holding its share idle (or trickling a request) cannot keep a
+ * scraper on another host out. */
+#define METRICS_MAX_CONNECTIONS 64
+#define METRICS_MAX_PER_ADDRESS 16
 #define METRICS_TIMEOUT_S 5
 
 struct metrics;
@@ -28,9 +36,17 @@ struct metrics;
  */
 int metrics_parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t *len);
 
-/* Binds and starts serving (an empty body until the first metrics_publish). NULL with errno
- * set when the address cannot be bound (EADDRINUSE, EACCES, ...). */
+/* Binds, listens and makes the serving thread, which waits for metrics_serve() (connections
+ * wait in the listen queue until then). NULL with errno set when the address cannot be
+ * bound (EADDRINUSE, EACCES, EADDRNOTAVAIL, ...) or libmicrohttpd cannot be loaded
+ * (ENOENT, said on stderr). */
 struct metrics *metrics_start(const struct sockaddr_storage *ss, socklen_t len);
+/*
+ * Lets the thread run confine (NULL: nothing) on itself, then serve (an empty body until
+ * the first metrics_publish). Returns 0, or confine's -errno: the thread then serves
+ * nothing and metrics_stop() ends it.
+ */
+int metrics_serve(struct metrics *m, int (*confine)(void));
 /* The port bound (the one chosen when PORT was 0). */
 __u16 metrics_port(const struct metrics *m);
 /* Replaces the text served from now on; copies it. Returns 0 or -ENOMEM. Never waits for a

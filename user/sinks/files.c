@@ -183,6 +183,7 @@ static int files_pwrite(struct files_priv *p, struct stream *st, int dir, struct
 			p->write_failed = true;
 			return err;
 		}
+		sinks_count_written((__u64)n);
 		buf += n;
 		len -= (size_t)n;
 		off += (__u64)n;

@@ -59,6 +59,7 @@ static bool http_body_pwrite(struct http_priv *p, const char *name, int fd, cons
 			}
 			return false;
 		}
+		sinks_count_written((__u64)w);
 		buf += w;
 		n -= (size_t)w;
 		*off += (__u64)w;

@@ -509,10 +509,14 @@ int sinks_write_all(int fd, const void *buf, size_t n,
 		/* back to the end of the last whole unit (a pipe cannot be: ESPIPE) */
 		keep = whole ? whole(buf, done) : 0;
 		at = done > keep ? lseek(fd, 0, SEEK_CUR) : -1;
-		if (at >= (off_t)(done - keep) && !ftruncate(fd, at - (off_t)(done - keep)))
+		if (at >= (off_t)(done - keep) && !ftruncate(fd, at - (off_t)(done - keep))) {
 			lseek(fd, at - (off_t)(done - keep), SEEK_SET);
+			done = keep;
+		}
+		sinks_count_written(done);
 		return err;
 	}
+	sinks_count_written(n);
 	return 0;
 }
 
@@ -569,7 +573,30 @@ int sinks_write_line(FILE *f, const void *buf, size_t n)
 		return sinks_write_all(fd, buf, n, sinks_whole_lines);
 	if (fwrite(buf, 1, n, f) != n || fflush(f) == EOF || ferror(f))
 		return errno ? -errno : -EIO;
+	sinks_count_written(n);
 	return 0;
+}
+
+/* Bytes the outputs wrote, from any thread (a detached write's child shares our memory). */
+static __u64 bytes_written;
+
+void sinks_count_written(__u64 n)
+{
+	__atomic_fetch_add(&bytes_written, n, __ATOMIC_RELAXED);
+}
+
+void sinks_get_stats(const struct sink_set *set, struct sinks_stats *out)
+{
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	out->bytes_written = __atomic_load_n(&bytes_written, __ATOMIC_RELAXED);
+	for (i = 0; i < set->n; i++) {
+		if (set->v[i]->failed)
+			out->failed++;
+		else
+			out->live++;
+	}
 }
 
 void sinks_iso_time(char *buf, size_t size, __u64 ns)

@@ -146,6 +146,22 @@ int sinks_write_detached(int fd, const void *buf, size_t n,
  * open_memstream's: through stdio). */
 int sinks_write_line(FILE *f, const void *buf, size_t n);
 
+/*
+ * What the outputs did, for the counters (--stats-interval's line, /metrics). A figure an
+ * output keeps (files rotated, streams deleted) is a field here that sinks_get_stats()
+ * fills, and one row of the table in user/cmd/stats.c, which prints it in both.
+ */
+struct sinks_stats {
+	__u64 bytes_written;	/* since the start, by what goes through sinks_write_all() or
+				 * counts itself (-w, -o, -j, --http and its bodies); not yet
+				 * the text lines nor --tls */
+	__u64 live;		/* outputs on */
+	__u64 failed;		/* outputs switched off by a failure */
+};
+void sinks_get_stats(const struct sink_set *set, struct sinks_stats *out);
+/* Counts n bytes an output wrote (sinks_write_all and the writers that pwrite); any thread. */
+void sinks_count_written(__u64 n);
+
 /* ns since the epoch as ISO 8601 UTC with microseconds: 2026-11-26T05:01:52.245566Z */
 void sinks_iso_time(char *buf, size_t size, __u64 ns);
 
