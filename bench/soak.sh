@@ -176,7 +176,7 @@ while :; do
 	fb=$(du -s --block-size=1 "$W/flows" | cut -f1)
 	jb=$(du -s --block-size=1 "$W/logs" | cut -f1)
 	inc curl -s -m 5 "http://127.0.0.1:$MPORT/metrics" >"$W/m.txt" 2>/dev/null
-	echo "$now,${rss:-0},$fds,$pb,$fb,$jb,$(metric "$W/m.txt" xdp_sniff_packets_matched),$(metric "$W/m.txt" xdp_sniff_streams_total),$(metric "$W/m.txt" xdp_sniff_ring_drops),$(($(proc_ticks "$CAP_PID") / HZ))" >>"$CSV"
+	echo "$now,${rss:-0},$fds,$pb,$fb,$jb,$(metric "$W/m.txt" xdp_sniff_packets_matched),$(metric "$W/m.txt" xdp_sniff_streams_opened_total),$(metric "$W/m.txt" xdp_sniff_packets_ring_full_total),$(($(proc_ticks "$CAP_PID") / HZ))" >>"$CSV"
 	sleep "$STEP"
 done
 alive=0

@@ -167,6 +167,9 @@ static int parse_rotate_count(struct session_opts *o, const char *arg, const cha
 		return session_usage_error(cmd, "bad -W/--file-count '%s' (files, 1 to %llu)", arg,
 					   ROTATE_MAX_ARG);
 	o->rotate.count = (__u32)v;
+	return 0;
+}
+
 /* --metrics [ADDR:]PORT: a port alone is loopback's; any other address only when given */
 static int parse_metrics(struct session_opts *o, const char *arg, const char *cmd)
 {
