@@ -76,6 +76,20 @@ struct capture {
 	long page;
 	__u32 ring_bytes;
 	__u64 bad_records;
+	/* load over the ring with a queue (live.c): the reader thread's side. rd_gate and
+	 * rd_ready under rd_mu; rd_live says whether ring records go to the queue (the reader
+	 * runs) or straight to the callback (before it starts, after it stopped) */
+	struct queue *q;
+	bool rd_on, rd_live, rd_fifo;
+	pthread_t rd;
+	pthread_mutex_t rd_mu;
+	pthread_cond_t rd_cv;
+	int rd_gate;
+	bool rd_ready;
+	int rd_start_err;
+	int (*rd_confine)(void);
+	atomic_bool rd_stop;
+	atomic_int rd_err;
 	/* outcomes counted on the host: every one for the host path, runt frames that
 	 * BPF_PROG_TEST_RUN refuses for the kernel path */
 	struct xs_counters host[XS_DIR_MAX];

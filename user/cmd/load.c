@@ -260,6 +260,11 @@ int cmd_load(int argc, char **argv)
 		return 1;
 	}
 	/* drop privileges before the first packet is parsed */
-	r = privs_drop(o.user ? &zuser : NULL) ? 1 : load_run(&s, &o);
+	r = privs_drop(o.user ? &zuser : NULL) ? 1 : 0;
+	/* the ring's reader thread (if any) drops as much and starts reading */
+	if (!r && capture_live_start(s.cap, privs_confine_thread))
+		r = 1;
+	if (!r)
+		r = load_run(&s, &o);
 	return load_finish(&s, r);
 }

@@ -230,6 +230,28 @@ int privs_drop(const struct privs_user *user)
 	return err;
 }
 
+/*
+ * Capabilities and seccomp filters belong to a thread, not to the process: a thread started
+ * before privs_drop() (the ring's reader, capture_live_start) keeps everything unless it
+ * drops it itself. This empties all of the calling thread's capability sets (it detaches
+ * nothing: the main thread does that) and installs the same allow-list on it.
+ */
+int privs_confine_thread(void)
+{
+	cap_t caps = cap_init();
+	int err = 0;
+
+	if (!caps)
+		return -errno;
+	if (cap_set_proc(caps))
+		err = -errno;
+	cap_free(caps);
+	if (err)
+		return err;
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	return seccomp_wanted ? seccomp_install() : 0;
+}
+
 void privs_raise(void)
 {
 	cap_t caps = cap_get_proc();

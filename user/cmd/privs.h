@@ -32,6 +32,9 @@ int privs_lookup_user(const char *name, struct privs_user *u);
 int privs_drop(const struct privs_user *user);
 /* Whether privs_drop() installs the seccomp filter (on unless told otherwise). */
 void privs_set_seccomp(bool on);
+/* For a thread started before privs_drop() (after it, in that thread): no capability at all
+ * and the same seccomp allow-list. 0 or -errno. */
+int privs_confine_thread(void);
 /* Raises the detach capabilities again (no-op when they are gone). */
 void privs_raise(void);
 /* Back to no effective capability, once detached. */
