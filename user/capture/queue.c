@@ -14,10 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #include "capture/queue.h"
 
 #define LEDGER_SLOTS 1024
+/* Emptied chunks kept resident for the next burst; past these their pages go back to the
+ * kernel (MADV_DONTNEED), so that RSS falls back after a backlog. */
+#define WARM_CHUNKS 2
 
 struct chunk {
 	struct chunk *next;		/* newer chunk (under mu) */
@@ -41,6 +45,7 @@ struct queue {
 	/* under mu */
 	struct chunk *first, *last;	/* oldest and newest in use */
 	struct chunk *free;		/* emptied chunks, most recent first */
+	size_t nfree;
 	size_t fresh;			/* chunks never used: mem from fresh on */
 	size_t in_use;
 	size_t high_water;
@@ -75,15 +80,18 @@ struct queue *queue_new(__u64 bytes)
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return NULL;
-	/* calloc of this size maps fresh pages: nothing resident until a chunk is used */
-	q->mem = malloc(n * QUEUE_CHUNK);
+	/* fresh pages, page-aligned chunks: nothing resident until a chunk is used */
+	q->mem = mmap(NULL, n * QUEUE_CHUNK, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (q->mem == MAP_FAILED)
+		q->mem = NULL;
+	q->nchunks = n;
 	q->ledger = calloc(LEDGER_SLOTS, sizeof(*q->ledger));
 	if (!q->mem || !q->ledger) {
 		queue_free(q);
 		errno = ENOMEM;
 		return NULL;
 	}
-	q->nchunks = n;
 	pthread_mutex_init(&q->mu, NULL);
 	{
 		pthread_condattr_t ca;
@@ -100,12 +108,13 @@ void queue_free(struct queue *q)
 {
 	if (!q)
 		return;
-	if (q->nchunks) {
+	if (q->mem && q->ledger) {
 		pthread_cond_destroy(&q->cv);
 		pthread_mutex_destroy(&q->mu);
 	}
 	free(q->ledger);
-	free(q->mem);
+	if (q->mem)
+		munmap(q->mem, q->nchunks * QUEUE_CHUNK);
 	free(q);
 }
 
@@ -114,9 +123,10 @@ static struct chunk *chunk_get(struct queue *q)
 {
 	struct chunk *k = q->free;
 
-	if (k)
+	if (k) {
 		q->free = k->next;
-	else if (q->fresh < q->nchunks)
+		q->nfree--;
+	} else if (q->fresh < q->nchunks)
 		k = (struct chunk *)(q->mem + q->fresh++ * QUEUE_CHUNK);
 	else
 		return NULL;
@@ -209,6 +219,7 @@ const void *queue_peek(struct queue *q, size_t *len)
 {
 	for (;;) {
 		struct chunk *k;
+		bool release;
 		__u64 n;
 
 		if (!ready(q))
@@ -227,9 +238,16 @@ const void *queue_peek(struct queue *q, size_t *len)
 		q->first = k->next;
 		if (!q->first)
 			q->last = NULL;
+		q->in_use--;
+		release = q->nfree >= WARM_CHUNKS;
+		pthread_mutex_unlock(&q->mu);
+		/* not on the free stack yet: the producer cannot take it while it is released */
+		if (release)
+			madvise(k, QUEUE_CHUNK, MADV_DONTNEED);
+		pthread_mutex_lock(&q->mu);
 		k->next = q->free;
 		q->free = k;
-		q->in_use--;
+		q->nfree++;
 		pthread_mutex_unlock(&q->mu);
 		q->rd = NULL;
 	}

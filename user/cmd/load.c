@@ -86,6 +86,11 @@ static int load_validate(struct session_opts *o, struct privs_user *zuser)
 	}
 	if (!o->cap.dirs)
 		o->cap.dirs = CAPTURE_BOTH;
+	/* the ring reader's queue, alongside --memcap: by default a quarter of it, at most 256M */
+	if (o->cap.queue_size == SESSION_QUEUE_AUTO)
+		o->cap.queue_size = o->memcap / 4 < (256ULL << 20)
+					    ? (o->memcap / 4 > (2ULL << 20) ? o->memcap / 4 : 2ULL << 20)
+					    : 256ULL << 20;
 	if (o->cap.skips && (!o->http || o->http_bodies))
 		return session_usage_error("load", "--no-bodies goes with --http and not with "
 						   "--http-bodies");

@@ -17,6 +17,7 @@
 #include "cmd/cmd.h"
 #include "cmd/replay.h"
 #include "cmd/session.h"
+#include "capture/queue.h"
 #include "stream/community_id.h"
 #include "sinks/tls.h"
 
@@ -212,7 +213,7 @@ const struct session_option session_options[] = {
 	  .max = 1 << 30, .flags = SOPT_POW2 },
 	{ "queue-size", 0, "BYTES",
 	  "records held between the thread that drains the\nring and the outputs, alongside "
-	  "--memcap\n(default 256M, taken as needed; 0: no queue)",
+	  "--memcap\n(default a quarter of it, at most 256M; taken\nas needed; 0: no queue)",
 	  SSEC_CAPTURE, SESSION_LOAD, SOPT_NUMBER, FIELD(cap.queue_size), .min = 2ULL << 20,
 	  .max = 1ULL << 40, .flags = SOPT_ZERO_OK },
 	{ "priority", 0, NULL,
@@ -357,7 +358,7 @@ void session_opts_init(struct session_opts *o, enum session_cmd cmd)
 	if (cmd == SESSION_LOAD) {
 		/* cap.dirs stays 0 until --direction: the transport decides the default */
 		o->cap.ring_size = 64U << 20;
-		o->cap.queue_size = 256ULL << 20;
+		o->cap.queue_size = SESSION_QUEUE_AUTO;
 	} else {
 		/* the file's frames all come in as ingress; the capture picks the ring size */
 		o->cap.dirs = CAPTURE_IN;
@@ -1051,6 +1052,20 @@ void session_print_stats_json(struct session *s, FILE *f)
 	json_object_set_new(k, "peak", json_integer((json_int_t)s->mem.peak));
 	json_object_set_new(k, "limit", json_integer((json_int_t)s->mem.limit));
 	json_object_set_new(o, "memory", k);
+	/* the ring reader's queue (load over the ring): capture/queue.h's counters */
+	{
+		struct queue_stats qs;
+
+		if (s->cap && !capture_queue_stats(s->cap, &qs))
+			json_object_set_new(
+				o, "queue",
+				json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "size", (json_int_t)qs.size,
+					  "in_use", (json_int_t)qs.in_use, "high_water",
+					  (json_int_t)qs.high_water, "records", (json_int_t)qs.records,
+					  "drops_in", (json_int_t)qs.drops[XS_DIR_INGRESS], "drops_out",
+					  (json_int_t)qs.drops[XS_DIR_EGRESS], "dropped_bytes",
+					  (json_int_t)qs.dropped_bytes));
+	}
 	if (s->exp) {
 		struct export_stats es;
 
