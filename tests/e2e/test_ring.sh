@@ -18,10 +18,10 @@ WWW=$E2E_TMP/www
 BIG=16777216
 STALL=4
 
-# queue_drops FILE: the total of "N records dropped because it was full" in the summary
+# queue_drops FILE: the total of "...; N dropped because it was full" in the summary
 queue_drops()
 {
-	sed -n 's/.* \([0-9]*\) records dropped because it was full.*/\1/p' "$1" | tail -n 1
+	sed -n 's/.*queue between.*; \([0-9]*\) dropped because it was full.*/\1/p' "$1" | tail -n 1
 }
 
 # stalled NAME ARGS...: load -w FIFO ARGS while the FIFO's reader sleeps STALL s and two
@@ -71,7 +71,7 @@ t_stall_without_queue_drops()
 	drops=$(xs_ring_full "$E2E_TMP/noq.err")
 	[ -n "$drops" ] && [ "$drops" -gt 0 ] ||
 		{ WHY="no ring drops without the queue (${drops:-no summary}): the stall did not stall"; return 1; }
-	grep -q 'records dropped because it was full' "$E2E_TMP/noq.err" &&
+	grep -q 'queue between' "$E2E_TMP/noq.err" &&
 		{ WHY="a queue line in the summary without a queue"; return 1; }
 	return 0
 }
@@ -83,8 +83,8 @@ t_queue_full_attributed()
 	local line total in out
 
 	stalled small --queue-size 2M -j --stats-interval 1 || return 1
-	line=$(grep 'records dropped because it was full' "$E2E_TMP/small.err")
-	read -r total in out < <(echo "$line" | sed 's/.* \([0-9]*\) records dropped because it was full (\([0-9]*\) in, \([0-9]*\) out).*/\1 \2 \3/')
+	line=$(grep 'queue between' "$E2E_TMP/small.err")
+	read -r total in out < <(echo "$line" | sed 's/.*; \([0-9]*\) dropped because it was full (\([0-9]*\) in, \([0-9]*\) out).*/\1 \2 \3/')
 	[ -n "$total" ] && [ "$total" -gt 0 ] || { WHY="no queue drops with a 2M queue: $line"; return 1; }
 	[ $((in + out)) -eq "$total" ] || { WHY="per direction $in + $out != $total"; return 1; }
 	# the --stats-interval lines carry the queue: full at some point, drops counted

@@ -512,8 +512,9 @@ static void ring_print_stats(struct capture *c, FILE *f)
 	if (capture_queue_stats(c, &st))
 		return;
 	fprintf(f,
-		"queue between the ring's reader and the outputs: %llu records, at most %llu of "
-		"%llu MiB in use; %llu records dropped because it was full (%llu in, %llu out)\n",
+		"%llu records through the queue between the ring's reader and the outputs (at "
+		"most %llu of %llu MiB in use); %llu dropped because it was full (%llu in, %llu "
+		"out)\n",
 		(unsigned long long)st.records, (unsigned long long)(st.high_water >> 20),
 		(unsigned long long)(st.size >> 20),
 		(unsigned long long)(st.drops[XS_DIR_INGRESS] + st.drops[XS_DIR_EGRESS]),
