@@ -67,7 +67,8 @@ struct capture {
 	__s64 mono_to_wall;
 	__u64 replay_ts;
 	/* replay through the kernel: the frames run on the caller's thread, the records are
-	 * read on the reader thread; the ring's positions tell the frames when to wait */
+	 * read on the reader thread; the ring's positions tell the frames when to wait (load's
+	 * reader maps them too, for the ring's high-water mark) */
 	bool reader_on;
 	pthread_t reader;
 	atomic_bool frames_done;
@@ -90,6 +91,7 @@ struct capture {
 	int (*rd_confine)(void);
 	atomic_bool rd_stop;
 	atomic_int rd_err;
+	_Atomic __u64 ring_hw;	/* the most bytes seen waiting on the ring (cons_pos, prod_pos) */
 	/* outcomes counted on the host: every one for the host path, runt frames that
 	 * BPF_PROG_TEST_RUN refuses for the kernel path */
 	struct xs_counters host[XS_DIR_MAX];

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -240,6 +241,14 @@ static int ring_take(void *ctx, void *data, size_t size)
 
 	if (!c->rd_live)
 		return ring_direct(c, data, size);
+	/* this record and what waits behind it */
+	if (c->prod_pos) {
+		__u64 fill = __atomic_load_n(c->prod_pos, __ATOMIC_ACQUIRE) -
+			     __atomic_load_n(c->cons_pos, __ATOMIC_ACQUIRE);
+
+		if (fill > atomic_load_explicit(&c->ring_hw, memory_order_relaxed))
+			atomic_store_explicit(&c->ring_hw, fill, memory_order_relaxed);
+	}
 	slot = queue_reserve(c->q, size, size >= sizeof(*e) ? e->dir : 0);
 	if (!slot) {
 		if (record_key(data, size, key))
@@ -314,6 +323,26 @@ static void *ring_reader(void *arg)
 	return NULL;
 }
 
+/* Maps the ring's consumer and producer positions read-only (unmapped by
+ * capture_replay_release at close); without them there is no high-water mark, nothing else. */
+static void ring_positions(struct capture *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.ring);
+	void *cp, *pp;
+
+	c->page = sysconf(_SC_PAGESIZE);
+	cp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, 0);
+	if (cp == MAP_FAILED)
+		return;
+	pp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, c->page);
+	if (pp == MAP_FAILED) {
+		munmap(cp, c->page);
+		return;
+	}
+	c->cons_pos = cp;
+	c->prod_pos = pp;
+}
+
 /*
  * Creates the reader thread, parked until capture_live_start: it must exist before the
  * caller installs seccomp (which would refuse the clone), and must not read before the
@@ -334,6 +363,7 @@ static int reader_create(struct capture *c)
 			(unsigned long long)c->opts.queue_size, strerror(-err));
 		return err;
 	}
+	ring_positions(c);
 	pthread_mutex_init(&c->rd_mu, NULL);
 	pthread_cond_init(&c->rd_cv, NULL);
 	c->rd_gate = RD_PARKED;
@@ -514,12 +544,13 @@ static void ring_print_stats(struct capture *c, FILE *f)
 	fprintf(f,
 		"%llu records through the queue between the ring's reader and the outputs (at "
 		"most %llu of %llu MiB in use); %llu dropped because it was full (%llu in, %llu "
-		"out)\n",
+		"out); at most %llu KiB of the %u MiB ring waited to be read\n",
 		(unsigned long long)st.records, (unsigned long long)(st.high_water >> 20),
 		(unsigned long long)(st.size >> 20),
 		(unsigned long long)(st.drops[XS_DIR_INGRESS] + st.drops[XS_DIR_EGRESS]),
 		(unsigned long long)st.drops[XS_DIR_INGRESS],
-		(unsigned long long)st.drops[XS_DIR_EGRESS]);
+		(unsigned long long)st.drops[XS_DIR_EGRESS],
+		(unsigned long long)(atomic_load(&c->ring_hw) >> 10), c->opts.ring_size >> 20);
 }
 
 static void ring_close(struct capture *c)
