@@ -319,7 +319,7 @@ done
 				((k "|vmin") in lo) ? sprintf("%.1f%%", lo[k "|vmin"]) : "-",
 				((k "|pct") in vals) ? sprintf("%.2f", med(k "|pct")) : "-",
 				((k "|pmin") in lo) ? sprintf("%.2f", lo[k "|pmin"]) : "-",
-				(k in hasd) ? hi[k] : "-"
+				(k in hasd) ? hi[k] + 0 : "-"
 		}
 	}' "$W/rows"
 	echo
