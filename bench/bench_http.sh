@@ -24,13 +24,20 @@
 #                      xdp-sniff-w tcpdump"
 #                      (xdp-sniff-w: load -w during the run, replay -o after it, timed
 #                      like tcpflow)
+#   BENCH_HTTP_RUNS    runs of every size and capturer, interleaved (default 5): the summary
+#                      gives the median and the worst run, and requests against tcpdump's in
+#                      the same round (the machine's load drifts between rounds)
+#   BENCH_HTTP_BIN     the xdp-sniff binary (default build/xdp-sniff): before/after builds
+#   BENCH_HTTP_ARGS    extra options for every load (e.g. --queue-size 0)
 #   BENCH_HTTP_OUT     also write the table to this file
 #   BENCH_HTTP_DIR     where the work directory (outputs, capture) goes (default /tmp)
 #   BENCH_KEEP=1       keep the work directory
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . bench/lib.sh
-BIN=$PWD/build/xdp-sniff
+BIN=${BENCH_HTTP_BIN:-$PWD/build/xdp-sniff}
+RUNS=${BENCH_HTTP_RUNS:-5}
+XARGS=${BENCH_HTTP_ARGS:-}
 SECS=${BENCH_HTTP_SECS:-10}
 SIZES=${BENCH_HTTP_SIZES:-1460 65536}
 TOOLS=${BENCH_HTTP_TOOLS:-none xdp-pass xdp-pass-skb xdp-sniff xdp-sniff-native xdp-sniff-w tcpdump}
@@ -41,7 +48,7 @@ skip() {
 	exit 0
 }
 [ "$(id -u)" -eq 0 ] || skip "needs root for the network namespace"
-[ -x "$BIN" ] || skip "build/xdp-sniff not built (run make)"
+[ -x "$BIN" ] || skip "$BIN not built (run make)"
 for t in ip nginx wrk curl tcpdump tcpflow python3 bc ethtool tc; do
 	command -v "$t" >/dev/null || skip "$t not installed"
 done
@@ -145,8 +152,8 @@ for root, _, files in os.walk(d):
 print(ok, n)
 EOF
 }
-run_one() { # SIZE TOOL
-	local size=$1 tool=$2 out=$W/out.$1.$2 pcap=$W/cap.pcap req=0 errs ok=- nfiles=- drops=- post=- off
+run_one() { # SIZE TOOL RUN
+	local size=$1 tool=$2 run=$3 out=$W/out.$1.$2.$3 pcap=$W/cap.pcap req=0 errs ok=- nfiles=- drops=- post=- off
 	local pcpu=- att=
 	rm -f "$pcap" "$W/cap.err"
 	mkdir -p "$out"
@@ -166,7 +173,7 @@ run_one() { # SIZE TOOL
 		# a simple command, not a function: $! is then the capturer itself
 		# shellcheck disable=SC2086,SC2016
 		ip netns exec "$NSC" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh \
-			"$BIN" load "$IF" -p 80 -q $mode >"$W/cap.err" 2>&1 &
+			"$BIN" load "$IF" -p 80 -q $mode $XARGS >"$W/cap.err" 2>&1 &
 		CAP_PID=$!
 		att=xdp-sniff
 		;;
@@ -210,7 +217,7 @@ run_one() { # SIZE TOOL
 		kill -INT "$CAP_PID"
 		wait "$CAP_PID" 2>/dev/null
 		CAP_PID=
-		cp "$W/cap.err" "$W/err.$size.$tool"
+		cp "$W/cap.err" "$W/err.$size.$tool.$run"
 	fi
 	case $tool in
 	xdp-sniff | xdp-sniff-native)
@@ -235,19 +242,27 @@ run_one() { # SIZE TOOL
 		;;
 	esac
 	[ "$pcpu" = - ] || pcpu=$(echo "scale=2; $pcpu / $HZ" | bc | sed 's/^\./0./')
-	echo "$size|$tool|${req:-0}|$ok|$nfiles|${drops:--}|$pcpu|$post|${errs%; }|$off" >>"$W/rows"
-	# on a disk the outputs stay until the end: ext4 without a journal (as here) makes every
-	# file created within ~10 s of a mass deletion scan for a free inode (recently_deleted()),
-	# which would bill the next run for this one's rm -rf; on tmpfs they go now (memory)
-	[ "$(stat -f -c %T "$W")" = tmpfs ] && rm -rf "$out"
+	echo "$size|$tool|${req:-0}|$ok|$nfiles|${drops:--}|$pcpu|$post|${errs%; }|$off|$run" >>"$W/rows"
+	# on a disk the outputs stayed until the end: ext4 without a journal makes every file
+	# created within ~10 s of a mass deletion scan for a free inode (recently_deleted()),
+	# which would bill the next run for this one's rm -rf. Five runs of 64 KiB responses
+	# write tens of GB, so they go now, synced before the next run; BENCH_HTTP_KEEP_OUT=1
+	# keeps them until the end (a journal-less ext4 with room)
+	if [ "${BENCH_HTTP_KEEP_OUT:-0}" != 1 ]; then
+		rm -rf "$out"
+		sync
+		sleep 1
+	fi
 	return 0
 }
 
-for size in $SIZES; do
-	echo "== $size-byte responses"
-	for tool in $TOOLS; do
-		run_one "$size" "$tool" || continue
-		tail -1 "$W/rows" | awk -F'|' '{printf "  %-16s %s requests, %s complete of %s response files, drops %s\n", $2, $3, $4, $5, $6}'
+for run in $(seq "$RUNS"); do
+	for size in $SIZES; do
+		echo "== $size-byte responses, run $run of $RUNS"
+		for tool in $TOOLS; do
+			run_one "$size" "$tool" "$run" || continue
+			tail -1 "$W/rows" | awk -F'|' '{printf "  %-16s %s requests, %s complete of %s response files, drops %s\n", $2, $3, $4, $5, $6}'
+		done
 	done
 done
 
@@ -256,7 +271,7 @@ done
 	echo "Live HTTP: $SECS s per run; $(nproc) CPUs, $(uname -r); nginx (2 workers) in one namespace,"
 	echo "wrk and the capturer in another, one veth pair between them"
 	echo "  load:      wrk -t2 -c10 -d${SECS}s -H 'Connection: close' http://$SRV/fSIZE"
-	echo "  xdp-sniff: $BIN load $IF -p 80 -o DIR -q   (auto mode: skb on a veth; xdp-sniff-native: the"
+	echo "  xdp-sniff: $BIN load $IF -p 80 -o DIR -q $XARGS  (auto mode: skb on a veth; xdp-sniff-native: the"
 	echo "             same with --xdp-mode native; xdp-sniff-w: load -w FILE, then replay FILE -o DIR)"
 	echo "  xdp-pass:  ip link set dev $IF xdpdrv obj pass.o sec xdp   (an empty XDP program, no capture;"
 	echo "             xdp-pass-skb: the same with xdpgeneric)"
@@ -265,18 +280,53 @@ done
 	echo "  complete: response files (SRV.00080-*) in the output whose body after \\r\\n\\r\\n equals the"
 	echo "  served file byte for byte, over the requests wrk completed; proc: capturer's CPU s (utime+stime)"
 	echo
-	printf '| %-6s | %-16s | %8s | %8s | %8s | %8s | %-14s | %6s | %8s |\n' size capturer requests "vs none" complete "compl. %" "drops" "proc s" "after s"
-	printf '|--------|------------------|----------|----------|----------|----------|----------------|--------|-----------|\n'
+	printf '| %-6s | %-16s | %3s | %8s | %8s | %8s | %8s | %-14s | %6s | %8s |\n' size capturer run requests "vs none" complete "compl. %" "drops" "proc s" "after s"
+	printf '|--------|------------------|-----|----------|----------|----------|----------|----------------|--------|-----------|\n'
 	awk -F'|' '
-	{ if ($2 == "none") base[$1] = $3
-	  vs = ($1 in base && base[$1] > 0 && $2 != "none") ? sprintf("%.1f%%", 100 * $3 / base[$1]) : "-"
+	{ if ($2 == "none") base[$1, $11] = $3
+	  vs = (($1, $11) in base && base[$1, $11] > 0 && $2 != "none") ? sprintf("%.1f%%", 100 * $3 / base[$1, $11]) : "-"
 	  pct = ($4 != "-" && $3 > 0) ? sprintf("%.2f", 100 * $4 / $3) : "-"
-	  printf "| %-6s | %-16s | %8s | %8s | %8s | %8s | %-14s | %6s | %9s |\n", $1, $2, $3, vs, $4, pct, $6, $7, $8 }' "$W/rows"
+	  printf "| %-6s | %-16s | %3s | %8s | %8s | %8s | %8s | %-14s | %6s | %9s |\n", $1, $2, $11, $3, vs, $4, pct, $6, $7, $8 }' "$W/rows"
+	echo
+	echo "over $RUNS runs: median and worst run; requests against tcpdump's in the same round"
+	echo
+	printf '| %-6s | %-16s | %9s | %9s | %9s | %9s | %9s | %9s | %9s |\n' size capturer "req med" "req worst" "vs tcpd" "vs worst" "compl med" "compl min" "drops max"
+	printf '|--------|------------------|-----------|-----------|-----------|-----------|-----------|-----------|-----------|\n'
+	awk -F'|' "$AWK_MEDIAN"'
+	{ row[NR] = $0; if ($2 == "tcpdump") td[$1, $11] = $3 }
+	END {
+		for (i = 1; i <= NR; i++) {
+			split(row[i], f, "|"); k = f[1] "|" f[2]
+			if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+			add(k "|req", f[3])
+			if (!((k "|rmin") in lo) || f[3] + 0 < lo[k "|rmin"]) lo[k "|rmin"] = f[3] + 0
+			if ((f[1], f[11]) in td && td[f[1], f[11]] > 0) {
+				r = 100 * f[3] / td[f[1], f[11]]; add(k "|vs", r)
+				if (!((k "|vmin") in lo) || r < lo[k "|vmin"]) lo[k "|vmin"] = r
+			}
+			if (f[4] != "-" && f[3] > 0) {
+				p = 100 * f[4] / f[3]; add(k "|pct", p)
+				if (!((k "|pmin") in lo) || p < lo[k "|pmin"]) lo[k "|pmin"] = p
+			}
+			split(f[6], d, " "); if (d[1] ~ /^[0-9]+$/ && d[1] + 0 > hi[k]) hi[k] = d[1] + 0
+			if (d[1] ~ /^[0-9]+$/) hasd[k] = 1
+		}
+		for (j = 1; j <= n; j++) {
+			k = order[j]; split(k, f, "|")
+			printf "| %-6s | %-16s | %9d | %9d | %9s | %9s | %9s | %9s | %9s |\n", f[1], f[2],
+				med(k "|req"), lo[k "|rmin"],
+				((k "|vs") in vals) ? sprintf("%.1f%%", med(k "|vs")) : "-",
+				((k "|vmin") in lo) ? sprintf("%.1f%%", lo[k "|vmin"]) : "-",
+				((k "|pct") in vals) ? sprintf("%.2f", med(k "|pct")) : "-",
+				((k "|pmin") in lo) ? sprintf("%.2f", lo[k "|pmin"]) : "-",
+				(k in hasd) ? hi[k] + 0 : "-"
+		}
+	}' "$W/rows"
 	echo
 	echo "response files written (complete or not) and wrk's errors:"
-	awk -F'|' '{printf "  %s %s: %s files%s\n", $1, $2, $5, ($9 != "" ? "; wrk: " $9 : "")}' "$W/rows"
+	awk -F'|' '{printf "  %s %s run %s: %s files%s\n", $1, $2, $11, $5, ($9 != "" ? "; wrk: " $9 : "")}' "$W/rows"
 	echo "offloads during the runs:"
-	awk -F'|' '{printf "  %s %s: %s\n", $1, $2, $10}' "$W/rows"
+	awk -F'|' '$11 == 1 {printf "  %s %s: %s\n", $1, $2, $10}' "$W/rows"
 } | tee "$W/table"
 [ -n "${BENCH_HTTP_OUT:-}" ] && cp "$W/table" "$BENCH_HTTP_OUT"
 for f in "$W"/err.*; do

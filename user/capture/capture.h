@@ -49,6 +49,11 @@ struct capture_opts {
 	int transport;			/* enum capture_transport (load) */
 	bool consume_all;		/* afxdp: drop what does not match */
 	bool force;			/* afxdp: even on an interface with addresses */
+	/* ring transport (load): bytes of records held between the thread that drains the
+	 * ring and the one that runs the outputs (queue.h); 0: the ring is read on the
+	 * caller's thread, by capture_live_poll itself */
+	__u64 queue_size;
+	bool priority;			/* raise that thread's scheduling (SCHED_FIFO, else nice) */
 };
 
 /*
@@ -64,6 +69,14 @@ struct capture *capture_live_open(const struct capture_opts *opts, capture_cb cb
 /* Waits up to timeout_ms for records and hands them to the callback. Returns the number of
  * records, or -errno (-EINTR when a signal came). */
 int capture_live_poll(struct capture *c, int timeout_ms);
+/*
+ * With opts.queue_size, capture_live_open starts the thread that drains the ring, parked;
+ * this lets it run, once the caller has dropped what it had to drop (capabilities, user):
+ * the thread applies opts.priority, then confine() (its own capabilities and seccomp: they
+ * are per thread), then reads. Returns 0, or -errno after saying why on stderr. Without a
+ * queue (or over AF_XDP), nothing to do: 0.
+ */
+int capture_live_start(struct capture *c, int (*confine)(void));
 /* Is the capture still attached? -ENODEV when the interface went away. */
 int capture_live_check(struct capture *c);
 
@@ -89,6 +102,10 @@ int capture_skip(struct capture *c, __u8 family, const __u8 *saddr, __u16 sport,
 		 const __u8 *daddr, __u16 dport, __u32 seq0, __u32 until);
 /* Sums the kernel's per-CPU counters (or the host path's). */
 int capture_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX]);
+/* The queue between the ring's reader and the outputs: copied into st (queue.h's counters,
+ * drops per enum xs_dir). -ENOENT when the capture has none. */
+struct queue_stats;
+int capture_queue_stats(struct capture *c, struct queue_stats *st);
 /* Figures of the transport for the exit summary (the AF_XDP sockets'); none for the ring. */
 void capture_print_stats(struct capture *c, FILE *f);
 /* Records the user side could not decode (never expected: a bug or a version mismatch). */

@@ -67,7 +67,8 @@ struct capture {
 	__s64 mono_to_wall;
 	__u64 replay_ts;
 	/* replay through the kernel: the frames run on the caller's thread, the records are
-	 * read on the reader thread; the ring's positions tell the frames when to wait */
+	 * read on the reader thread; the ring's positions tell the frames when to wait (load's
+	 * reader maps them too, for the ring's high-water mark) */
 	bool reader_on;
 	pthread_t reader;
 	atomic_bool frames_done;
@@ -76,6 +77,21 @@ struct capture {
 	long page;
 	__u32 ring_bytes;
 	__u64 bad_records;
+	/* load over the ring with a queue (live.c): the reader thread's side. rd_gate and
+	 * rd_ready under rd_mu; rd_live says whether ring records go to the queue (the reader
+	 * runs) or straight to the callback (before it starts, after it stopped) */
+	struct queue *q;
+	bool rd_on, rd_live, rd_fifo;
+	pthread_t rd;
+	pthread_mutex_t rd_mu;
+	pthread_cond_t rd_cv;
+	int rd_gate;
+	bool rd_ready;
+	int rd_start_err;
+	int (*rd_confine)(void);
+	atomic_bool rd_stop;
+	atomic_int rd_err;
+	_Atomic __u64 ring_hw;	/* the most bytes seen waiting on the ring (cons_pos, prod_pos) */
 	/* outcomes counted on the host: every one for the host path, runt frames that
 	 * BPF_PROG_TEST_RUN refuses for the kernel path */
 	struct xs_counters host[XS_DIR_MAX];

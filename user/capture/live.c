@@ -5,10 +5,14 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/ethtool.h>
@@ -19,6 +23,7 @@
 
 #include "capture/capture_priv.h"
 #include "capture/filter_skel.h"
+#include "capture/queue.h"
 #include "capture/xsk.h"
 #include "log.h"
 #include "xdp_sniff.skel.h"
@@ -160,6 +165,299 @@ static void xdp_detach(struct capture *c)
 }
 
 /*
+ * The ring's reader thread (opts.queue_size). Its only work is to copy each record off the
+ * ring into the queue, so that the ring has room again at once whatever the outputs are
+ * doing; the caller's thread decodes the records from the queue and runs the flow table and
+ * the outputs, as it did from the ring. When the queue has no room the record is dropped and
+ * counted per direction, and its flow direction's next record carries the drop in
+ * drops_before, as the kernel does for a full ring: the hole is attributed to the capture.
+ */
+
+/* How long the reader sleeps on the ring when the kernel does not wake it (it does once an
+ * eighth of the ring is full): the latency of a quiet capture, as load's POLL_MS was. */
+#define READER_POLL_MS 50
+/* Records the caller's thread takes off the queue per capture_live_poll: its one-second
+ * work (expiry, flushes, the interface check) comes round even under a flood. */
+#define QUEUE_BATCH 8192
+/* --priority: SCHED_FIFO at this priority, or where that is refused this nice value. */
+#define READER_FIFO_PRIO 10
+#define READER_NICE (-10)
+
+enum { RD_PARKED, RD_GO, RD_STOP };
+
+/* The flow direction of a record as the ledger's key; false when it is no TCP segment. */
+static bool record_key(const void *data, size_t size, __u8 key[QUEUE_KEY_LEN])
+{
+	struct xs_segment seg;
+
+	memset(&seg, 0, sizeof(seg));
+	if (decode_event(data, size, 0, &seg))
+		return false;
+	memset(key, 0, QUEUE_KEY_LEN);
+	key[0] = seg.dir;
+	key[1] = seg.pkt.family;
+	memcpy(key + 2, &seg.pkt.sport, 2);
+	memcpy(key + 4, &seg.pkt.dport, 2);
+	memcpy(key + 6, seg.pkt.saddr, 16);
+	memcpy(key + 22, seg.pkt.daddr, 16);
+	return true;
+}
+
+/* drops_before plus n, saturating as the kernel's does */
+static __u16 add_drops(__u16 before, __u32 n)
+{
+	__u32 sum = before + n;
+
+	return sum > 0xffff ? 0xffff : sum;
+}
+
+/* A record straight to the callback (no reader thread), with the drops the queue still
+ * holds for its flow direction. */
+static int ring_direct(struct capture *c, void *data, size_t size)
+{
+	__u8 key[QUEUE_KEY_LEN];
+	struct xs_segment seg;
+	int r;
+
+	memset(&seg, 0, sizeof(seg));
+	r = decode_event(data, size, c->mono_to_wall, &seg);
+	if (r < 0) {
+		c->bad_records++;
+		return 0;
+	}
+	if (c->q && queue_drops_pending(c->q) && record_key(data, size, key))
+		seg.drops_before = add_drops(seg.drops_before, queue_take_drops(c->q, key));
+	return c->cb(c->ctx, &seg, r);
+}
+
+/* The ring buffer's callback with a queue: on the reader thread, a copy into the queue. */
+static int ring_take(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+	const struct xs_event *e = data;
+	__u8 key[QUEUE_KEY_LEN];
+	void *slot;
+	__u32 n;
+
+	if (!c->rd_live)
+		return ring_direct(c, data, size);
+	/* this record and what waits behind it */
+	if (c->prod_pos) {
+		__u64 fill = __atomic_load_n(c->prod_pos, __ATOMIC_ACQUIRE) -
+			     __atomic_load_n(c->cons_pos, __ATOMIC_ACQUIRE);
+
+		if (fill > atomic_load_explicit(&c->ring_hw, memory_order_relaxed))
+			atomic_store_explicit(&c->ring_hw, fill, memory_order_relaxed);
+	}
+	slot = queue_reserve(c->q, size, size >= sizeof(*e) ? e->dir : 0);
+	if (!slot) {
+		if (record_key(data, size, key))
+			queue_note_drop(c->q, key);
+		return 0;
+	}
+	memcpy(slot, data, size);
+	if (queue_drops_pending(c->q) && record_key(slot, size, key) &&
+	    (n = queue_take_drops(c->q, key))) {
+		struct xs_event *copy = slot;
+
+		copy->drops_before = add_drops(copy->drops_before, n);
+	}
+	queue_commit(c->q);
+	return 0;
+}
+
+/* On the reader thread, once let go: priority, then confinement. 0 or -errno (said). */
+static int reader_setup(struct capture *c)
+{
+	int err;
+
+	/* SCHED_FIFO was asked at creation; where it was refused, a nice value instead */
+	if (c->opts.priority && !c->rd_fifo && setpriority(PRIO_PROCESS, 0, READER_NICE)) {
+		err = -errno;
+		pr_warn("cannot raise the priority of the ring's reader: %s (--priority needs "
+			"CAP_SYS_NICE: run as root or leave --priority out)\n",
+			strerror(-err));
+		return err;
+	}
+	if (c->rd_confine) {
+		err = c->rd_confine();
+		if (err) {
+			pr_warn("cannot confine the ring's reader thread: %s\n", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void *ring_reader(void *arg)
+{
+	struct capture *c = arg;
+	int gate, err = 0, n;
+
+	pthread_mutex_lock(&c->rd_mu);
+	while (c->rd_gate == RD_PARKED)
+		pthread_cond_wait(&c->rd_cv, &c->rd_mu);
+	gate = c->rd_gate;
+	pthread_mutex_unlock(&c->rd_mu);
+	if (gate == RD_GO)
+		err = reader_setup(c);
+	pthread_mutex_lock(&c->rd_mu);
+	c->rd_start_err = err;
+	c->rd_ready = true;
+	pthread_cond_broadcast(&c->rd_cv);
+	pthread_mutex_unlock(&c->rd_mu);
+	if (gate != RD_GO || err)
+		return NULL;
+	while (!atomic_load(&c->rd_stop)) {
+		n = ring_buffer__poll(c->rb, READER_POLL_MS);
+		/* the kernel wakes the reader only past a fill threshold: what came in below it
+		 * is read when the poll times out */
+		if (n == 0)
+			n = ring_buffer__consume(c->rb);
+		if (n < 0 && n != -EINTR) {
+			atomic_store(&c->rd_err, n);
+			queue_wake(c->q);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Maps the ring's consumer and producer positions read-only (unmapped by
+ * capture_replay_release at close); without them there is no high-water mark, nothing else. */
+static void ring_positions(struct capture *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.ring);
+	void *cp, *pp;
+
+	c->page = sysconf(_SC_PAGESIZE);
+	cp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, 0);
+	if (cp == MAP_FAILED)
+		return;
+	pp = mmap(NULL, c->page, PROT_READ, MAP_SHARED, fd, c->page);
+	if (pp == MAP_FAILED) {
+		munmap(cp, c->page);
+		return;
+	}
+	c->cons_pos = cp;
+	c->prod_pos = pp;
+}
+
+/*
+ * Creates the reader thread, parked until capture_live_start: it must exist before the
+ * caller installs seccomp (which would refuse the clone), and must not read before the
+ * caller is ready. No signal is delivered to it: load's handlers run on the main thread.
+ */
+static int reader_create(struct capture *c)
+{
+	struct sched_param sp = { .sched_priority = READER_FIFO_PRIO };
+	sigset_t all, old;
+	pthread_attr_t attr;
+	int err;
+
+	c->q = queue_new(c->opts.queue_size);
+	if (!c->q) {
+		err = -errno;
+		pr_warn("cannot reserve the %llu-byte queue of the ring's reader: %s (see "
+			"--queue-size)\n",
+			(unsigned long long)c->opts.queue_size, strerror(-err));
+		return err;
+	}
+	ring_positions(c);
+	pthread_mutex_init(&c->rd_mu, NULL);
+	pthread_cond_init(&c->rd_cv, NULL);
+	c->rd_gate = RD_PARKED;
+	c->rd_live = true;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = ENOTSUP;
+	if (c->opts.priority) {
+		pthread_attr_init(&attr);
+		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+		pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+		pthread_attr_setschedparam(&attr, &sp);
+		err = pthread_create(&c->rd, &attr, ring_reader, c);
+		pthread_attr_destroy(&attr);
+		c->rd_fifo = !err;
+		if (err)
+			pr_debug("SCHED_FIFO for the ring's reader refused (%s); trying nice %d\n",
+				 strerror(err), READER_NICE);
+	}
+	if (err)
+		err = pthread_create(&c->rd, NULL, ring_reader, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		c->rd_live = false;
+		pr_warn("cannot start the thread that reads the ring: %s\n", strerror(err));
+		return -err;
+	}
+	c->rd_on = true;
+	return 0;
+}
+
+/* Stops and joins the reader (parked or running); from then on records go straight to the
+ * callback. */
+static void reader_stop(struct capture *c)
+{
+	if (!c->rd_on)
+		return;
+	atomic_store(&c->rd_stop, true);
+	pthread_mutex_lock(&c->rd_mu);
+	if (c->rd_gate == RD_PARKED)
+		c->rd_gate = RD_STOP;
+	pthread_cond_broadcast(&c->rd_cv);
+	pthread_mutex_unlock(&c->rd_mu);
+	pthread_join(c->rd, NULL);
+	c->rd_on = false;
+	c->rd_live = false;
+	pthread_cond_destroy(&c->rd_cv);
+	pthread_mutex_destroy(&c->rd_mu);
+}
+
+int capture_live_start(struct capture *c, int (*confine)(void))
+{
+	int err;
+
+	if (!c->rd_on)
+		return 0;
+	pthread_mutex_lock(&c->rd_mu);
+	c->rd_confine = confine;
+	c->rd_gate = RD_GO;
+	pthread_cond_broadcast(&c->rd_cv);
+	while (!c->rd_ready)
+		pthread_cond_wait(&c->rd_cv, &c->rd_mu);
+	err = c->rd_start_err;
+	pthread_mutex_unlock(&c->rd_mu);
+	return err;
+}
+
+int capture_queue_stats(struct capture *c, struct queue_stats *st)
+{
+	if (!c || !c->q)
+		return -ENOENT;
+	queue_get_stats(c->q, st);
+	return 0;
+}
+
+/* Hands the queued records to the callback, at most max (0: all). Caller's thread. */
+static int queue_deliver(struct capture *c, int max)
+{
+	const void *rec;
+	size_t len;
+	int n = 0, err;
+
+	c->mono_to_wall = capture_mono_to_wall_ns();
+	while ((!max || n < max) && (rec = queue_peek(c->q, &len))) {
+		err = capture_ring_record(c, (void *)rec, len);
+		queue_pop(c->q);
+		if (err < 0)
+			return err;
+		n++;
+	}
+	return n;
+}
+
+/*
  * The BPF ring buffer: bpf/xdp_sniff.bpf.c, XDP on ingress when opts.dirs has CAPTURE_IN
  * (else only loaded, for tc egress), its records read through libbpf's ring_buffer. Replay
  * through the kernel uses the same object and ring (replay.c opens it itself).
@@ -180,7 +478,15 @@ static int ring_attach(struct capture *c)
 		if (err)
 			return err;
 	}
-	return capture_ring_new(c);
+	if (!c->opts.queue_size)
+		return capture_ring_new(c);
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.ring), ring_take, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		pr_warn("failed to open the ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	return reader_create(c);
 }
 
 static struct bpf_object *ring_object(struct capture *c)
@@ -197,6 +503,12 @@ static int ring_poll(struct capture *c, int timeout_ms)
 {
 	int n;
 
+	if (c->q) {
+		if (!queue_wait(c->q, timeout_ms))
+			return atomic_load(&c->rd_err);
+		n = queue_deliver(c, QUEUE_BATCH);
+		return n ? n : atomic_load(&c->rd_err);
+	}
 	c->mono_to_wall = capture_mono_to_wall_ns();
 	n = ring_buffer__poll(c->rb, timeout_ms);
 	/* the kernel wakes the reader only past a fill threshold: what came in below it is
@@ -206,8 +518,14 @@ static int ring_poll(struct capture *c, int timeout_ms)
 	return n;
 }
 
+/* The reader stops; what it queued goes first, then what is left on the ring. */
 static void ring_drain(struct capture *c)
 {
+	if (c->q) {
+		reader_stop(c);
+		queue_deliver(c, 0);
+	}
+	c->mono_to_wall = capture_mono_to_wall_ns();
 	if (c->rb)
 		ring_buffer__consume(c->rb);
 }
@@ -217,10 +535,31 @@ static int ring_counters(struct capture *c, struct xs_counters out[XS_DIR_MAX])
 	return capture_read_counters(bpf_map__fd(c->skel->maps.counters), out);
 }
 
+static void ring_print_stats(struct capture *c, FILE *f)
+{
+	struct queue_stats st;
+
+	if (capture_queue_stats(c, &st))
+		return;
+	fprintf(f,
+		"%llu records through the queue between the ring's reader and the outputs (at "
+		"most %llu of %llu MiB in use); %llu dropped because it was full (%llu in, %llu "
+		"out); at most %llu KiB of the %u MiB ring waited to be read\n",
+		(unsigned long long)st.records, (unsigned long long)(st.high_water >> 20),
+		(unsigned long long)(st.size >> 20),
+		(unsigned long long)(st.drops[XS_DIR_INGRESS] + st.drops[XS_DIR_EGRESS]),
+		(unsigned long long)st.drops[XS_DIR_INGRESS],
+		(unsigned long long)st.drops[XS_DIR_EGRESS],
+		(unsigned long long)(atomic_load(&c->ring_hw) >> 10), c->opts.ring_size >> 20);
+}
+
 static void ring_close(struct capture *c)
 {
+	reader_stop(c);
 	ring_buffer__free(c->rb);
 	c->rb = NULL;
+	queue_free(c->q);
+	c->q = NULL;
 	xdp_sniff__destroy(c->skel);
 	c->skel = NULL;
 }
@@ -235,6 +574,7 @@ const struct capture_ops capture_ring = {
 	.poll = ring_poll,
 	.drain = ring_drain,
 	.counters = ring_counters,
+	.print_stats = ring_print_stats,
 	.close = ring_close,
 };
 

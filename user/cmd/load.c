@@ -97,6 +97,11 @@ static int load_validate(struct session_opts *o, struct privs_user *zuser)
 	}
 	if (!o->cap.dirs)
 		o->cap.dirs = CAPTURE_BOTH;
+	/* the ring reader's queue, alongside --memcap: by default a quarter of it, at most 256M */
+	if (o->cap.queue_size == SESSION_QUEUE_AUTO)
+		o->cap.queue_size = o->memcap / 4 < (256ULL << 20)
+					    ? (o->memcap / 4 > (2ULL << 20) ? o->memcap / 4 : 2ULL << 20)
+					    : 256ULL << 20;
 	if (o->cap.skips && (!o->http || o->http_bodies))
 		return session_usage_error("load", "--no-bodies goes with --http and not with "
 						   "--http-bodies");
@@ -276,9 +281,15 @@ int cmd_load(int argc, char **argv)
 		session_close(&s);
 		return 1;
 	}
-	/* drop privileges before the first packet is parsed (and --metrics' thread its own) */
-	r = privs_drop(o.user ? &zuser : NULL) || session_serve_metrics(&s, privs_confine_thread) ?
-		    1 :
-		    load_run(&s, &o);
+	/* drop privileges before the first packet is parsed */
+	r = privs_drop(o.user ? &zuser : NULL) ? 1 : 0;
+	/* the ring's reader thread (if any) drops as much and starts reading */
+	if (!r && capture_live_start(s.cap, privs_confine_thread))
+		r = 1;
+	/* and --metrics' thread its own before it serves */
+	if (!r && session_serve_metrics(&s, privs_confine_server_thread))
+		r = 1;
+	if (!r)
+		r = load_run(&s, &o);
 	return load_finish(&s, r);
 }

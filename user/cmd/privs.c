@@ -237,7 +237,14 @@ int privs_drop(const struct privs_user *user)
 	return err;
 }
 
-int privs_confine_thread(void)
+/*
+ * Capabilities and seccomp filters belong to a thread, not to the process: a thread started
+ * before privs_drop() (the ring's reader, capture_live_start) keeps everything unless it
+ * drops it itself. This empties all of the calling thread's capability sets (it detaches
+ * nothing: the main thread does that) and installs the same allow-list on it.
+ */
+/* privs_confine_thread() and privs_confine_server_thread(): serving adds accepting */
+static int confine_thread(bool serving)
 {
 	cap_t caps = cap_init();
 	int err = 0;
@@ -249,12 +256,22 @@ int privs_confine_thread(void)
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		err = -errno;
 	if (!err && seccomp_wanted)
-		err = seccomp_install(true);
+		err = seccomp_install(serving);
 	if (err)
-		pr_warn("failed to confine the --metrics thread: %s (--no-seccomp runs without "
-			"the filter)\n",
-			strerror(-err));
+		pr_warn("failed to confine the %s thread: %s (--no-seccomp runs without the "
+			"filter)\n",
+			serving ? "--metrics" : "ring reader", strerror(-err));
 	return err;
+}
+
+int privs_confine_thread(void)
+{
+	return confine_thread(false);
+}
+
+int privs_confine_server_thread(void)
+{
+	return confine_thread(true);
 }
 
 void privs_raise(void)

@@ -33,12 +33,14 @@ int privs_drop(const struct privs_user *user);
 /* Whether privs_drop() installs the seccomp filter (on unless told otherwise). */
 void privs_set_seccomp(bool on);
 /*
- * On a thread made before privs_drop() (the --metrics server's), after it: capabilities, the
- * no-new-privileges bit and a seccomp filter belong to each thread, so privs_drop() on the
- * main thread left this one as it was. It drops every capability (it never detaches) and
- * installs the same allow-list, plus accepting connections. Returns 0 or -errno (said).
+ * On a thread made before privs_drop() (the ring's reader, the --metrics server), after it:
+ * capabilities, the no-new-privileges bit and a seccomp filter belong to each thread, so
+ * privs_drop() on the main thread left this one as it was. It drops every capability (it
+ * never detaches) and installs the same allow-list; privs_confine_server_thread() adds
+ * accepting connections (the --metrics server's). Returns 0 or -errno (said).
  */
 int privs_confine_thread(void);
+int privs_confine_server_thread(void);
 /* Raises the detach capabilities again (no-op when they are gone). */
 void privs_raise(void);
 /* Back to no effective capability, once detached. */

@@ -287,6 +287,14 @@ const struct session_option session_options[] = {
 	  "the ring between the program and the reader, a\npower of two from 128K (default 512K)",
 	  SSEC_CAPTURE, SESSION_REPLAY, SOPT_NUMBER, FIELD(cap.ring_size), .min = REPLAY_MIN_RING,
 	  .max = 1 << 30, .flags = SOPT_POW2 },
+	{ "queue-size", 0, "BYTES",
+	  "records held between the thread that drains the\nring and the outputs, alongside "
+	  "--memcap\n(default a quarter of it, at most 256M; taken\nas needed; 0: no queue)",
+	  SSEC_CAPTURE, SESSION_LOAD, SOPT_NUMBER, FIELD(cap.queue_size), .min = 2ULL << 20,
+	  .max = 1ULL << 40, .flags = SOPT_ZERO_OK },
+	{ "priority", 0, NULL,
+	  "run that thread SCHED_FIFO (else at nice -10);\nneeds CAP_SYS_NICE, taken at start",
+	  SSEC_CAPTURE, SESSION_LOAD, SOPT_FLAG, FIELD(cap.priority) },
 	{ "xdp-mode", 0, "native|skb|auto", "how XDP attaches (default auto)", SSEC_CAPTURE,
 	  SESSION_LOAD, SOPT_ENUM, FIELD(cap.xdp_mode), .values = xdp_mode_values },
 	{ "direction", 0, "in|out|both", "which traffic to capture (default both)", SSEC_CAPTURE,
@@ -434,6 +442,7 @@ void session_opts_init(struct session_opts *o, enum session_cmd cmd)
 	if (cmd == SESSION_LOAD) {
 		/* cap.dirs stays 0 until --direction: the transport decides the default */
 		o->cap.ring_size = 64U << 20;
+		o->cap.queue_size = SESSION_QUEUE_AUTO;
 	} else {
 		/* the file's frames all come in as ingress; the capture picks the ring size */
 		o->cap.dirs = CAPTURE_IN;

@@ -85,6 +85,9 @@ struct session {
 	struct metrics *metrics;	/* --metrics; NULL without */
 };
 
+/* cap.queue_size until load_validate sizes it from --memcap (load.c) */
+#define SESSION_QUEUE_AUTO (~0ULL)
+
 /* The defaults of cmd (one of SESSION_LOAD, SESSION_REPLAY). o must not move afterwards
  * (o->cap.filter points into it). */
 void session_opts_init(struct session_opts *o, enum session_cmd cmd);

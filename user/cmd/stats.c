@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "cmd/session.h"
+#include "capture/queue.h"
 #include "metrics/metrics.h"
 #include "sinks/retain.h"
 
@@ -165,6 +166,23 @@ static const struct stat_row retain_rows[] = {
 #undef RS
 };
 
+/* the ring reader's queue (load over the ring): capture/queue.h's counters */
+static const struct stat_row queue_rows[] = {
+#define QS(field, key, metric, gauge, help) ROW(struct queue_stats, field, key, metric, gauge, help)
+	QS(size, "size", "queue_size_bytes", GAUGE, "Bytes the ring reader's queue may hold."),
+	QS(in_use, "in_use", "queue_used_bytes", GAUGE, "Bytes in the queue now."),
+	QS(high_water, "high_water", "queue_high_water_bytes", GAUGE,
+	   "The most bytes the queue has held."),
+	QS(records, "records", "queue_records", COUNTER, "Records the reader queued."),
+	QS(drops[XS_DIR_INGRESS], "drops_in", "queue_dropped_in", COUNTER,
+	   "Ingress records dropped for want of queue room."),
+	QS(drops[XS_DIR_EGRESS], "drops_out", "queue_dropped_out", COUNTER,
+	   "Egress records dropped for want of queue room."),
+	QS(dropped_bytes, "dropped_bytes", "queue_dropped_bytes", COUNTER,
+	   "Bytes of the records the queue dropped."),
+#undef QS
+};
+
 /* Figures of their own struct: the ring, the process, the endpoint. */
 struct ring_fill {
 	__u64 used, size;
@@ -262,6 +280,12 @@ void session_stats_walk(struct session *s, session_stat_fn fn, void *ctx)
 	}
 	if (s->cap && !capture_ring_fill(s->cap, &ring.used, &ring.size))
 		WALK("ring", ring_rows, &ring);
+	if (s->cap) {
+		struct queue_stats qs;
+
+		if (!capture_queue_stats(s->cap, &qs))
+			WALK("queue", queue_rows, &qs);
+	}
 	sinks_get_stats(&s->sinks, &out);
 	WALK("outputs", output_rows, &out);
 	if (s->pcap) {
