@@ -54,7 +54,13 @@ struct spool {
 	struct spool_stats st;
 };
 
-static __u32 crc_tab[256];
+/*
+ * CRC-32C. Every record is checksummed when it is written and again when it is read back
+ * for publishing, so this runs over every byte exported twice: with SSE4.2 (every x86-64 CPU
+ * since 2008) the crc32 instruction takes 8 bytes a step; elsewhere slicing by 8 tables.
+ */
+static __u32 crc_tab[8][256];
+static bool crc_hw;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
@@ -64,19 +70,69 @@ static void crc_init(void)
 
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		crc_tab[i] = c;
+		crc_tab[0][i] = c;
 	}
+	for (__u32 i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_tab[t][i] = crc_tab[0][crc_tab[t - 1][i] & 0xff] ^ (crc_tab[t - 1][i] >> 8);
+#if defined(__x86_64__)
+	crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static __u32 crc_sse42(__u32 crc, const __u8 *p, size_t len)
+{
+	__u64 c = crc;
+
+	for (; len && ((uintptr_t)p & 7); len--)
+		c = __builtin_ia32_crc32qi((__u32)c, *p++);
+	for (; len >= 8; len -= 8, p += 8) {
+		__u64 v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	for (; len; len--)
+		c = __builtin_ia32_crc32qi((__u32)c, *p++);
+	return (__u32)c;
+}
+#endif
+
+static __u32 crc_sw(__u32 crc, const __u8 *p, size_t len)
+{
+	for (; len >= 8; len -= 8, p += 8) {
+		__u32 lo, hi;
+
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + 4, 4);
+		lo = le32toh(lo) ^ crc;
+		hi = le32toh(hi);
+		crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
+		      crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^
+		      crc_tab[3][hi & 0xff] ^ crc_tab[2][(hi >> 8) & 0xff] ^
+		      crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
+	}
+	while (len--)
+		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+__u32 spool_crc32c_sw(__u32 crc, const void *buf, size_t len)
+{
+	pthread_once(&crc_once, crc_init);
+	return ~crc_sw(~crc, buf, len);
 }
 
 __u32 spool_crc32c(__u32 crc, const void *buf, size_t len)
 {
-	const __u8 *p = buf;
-
 	pthread_once(&crc_once, crc_init);
-	crc = ~crc;
-	while (len--)
-		crc = crc_tab[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+#if defined(__x86_64__)
+	if (crc_hw)
+		return ~crc_sse42(~crc, buf, len);
+#endif
+	return ~crc_sw(~crc, buf, len);
 }
 
 static void seg_name(char *buf, size_t size, __u64 first)
