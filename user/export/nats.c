@@ -22,6 +22,9 @@
 #define EXPORT_DEFAULT_DRAIN_MS 10000
 #define EXPORT_RETRY_NS 1000000000ull
 #define EXPORT_ID_MAX 160
+#define EXPORT_BATCH 64		/* messages made under the lock and then sent without it */
+#define EXPORT_IDLE_NS 20000000ull	/* the publisher's sleep with nothing to send */
+#define EXPORT_NAP_NS 2000000ull	/* ... and while records keep coming */
 
 static const char *const kind_names[EXPORT_KINDS] = { "streams", "http", "stats" };
 
@@ -46,6 +49,10 @@ struct exporter {
 	pthread_cond_t cv;		/* wakes the publisher: a record came, or stop */
 	pthread_t thread;
 	bool started, stop, kick;
+	bool idle;			/* the publisher sent all there was: wake it per record */
+	char *bbuf;			/* the publisher's: a batch of records copied out */
+	size_t bcap;
+	__u32 fresh;			/* records spooled since the publisher last looked */
 	bool read_warned;
 	bool fail_warned;		/* a failed publish was said since the last ack */
 	struct export_slot *ring;	/* in flight, in seq order: ring[head .. head+n) */
@@ -677,15 +684,16 @@ static natsMsg *export_msg(struct exporter *e, const struct spool_rec *r)
 /*
  * The publisher thread's round, under mu: acks in, a rewind after a failure or a reconnect
  * once what is in flight has settled, then records out while the window has room. mu is let
- * go around each publish, so acks come in meanwhile.
+ * go around each batch of publishes, so acks come in meanwhile. True when every record in the
+ * spool went out (nothing more to do until one comes).
  */
-static void export_pump(struct exporter *e)
+static bool export_pump(struct exporter *e)
 {
 	struct spool_rec r;
 	jsPubOptions po;
 	natsMsg *m;
-	natsStatus s;
-	int err;
+	natsStatus s = NATS_OK;
+	int err = 0;
 
 	export_collect(e);
 	if (e->failed || e->reconnected) {
@@ -704,42 +712,92 @@ static void export_pump(struct exporter *e)
 		}
 	}
 	if (e->fail_ns || !e->js || !export_connected(e))
-		return;
+		return false;
 	jsPubOptions_Init(&po);
 	po.MaxWait = e->o.timeout_ms;
 	po.ExpectStream = e->o.stream;
 	while (e->n < e->cap && !e->failed) {
-		err = spool_next(e->sp, &r);
-		if (err) {
-			if (err != -ENOENT && !e->read_warned) {
-				e->read_warned = true;
-				pr_warn("nats: cannot read the spool: %s\n", strerror(-err));
+		struct spool_rec batch[EXPORT_BATCH];
+		size_t used = 0;
+		int nb = 0, i;
+
+		/* a batch of records copied out of the spool under mu, then made into messages
+		 * and sent with mu let go: the capture thread and the acks wait for a copy,
+		 * not for libnats */
+		while (nb < EXPORT_BATCH && e->n < e->cap) {
+			err = spool_next(e->sp, &r);
+			if (err) {
+				if (err != -ENOENT && !e->read_warned) {
+					e->read_warned = true;
+					pr_warn("nats: cannot read the spool: %s\n", strerror(-err));
+				}
+				break;
 			}
-			break;
+			if (used + r.id_len + r.len > e->bcap) {
+				size_t cap = e->bcap ? e->bcap : 256 << 10;
+				char *nbuf;
+
+				while (cap < used + r.id_len + r.len)
+					cap *= 2;
+				nbuf = realloc(e->bbuf, cap);
+				if (!nbuf) {
+					err = -ENOMEM;
+					break;
+				}
+				/* the copies so far moved with the buffer */
+				for (int k = 0; k < nb; k++) {
+					batch[k].id = nbuf + (batch[k].id - e->bbuf);
+					batch[k].data = nbuf + ((const char *)batch[k].data - e->bbuf);
+				}
+				e->bbuf = nbuf;
+				e->bcap = cap;
+			}
+			batch[nb] = r;
+			batch[nb].id = memcpy(e->bbuf + used, r.id, r.id_len);
+			used += r.id_len;
+			batch[nb].data = memcpy(e->bbuf + used, r.data, r.len);
+			used += r.len;
+			e->ring[(e->head + e->n) % e->cap] = (struct export_slot){ .seq = r.seq };
+			e->n++;
+			e->unsettled++;
+			nb++;
 		}
-		m = export_msg(e, &r);
-		if (!m) {
-			spool_rewind(e->sp);
-			break;
+		if (err == -ENOMEM) {
+			/* the record that got no copy is sent again by the rewind after what is
+			 * in flight has settled, as after a failed publish */
+			e->failed = true;
+			e->nfailed++;
 		}
-		e->ring[(e->head + e->n) % e->cap] = (struct export_slot){ .seq = r.seq };
-		e->n++;
-		e->unsettled++;
+		if (!nb)
+			break;
 		pthread_mutex_unlock(&e->mu);
-		s = js_PublishMsgAsync(e->js, &m, &po);
-		natsMsg_Destroy(m);
+		for (i = 0; i < nb; i++) {
+			m = export_msg(e, &batch[i]);
+			if (!m) {
+				s = NATS_NO_MEMORY;
+				break;
+			}
+			s = js_PublishMsgAsync(e->js, &m, &po);
+			natsMsg_Destroy(m);
+			if (s != NATS_OK)
+				break;
+		}
 		pthread_mutex_lock(&e->mu);
-		if (s != NATS_OK) {
-			/* never sent: no ack will come for it; it is the newest in the ring */
-			e->n--;
-			e->unsettled--;
+		e->published += (__u64)i;
+		if (i < nb) {
+			/* batch[i..] never went: no ack will come for them; they are the newest in
+			 * the ring */
+			e->n -= (__u32)(nb - i);
+			e->unsettled -= (__u32)(nb - i);
 			e->failed = true;
 			e->nfailed++;
 			pr_debug("nats: publish failed: %s\n", nats_err(s));
 			break;
 		}
-		e->published++;
+		if (err)
+			break;
 	}
+	return err == -ENOENT;
 }
 
 /*
@@ -750,13 +808,19 @@ static void *export_thread(void *arg)
 {
 	struct exporter *e = arg;
 	struct timespec ts;
+	__u64 wait_ns;
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
-		export_pump(e);
+		e->fresh = 0;
+		e->idle = export_pump(e);
 		spool_tick(e->sp, mono_ns());
+		/* idle: the next record wakes us at once. Busy (records kept coming, or the
+		 * broker is away): a short nap gathers a batch, cut short when EXPORT_BATCH
+		 * records are in, instead of a wake-up for every record. */
+		wait_ns = e->idle ? EXPORT_IDLE_NS : EXPORT_NAP_NS;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 20 * 1000000;
+		ts.tv_nsec += (long)wait_ns;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
@@ -792,7 +856,8 @@ int export_record(struct exporter *e, enum export_kind kind, const char *text, s
 		/* it waits in the spool for the broker */
 		e->spooled++;
 	}
-	if (!e->kick) {
+	e->fresh++;
+	if ((e->idle || e->fresh >= EXPORT_BATCH) && !e->kick) {
 		e->kick = true;
 		pthread_cond_signal(&e->cv);
 	}
@@ -910,5 +975,6 @@ void export_close(struct exporter *e, bool summary)
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e->ring);
+	free(e->bbuf);
 	free(e);
 }
