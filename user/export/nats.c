@@ -25,6 +25,7 @@
 #define EXPORT_BATCH 64		/* messages made under the lock and then sent without it */
 #define EXPORT_IDLE_NS 20000000ull	/* the publisher's sleep with nothing to send */
 #define EXPORT_NAP_NS 2000000ull	/* ... and while records keep coming */
+#define EXPORT_STAGE_MAX (4u << 20)	/* records handed over and not yet spooled, bytes */
 
 static const char *const kind_names[EXPORT_KINDS] = { "streams", "http", "stats" };
 
@@ -44,15 +45,29 @@ struct exporter {
 	jsCtx *js;
 	struct spool *sp;
 
-	/* shared by the capture thread, the publisher thread and libnats' threads, under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* wakes the publisher: a record came, or stop */
-	pthread_t thread;
-	bool started, stop, kick;
+	/*
+	 * The capture thread's hand-over, under smu: records given to export_record and not
+	 * yet in the spool (each: u8 kind, u32 length, the text). The publisher takes them
+	 * all at once (swapping stage and spare) and spools them, so the capture thread
+	 * neither waits for the spool, the publisher or the acks, nor wakes the publisher
+	 * for every record. Lock order: mu, then smu.
+	 */
+	pthread_mutex_t smu;
+	pthread_cond_t cv;		/* wakes the publisher: records came, or stop */
+	char *stage;
+	size_t stage_len, stage_cap;
+	__u32 fresh;			/* records in stage */
+	bool stop, kick;
 	bool idle;			/* the publisher sent all there was: wake it per record */
+
+	/* shared by the publisher thread, libnats' threads and the stats, under mu */
+	pthread_mutex_t mu;
+	pthread_t thread;
+	bool started;
+	char *spare;			/* the publisher's: the stage it took */
+	size_t spare_len, spare_cap;
 	char *bbuf;			/* the publisher's: a batch of records copied out */
 	size_t bcap;
-	__u32 fresh;			/* records spooled since the publisher last looked */
 	bool read_warned;
 	bool fail_warned;		/* a failed publish was said since the last ack */
 	struct export_slot *ring;	/* in flight, in seq order: ring[head .. head+n) */
@@ -342,9 +357,13 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		slot->state = SLOT_ACKED;
 		e->fail_warned = false;
 		/* a full window waits for its oldest: wake the publisher once that one is in */
-		if (e->n == e->cap && slot == &e->ring[e->head] && !e->kick) {
-			e->kick = true;
-			pthread_cond_signal(&e->cv);
+		if (e->n == e->cap && slot == &e->ring[e->head]) {
+			pthread_mutex_lock(&e->smu);
+			if (!e->kick) {
+				e->kick = true;
+				pthread_cond_signal(&e->cv);
+			}
+			pthread_mutex_unlock(&e->smu);
 		}
 		e->acked++;
 		if (pa->Duplicate)
@@ -580,6 +599,7 @@ int export_open(struct exporter **out, const struct export_opts *o)
 	if (!e)
 		return -ENOMEM;
 	pthread_mutex_init(&e->mu, NULL);
+	pthread_mutex_init(&e->smu, NULL);
 	pthread_cond_init(&e->cv, NULL);
 	e->o = *o;
 	if (!e->o.spool_dir) {
@@ -684,8 +704,9 @@ static natsMsg *export_msg(struct exporter *e, const struct spool_rec *r)
 /*
  * The publisher thread's round, under mu: acks in, a rewind after a failure or a reconnect
  * once what is in flight has settled, then records out while the window has room. mu is let
- * go around each batch of publishes, so acks come in meanwhile. True when every record in the
- * spool went out (nothing more to do until one comes).
+ * go around each batch of publishes, so acks come in meanwhile. True when there is nothing to
+ * send for now: every record in the spool went out, or the broker is not there (false: the
+ * window is full, or a batch was cut short).
  */
 static bool export_pump(struct exporter *e)
 {
@@ -712,7 +733,7 @@ static bool export_pump(struct exporter *e)
 		}
 	}
 	if (e->fail_ns || !e->js || !export_connected(e))
-		return false;
+		return true;
 	jsPubOptions_Init(&po);
 	po.MaxWait = e->o.timeout_ms;
 	po.ExpectStream = e->o.stream;
@@ -804,43 +825,14 @@ static bool export_pump(struct exporter *e)
  * The publisher: libnats is only ever called from here (and its own threads), never from
  * the capture thread, which may run under seccomp without the right to start threads.
  */
-static void *export_thread(void *arg)
-{
-	struct exporter *e = arg;
-	struct timespec ts;
-	__u64 wait_ns;
-
-	pthread_mutex_lock(&e->mu);
-	while (!e->stop) {
-		e->fresh = 0;
-		e->idle = export_pump(e);
-		spool_tick(e->sp, mono_ns());
-		/* idle: the next record wakes us at once. Busy (records kept coming, or the
-		 * broker is away): a short nap gathers a batch, cut short when EXPORT_BATCH
-		 * records are in, instead of a wake-up for every record. */
-		wait_ns = e->idle ? EXPORT_IDLE_NS : EXPORT_NAP_NS;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)wait_ns;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (!e->kick)
-			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
-		e->kick = false;
-	}
-	pthread_mutex_unlock(&e->mu);
-	nats_ReleaseThreadMemory();
-	return NULL;
-}
-
-int export_record(struct exporter *e, enum export_kind kind, const char *text, size_t len)
+/* Spools one record, its id made from the seq the spool gives it. Under mu. */
+static int export_spool_one(struct exporter *e, enum export_kind kind, const char *text,
+			    size_t len)
 {
 	char id[EXPORT_ID_MAX];
 	__u64 seq;
 	int n, err;
 
-	pthread_mutex_lock(&e->mu);
 	e->records++;
 	seq = spool_next_seq(e->sp);
 	n = snprintf(id, sizeof(id), "%s-%016llx-%u-%llu", e->host,
@@ -856,12 +848,138 @@ int export_record(struct exporter *e, enum export_kind kind, const char *text, s
 		/* it waits in the spool for the broker */
 		e->spooled++;
 	}
+	return err;
+}
+
+/* Spools the records of a stage buffer, in order. Under mu. */
+static void export_spool_staged(struct exporter *e, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		__u32 n;
+
+		memcpy(&n, buf + off + 1, sizeof(n));
+		export_spool_one(e, (enum export_kind)buf[off], buf + off + 5, n);
+		off += 5 + n;
+	}
+}
+
+/* Takes what the capture thread handed over and spools it; true when there was any. Under
+ * mu (so that nothing given later can be spooled before it: see export_record's overflow). */
+static bool export_take_stage(struct exporter *e)
+{
+	size_t cap, taken;
+	char *b;
+
+	pthread_mutex_lock(&e->smu);
+	b = e->stage;
+	cap = e->stage_cap;
+	e->stage = e->spare;
+	e->stage_cap = e->spare_cap;
+	e->spare = b;
+	e->spare_cap = cap;
+	e->spare_len = e->stage_len;
+	e->stage_len = 0;
+	e->fresh = 0;
+	pthread_mutex_unlock(&e->smu);
+	export_spool_staged(e, e->spare, e->spare_len);
+	taken = e->spare_len;
+	e->spare_len = 0;
+	return taken;
+}
+
+/*
+ * The publisher: libnats is only ever called from here (and its own threads), never from
+ * the capture thread, which may run under seccomp without the right to start threads. Each
+ * round spools what was handed over, then publishes.
+ */
+static void *export_thread(void *arg)
+{
+	struct exporter *e = arg;
+	struct timespec ts;
+	__u64 wait_ns;
+	bool idle, took;
+
+	for (;;) {
+		pthread_mutex_lock(&e->mu);
+		took = export_take_stage(e);
+		idle = export_pump(e) && !took;
+		spool_tick(e->sp, mono_ns());
+		pthread_mutex_unlock(&e->mu);
+
+		pthread_mutex_lock(&e->smu);
+		if (e->stop) {
+			pthread_mutex_unlock(&e->smu);
+			break;
+		}
+		/* idle (no record came this round, nothing to send): the next record wakes us
+		 * at once. Busy (records kept coming, or the window is full): a short nap
+		 * gathers a batch, cut short when EXPORT_BATCH records are in (or, with the
+		 * window full, by the oldest one's ack), instead of a wake-up a record. */
+		e->idle = idle && !e->stage_len;
+		wait_ns = e->idle ? EXPORT_IDLE_NS : EXPORT_NAP_NS;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)wait_ns;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (!e->kick)
+			pthread_cond_timedwait(&e->cv, &e->smu, &ts);
+		e->kick = false;
+		pthread_mutex_unlock(&e->smu);
+	}
+	nats_ReleaseThreadMemory();
+	return NULL;
+}
+
+/*
+ * Hands the record to the publisher, which spools it within EXPORT_NAP_NS (at once when it
+ * was idle) and before it publishes it. A stage grown past EXPORT_STAGE_MAX (the publisher
+ * is behind) is spooled here instead, so memory stays bounded.
+ */
+int export_record(struct exporter *e, enum export_kind kind, const char *text, size_t len)
+{
+	size_t need = 5 + len;
+	__u32 n32 = (__u32)len;
+	int err = 0;
+
+	pthread_mutex_lock(&e->smu);
+	if (e->stage_len + need > e->stage_cap && e->stage_len + need <= EXPORT_STAGE_MAX) {
+		size_t cap = e->stage_cap ? e->stage_cap : 64 << 10;
+		char *b;
+
+		while (cap < e->stage_len + need)
+			cap *= 2;
+		b = realloc(e->stage, cap);
+		if (b) {
+			e->stage = b;
+			e->stage_cap = cap;
+		}
+	}
+	if (e->stage_len + need > e->stage_cap) {
+		/* the publisher is behind (or no memory): spool the stage and this record
+		 * here, in order, under mu as the publisher does */
+		pthread_mutex_unlock(&e->smu);
+		pthread_mutex_lock(&e->mu);
+		pthread_mutex_lock(&e->smu);
+		export_spool_staged(e, e->stage, e->stage_len);
+		e->stage_len = 0;
+		err = export_spool_one(e, kind, text, len);
+		pthread_mutex_unlock(&e->mu);
+	} else {
+		e->stage[e->stage_len] = (char)kind;
+		memcpy(e->stage + e->stage_len + 1, &n32, sizeof(n32));
+		memcpy(e->stage + e->stage_len + 5, text, len);
+		e->stage_len += need;
+	}
 	e->fresh++;
 	if ((e->idle || e->fresh >= EXPORT_BATCH) && !e->kick) {
 		e->kick = true;
 		pthread_cond_signal(&e->cv);
 	}
-	pthread_mutex_unlock(&e->mu);
+	pthread_mutex_unlock(&e->smu);
 	return err;
 }
 
@@ -932,21 +1050,31 @@ void export_close(struct exporter *e, bool summary)
 		struct spool_stats st;
 
 		for (;;) {
+			size_t staged;
+
 			pthread_mutex_lock(&e->mu);
 			spool_get_stats(e->sp, &st);
+			pthread_mutex_lock(&e->smu);
+			staged = e->stage_len;
+			pthread_mutex_unlock(&e->smu);
 			pthread_mutex_unlock(&e->mu);
-			if (!st.pending || mono_ns() >= end)
+			if ((!st.pending && !staged) || mono_ns() >= end)
 				break;
 			usleep(2000);
 		}
 		if (st.pending)
 			pr_warn("nats: %llu records not acknowledged; they stay in the spool for "
 				"the next run\n", (unsigned long long)st.pending);
-		pthread_mutex_lock(&e->mu);
+		pthread_mutex_lock(&e->smu);
 		e->stop = true;
 		pthread_cond_signal(&e->cv);
-		pthread_mutex_unlock(&e->mu);
+		pthread_mutex_unlock(&e->smu);
 		pthread_join(e->thread, NULL);
+		/* what the publisher did not take waits in the spool for the next run */
+		pthread_mutex_lock(&e->mu);
+		export_spool_staged(e, e->stage, e->stage_len);
+		e->stage_len = 0;
+		pthread_mutex_unlock(&e->mu);
 	}
 	if (summary)
 		export_print_stats(e, stderr);
@@ -973,8 +1101,11 @@ void export_close(struct exporter *e, bool summary)
 		nats_CloseAndWait(2000);
 	}
 	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->smu);
 	pthread_mutex_destroy(&e->mu);
 	free(e->ring);
 	free(e->bbuf);
+	free(e->stage);
+	free(e->spare);
 	free(e);
 }
