@@ -591,6 +591,7 @@ static void *export_thread(void *arg);
 int export_open(struct exporter **out, const struct export_opts *o)
 {
 	struct spool_opts so = {};
+	pthread_condattr_t ca;
 	struct exporter *e;
 	char dflt[300];
 	int err;
@@ -600,7 +601,12 @@ int export_open(struct exporter **out, const struct export_opts *o)
 		return -ENOMEM;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_mutex_init(&e->smu, NULL);
-	pthread_cond_init(&e->cv, NULL);
+	/* the publisher's waits are timed on CLOCK_MONOTONIC: a condition on the default
+	 * (realtime) clock took every such deadline as long past, and the thread spun */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	e->o = *o;
 	if (!e->o.spool_dir) {
 		snprintf(dflt, sizeof(dflt), "/var/lib/xdp-sniff/spool/%s",
