@@ -209,6 +209,7 @@ run_one() { # SIZE TOOL
 		sleep 0.5
 	fi
 	off="$IF $(offl "$NSC" "$IF"), $VS $(offl "$NSS" "$VS")"
+	[ -n "${NATS_PID:-}" ] && nats0=$(proc_ticks "$NATS_PID")
 	ip netns exec "$NSC" wrk -t2 -c10 -d"${SECS}s" -H 'Connection: close' "http://$SRV/f$size" \
 		>"$W/wrk.out" 2>&1 &
 	WRK_PID=$!
@@ -231,6 +232,7 @@ run_one() { # SIZE TOOL
 	xdp-sniff-nats)
 		drops=$(sed -n 's/^nats: \([0-9]*\) records, [0-9]* published, \([0-9]*\) acknowledged.*/acked \2\/\1/p' \
 			"$W/err.$size.$tool")
+		drops="$drops, broker $(echo "scale=2; ($(proc_ticks "$NATS_PID") - $nats0) / $HZ" | bc | sed 's/^\./0./') s"
 		;;
 	xdp-sniff | xdp-sniff-native)
 		read -r ok nfiles < <(verify "$out" "$W/www/f$size")
@@ -267,6 +269,7 @@ if echo "$TOOLS" | grep -q xdp-sniff-nats; then
 	command -v nats-server >/dev/null || skip "nats-server not installed (for xdp-sniff-nats)"
 	printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s/nats" }\n' "$NATS_PORT" "$W" >"$W/nats.conf"
 	ip netns exec "$NSC" nats-server -c "$W/nats.conf" >"$W/nats.log" 2>&1 &
+	NATS_PID=$!
 	for _ in $(seq 100); do inc bash -c "exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT" 2>/dev/null && break; sleep 0.1; done
 fi
 
