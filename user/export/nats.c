@@ -827,10 +827,6 @@ static bool export_pump(struct exporter *e)
 	return err == -ENOENT;
 }
 
-/*
- * The publisher: libnats is only ever called from here (and its own threads), never from
- * the capture thread, which may run under seccomp without the right to start threads.
- */
 /* Spools one record, its id made from the seq the spool gives it. Under mu. */
 static int export_spool_one(struct exporter *e, enum export_kind kind, const char *text,
 			    size_t len)
