@@ -81,7 +81,8 @@ done
 
 # cpu_us PID_TICKS_BEFORE PID_TICKS_AFTER: CPU microseconds per record
 cpu_us() { echo "($2 - $1) * 1000000 / $(getconf CLK_TCK) / $N" | bc; }
-# timed ARGS...: runs xdp-sniff ARGS; sets T (seconds) and XS_US (its CPU us per record)
+# timed ARGS...: runs xdp-sniff ARGS; sets T (seconds) and XS_US (its CPU us per record),
+# returns its exit status
 timed() {
 	local t0 t1
 	t0=$(now)
@@ -90,6 +91,7 @@ timed() {
 	t1=$(now)
 	T=$(echo "$t1 - $t0" | bc)
 	XS_US=$(awk -v n="$N" '{printf "%d", ($1 + $2) * 1000000 / n}' "$W/time")
+	return "$RC"
 }
 srv_ticks() { # the nats-servers of TARGET
 	local t=0 p
