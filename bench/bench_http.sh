@@ -29,6 +29,9 @@
 #                      the same round (the machine's load drifts between rounds)
 #   BENCH_HTTP_BIN     the xdp-sniff binary (default build/xdp-sniff): before/after builds
 #   BENCH_HTTP_ARGS    extra options for every load (e.g. --queue-size 0)
+#                      (xdp-sniff-j / xdp-sniff-nats, not in the default: load -j to a
+#                      file, and load --nats --nats-payload to a nats-server started in
+#                      the client namespace: the same records, written or published)
 #   BENCH_HTTP_OUT     also write the table to this file
 #   BENCH_HTTP_DIR     where the work directory (outputs, capture) goes (default /tmp)
 #   BENCH_KEEP=1       keep the work directory
@@ -166,6 +169,17 @@ run_one() { # SIZE TOOL RUN
 		inc sh -c 'mount -t bpf bpf /sys/fs/bpf && ip link set dev "$1" "$3" obj "$2" sec xdp' \
 			sh "$IF" "$W/pass.o" "$att" || { echo "  $tool: cannot attach"; return 1; }
 		;;
+	xdp-sniff-j | xdp-sniff-nats)
+		# the -j records to a file, or the same records published (drops: acked/given)
+		local rec=(-j)
+		[ "$tool" = xdp-sniff-nats ] && rec=(--nats "nats://127.0.0.1:$NATS_PORT" --nats-create-stream
+			--nats-payload --nats-max-payload 16M --spool-dir "$W/spool" --nats-drain 60000)
+		# shellcheck disable=SC2016
+		ip netns exec "$NSC" sh -c 'mount -t bpf bpf /sys/fs/bpf && exec "$@"' sh \
+			"$BIN" load "$IF" -p 80 -q "${rec[@]}" $XARGS >"$W/j.out" 2>"$W/cap.err" &
+		CAP_PID=$!
+		att=xdp-sniff
+		;;
 	xdp-sniff | xdp-sniff-native | xdp-sniff-w)
 		local mode="-o $out"
 		[ "$tool" = xdp-sniff-native ] && mode="-o $out --xdp-mode native"
@@ -202,6 +216,7 @@ run_one() { # SIZE TOOL RUN
 		sleep 0.5
 	fi
 	off="$IF $(offl "$NSC" "$IF"), $VS $(offl "$NSS" "$VS")"
+	[ -n "${NATS_PID:-}" ] && nats0=$(proc_ticks "$NATS_PID")
 	ip netns exec "$NSC" wrk -t2 -c10 -d"${SECS}s" -H 'Connection: close' "http://$SRV/f$size" \
 		>"$W/wrk.out" 2>&1 &
 	WRK_PID=$!
@@ -220,6 +235,12 @@ run_one() { # SIZE TOOL RUN
 		cp "$W/cap.err" "$W/err.$size.$tool.$run"
 	fi
 	case $tool in
+	xdp-sniff-j) nfiles=$(wc -l <"$W/j.out") ;;
+	xdp-sniff-nats)
+		drops=$(sed -n 's/^nats: \([0-9]*\) records, [0-9]* published, \([0-9]*\) acknowledged.*/acked \2\/\1/p' \
+			"$W/err.$size.$tool.$run")
+		drops="$drops, broker $(echo "scale=2; ($(proc_ticks "$NATS_PID") - $nats0) / $HZ" | bc | sed 's/^\./0./') s"
+		;;
 	xdp-sniff | xdp-sniff-native)
 		read -r ok nfiles < <(verify "$out" "$W/www/f$size")
 		drops=$(awk '/dropped because the ring was full/ {print $1 " ring"}' "$W/cap.err")
@@ -255,6 +276,15 @@ run_one() { # SIZE TOOL RUN
 	fi
 	return 0
 }
+
+NATS_PORT=4222
+if echo "$TOOLS" | grep -q xdp-sniff-nats; then
+	command -v nats-server >/dev/null || skip "nats-server not installed (for xdp-sniff-nats)"
+	printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s/nats" }\n' "$NATS_PORT" "$W" >"$W/nats.conf"
+	ip netns exec "$NSC" nats-server -c "$W/nats.conf" >"$W/nats.log" 2>&1 &
+	NATS_PID=$!
+	for _ in $(seq 100); do inc bash -c "exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT" 2>/dev/null && break; sleep 0.1; done
+fi
 
 for run in $(seq "$RUNS"); do
 	for size in $SIZES; do

@@ -11,7 +11,8 @@
 # order; xdp-sniff SIGKILLed while spooling and restarted: the spooled records arrive, a torn
 # spool tail is cut; a full spool drops its oldest records and counts them; bad URL, wrong
 # credentials, missing stream: one line, exit 2 (load: before attaching); a 3-node cluster
-# (3 replicas) with a node killed and restarted during capture: nothing lost or duplicated.
+# (3 replicas) with a node killed and restarted during capture: nothing lost or duplicated;
+# with nothing it can do, no thread of xdp-sniff spins.
 . "$(dirname "$0")/lib.sh"
 
 e2e_require nats-server python3 curl ss
@@ -429,6 +430,42 @@ t_cluster()
 	check_exact "$d/sub.out" "$d/j.out"
 }
 
+# Each thread of PID as "TID NS": its time on a CPU plus its time waiting for one (schedstat,
+# ns). A thread that spins is runnable all the time, however loaded the
+# machine is; one that sleeps is neither.
+thread_busy()
+{
+	local t
+
+	for t in /proc/"$1"/task/*; do
+		[ -r "$t/schedstat" ] && echo "${t##*/} $(awk '{print $1 + $2}' "$t/schedstat")"
+	done
+}
+
+# Waiting with nothing it can do (the broker away, records spooled, waiting out
+# --nats-drain), no thread of xdp-sniff spins: each is runnable less than a quarter of 2 s.
+t_idle_no_spin()
+{
+	local d=$E2E_TMP/idle pid worst
+
+	mkdir -p "$d"
+	"$XS" replay "$CAP" --nats nats://127.0.0.1:1 --nats-payload --spool-dir "$d/sp" \
+		--nats-drain 8000 -q 2>"$d/e1" &
+	pid=$!
+	e2e_track "$pid"
+	wait_for 10 grep -q 'no server reachable' "$d/e1" || { WHY="no warning: $(cat "$d/e1")"; return 1; }
+	sleep 1
+	thread_busy "$pid" >"$d/b0"
+	sleep 2
+	thread_busy "$pid" >"$d/b1"
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	worst=$(awk 'NR == FNR {b[$1] = $2; next} ($1 in b) {d = $2 - b[$1]; if (d > m) m = d} END {print int(m / 1000000)}' \
+		"$d/b0" "$d/b1")
+	[ -s "$d/b0" ] || { WHY="no schedstat for pid $pid"; return 1; }
+	[ "$worst" -lt 500 ] || { WHY="a thread was runnable $worst ms of 2000 with nothing to do"; return 1; }
+}
+
 CAP=$E2E_TMP/streams.pcap
 EMPTY=$E2E_TMP/empty.pcap
 gen_capture "$CAP" 200 || { WHY="cannot write the capture"; e2e_result setup 1; e2e_finish; exit 1; }
@@ -446,6 +483,7 @@ if ! e2e_netns_up || ! e2e_http_server 8080 "$E2E_TMP/www"; then
 	exit 1
 fi
 
+run_test idle_publisher_does_not_spin t_idle_no_spin
 run_test replay_records_identical_to_json t_replay_identical
 run_test bad_url_credentials_stream_exit_2 t_errors
 run_test sigkill_while_spooling_then_restart t_sigkill_spooled

@@ -98,6 +98,41 @@ static void test_crc32c_vector(void **state)
 	assert_int_equal(spool_crc32c(0, "123456789", 9), 0xe3069283u);
 	/* in pieces, the same */
 	assert_int_equal(spool_crc32c(spool_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
+	assert_int_equal(spool_crc32c_sw(0, "123456789", 9), 0xe3069283u);
+}
+
+/* A bit at a time, straight from the polynomial: what both fast forms must equal. */
+static __u32 crc32c_bitwise(__u32 crc, const __u8 *p, size_t len)
+{
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+/* The word-at-a-time forms at every alignment and length around their 8-byte steps, and
+ * chained over a split. */
+static void test_crc32c_lengths_alignments(void **state)
+{
+	__u8 buf[600];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (__u8)(i * 131 + (i >> 3) * 7 + 1);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len + off <= sizeof(buf); len += len < 40 ? 1 : 37) {
+			__u32 want = crc32c_bitwise(0, buf + off, len);
+			size_t half = len / 3;
+
+			if (spool_crc32c(0, buf + off, len) != want ||
+			    spool_crc32c_sw(0, buf + off, len) != want ||
+			    spool_crc32c(spool_crc32c(0, buf + off, half), buf + off + half,
+					 len - half) != want)
+				fail_msg("crc32c of %zu bytes at offset %zu", len, off);
+		}
 }
 
 static void test_append_read_in_order(void **state)
@@ -367,6 +402,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_vector),
+		cmocka_unit_test(test_crc32c_lengths_alignments),
 		cmocka_unit_test_setup_teardown(test_append_read_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes_after_acked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail_cut_at_restart, setup, teardown),

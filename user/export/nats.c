@@ -22,6 +22,10 @@
 #define EXPORT_DEFAULT_DRAIN_MS 10000
 #define EXPORT_RETRY_NS 1000000000ull
 #define EXPORT_ID_MAX 160
+#define EXPORT_BATCH 64		/* messages made under the lock and then sent without it */
+#define EXPORT_IDLE_NS 20000000ull	/* the publisher's sleep with nothing to send */
+#define EXPORT_NAP_NS 2000000ull	/* ... and while records keep coming */
+#define EXPORT_STAGE_MAX (4u << 20)	/* records handed over and not yet spooled, bytes */
 
 static const char *const kind_names[EXPORT_KINDS] = { "streams", "http", "stats" };
 
@@ -41,11 +45,29 @@ struct exporter {
 	jsCtx *js;
 	struct spool *sp;
 
-	/* shared by the capture thread, the publisher thread and libnats' threads, under mu */
+	/*
+	 * The capture thread's hand-over, under smu: records given to export_record and not
+	 * yet in the spool (each: u8 kind, u32 length, the text). The publisher takes them
+	 * all at once (swapping stage and spare) and spools them, so the capture thread
+	 * neither waits for the spool, the publisher or the acks, nor wakes the publisher
+	 * for every record. Lock order: mu, then smu.
+	 */
+	pthread_mutex_t smu;
+	pthread_cond_t cv;		/* wakes the publisher: records came, or stop */
+	char *stage;
+	size_t stage_len, stage_cap;
+	__u32 fresh;			/* records in stage */
+	bool stop, kick;
+	bool idle;			/* the publisher sent all there was: wake it per record */
+
+	/* shared by the publisher thread, libnats' threads and the stats, under mu */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* wakes the publisher: a record came, or stop */
 	pthread_t thread;
-	bool started, stop, kick;
+	bool started;
+	char *spare;			/* the publisher's: the stage it took */
+	size_t spare_len, spare_cap;
+	char *bbuf;			/* the publisher's: a batch of records copied out */
+	size_t bcap;
 	bool read_warned;
 	bool fail_warned;		/* a failed publish was said since the last ack */
 	struct export_slot *ring;	/* in flight, in seq order: ring[head .. head+n) */
@@ -335,9 +357,13 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		slot->state = SLOT_ACKED;
 		e->fail_warned = false;
 		/* a full window waits for its oldest: wake the publisher once that one is in */
-		if (e->n == e->cap && slot == &e->ring[e->head] && !e->kick) {
-			e->kick = true;
-			pthread_cond_signal(&e->cv);
+		if (e->n == e->cap && slot == &e->ring[e->head]) {
+			pthread_mutex_lock(&e->smu);
+			if (!e->kick) {
+				e->kick = true;
+				pthread_cond_signal(&e->cv);
+			}
+			pthread_mutex_unlock(&e->smu);
 		}
 		e->acked++;
 		if (pa->Duplicate)
@@ -565,6 +591,7 @@ static void *export_thread(void *arg);
 int export_open(struct exporter **out, const struct export_opts *o)
 {
 	struct spool_opts so = {};
+	pthread_condattr_t ca;
 	struct exporter *e;
 	char dflt[300];
 	int err;
@@ -573,7 +600,13 @@ int export_open(struct exporter **out, const struct export_opts *o)
 	if (!e)
 		return -ENOMEM;
 	pthread_mutex_init(&e->mu, NULL);
-	pthread_cond_init(&e->cv, NULL);
+	pthread_mutex_init(&e->smu, NULL);
+	/* the publisher's waits are timed on CLOCK_MONOTONIC: a condition on the default
+	 * (realtime) clock took every such deadline as long past, and the thread spun */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	e->o = *o;
 	if (!e->o.spool_dir) {
 		snprintf(dflt, sizeof(dflt), "/var/lib/xdp-sniff/spool/%s",
@@ -677,15 +710,17 @@ static natsMsg *export_msg(struct exporter *e, const struct spool_rec *r)
 /*
  * The publisher thread's round, under mu: acks in, a rewind after a failure or a reconnect
  * once what is in flight has settled, then records out while the window has room. mu is let
- * go around each publish, so acks come in meanwhile.
+ * go around each batch of publishes, so acks come in meanwhile. True when there is nothing to
+ * send for now: every record in the spool went out, or the broker is not there (false: the
+ * window is full, or a batch was cut short).
  */
-static void export_pump(struct exporter *e)
+static bool export_pump(struct exporter *e)
 {
 	struct spool_rec r;
 	jsPubOptions po;
 	natsMsg *m;
-	natsStatus s;
-	int err;
+	natsStatus s = NATS_OK;
+	int err = 0;
 
 	export_collect(e);
 	if (e->failed || e->reconnected) {
@@ -704,79 +739,102 @@ static void export_pump(struct exporter *e)
 		}
 	}
 	if (e->fail_ns || !e->js || !export_connected(e))
-		return;
+		return true;
 	jsPubOptions_Init(&po);
 	po.MaxWait = e->o.timeout_ms;
 	po.ExpectStream = e->o.stream;
 	while (e->n < e->cap && !e->failed) {
-		err = spool_next(e->sp, &r);
-		if (err) {
-			if (err != -ENOENT && !e->read_warned) {
-				e->read_warned = true;
-				pr_warn("nats: cannot read the spool: %s\n", strerror(-err));
+		struct spool_rec batch[EXPORT_BATCH];
+		size_t used = 0;
+		int nb = 0, i;
+
+		/* a batch of records copied out of the spool under mu, then made into messages
+		 * and sent with mu let go: the capture thread and the acks wait for a copy,
+		 * not for libnats */
+		while (nb < EXPORT_BATCH && e->n < e->cap) {
+			err = spool_next(e->sp, &r);
+			if (err) {
+				if (err != -ENOENT && !e->read_warned) {
+					e->read_warned = true;
+					pr_warn("nats: cannot read the spool: %s\n", strerror(-err));
+				}
+				break;
 			}
-			break;
+			if (used + r.id_len + r.len > e->bcap) {
+				size_t cap = e->bcap ? e->bcap : 256 << 10;
+				char *nbuf;
+
+				while (cap < used + r.id_len + r.len)
+					cap *= 2;
+				nbuf = realloc(e->bbuf, cap);
+				if (!nbuf) {
+					err = -ENOMEM;
+					break;
+				}
+				/* the copies so far moved with the buffer */
+				for (int k = 0; k < nb; k++) {
+					batch[k].id = nbuf + (batch[k].id - e->bbuf);
+					batch[k].data = nbuf + ((const char *)batch[k].data - e->bbuf);
+				}
+				e->bbuf = nbuf;
+				e->bcap = cap;
+			}
+			batch[nb] = r;
+			batch[nb].id = memcpy(e->bbuf + used, r.id, r.id_len);
+			used += r.id_len;
+			batch[nb].data = memcpy(e->bbuf + used, r.data, r.len);
+			used += r.len;
+			e->ring[(e->head + e->n) % e->cap] = (struct export_slot){ .seq = r.seq };
+			e->n++;
+			e->unsettled++;
+			nb++;
 		}
-		m = export_msg(e, &r);
-		if (!m) {
-			spool_rewind(e->sp);
-			break;
+		if (err == -ENOMEM) {
+			/* the record that got no copy is sent again by the rewind after what is
+			 * in flight has settled, as after a failed publish */
+			e->failed = true;
+			e->nfailed++;
 		}
-		e->ring[(e->head + e->n) % e->cap] = (struct export_slot){ .seq = r.seq };
-		e->n++;
-		e->unsettled++;
+		if (!nb)
+			break;
 		pthread_mutex_unlock(&e->mu);
-		s = js_PublishMsgAsync(e->js, &m, &po);
-		natsMsg_Destroy(m);
+		for (i = 0; i < nb; i++) {
+			m = export_msg(e, &batch[i]);
+			if (!m) {
+				s = NATS_NO_MEMORY;
+				break;
+			}
+			s = js_PublishMsgAsync(e->js, &m, &po);
+			natsMsg_Destroy(m);
+			if (s != NATS_OK)
+				break;
+		}
 		pthread_mutex_lock(&e->mu);
-		if (s != NATS_OK) {
-			/* never sent: no ack will come for it; it is the newest in the ring */
-			e->n--;
-			e->unsettled--;
+		e->published += (__u64)i;
+		if (i < nb) {
+			/* batch[i..] never went: no ack will come for them; they are the newest in
+			 * the ring */
+			e->n -= (__u32)(nb - i);
+			e->unsettled -= (__u32)(nb - i);
 			e->failed = true;
 			e->nfailed++;
 			pr_debug("nats: publish failed: %s\n", nats_err(s));
 			break;
 		}
-		e->published++;
+		if (err)
+			break;
 	}
+	return err == -ENOENT;
 }
 
-/*
- * The publisher: libnats is only ever called from here (and its own threads), never from
- * the capture thread, which may run under seccomp without the right to start threads.
- */
-static void *export_thread(void *arg)
-{
-	struct exporter *e = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&e->mu);
-	while (!e->stop) {
-		export_pump(e);
-		spool_tick(e->sp, mono_ns());
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 20 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (!e->kick)
-			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
-		e->kick = false;
-	}
-	pthread_mutex_unlock(&e->mu);
-	nats_ReleaseThreadMemory();
-	return NULL;
-}
-
-int export_record(struct exporter *e, enum export_kind kind, const char *text, size_t len)
+/* Spools one record, its id made from the seq the spool gives it. Under mu. */
+static int export_spool_one(struct exporter *e, enum export_kind kind, const char *text,
+			    size_t len)
 {
 	char id[EXPORT_ID_MAX];
 	__u64 seq;
 	int n, err;
 
-	pthread_mutex_lock(&e->mu);
 	e->records++;
 	seq = spool_next_seq(e->sp);
 	n = snprintf(id, sizeof(id), "%s-%016llx-%u-%llu", e->host,
@@ -792,11 +850,138 @@ int export_record(struct exporter *e, enum export_kind kind, const char *text, s
 		/* it waits in the spool for the broker */
 		e->spooled++;
 	}
-	if (!e->kick) {
+	return err;
+}
+
+/* Spools the records of a stage buffer, in order. Under mu. */
+static void export_spool_staged(struct exporter *e, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		__u32 n;
+
+		memcpy(&n, buf + off + 1, sizeof(n));
+		export_spool_one(e, (enum export_kind)buf[off], buf + off + 5, n);
+		off += 5 + n;
+	}
+}
+
+/* Takes what the capture thread handed over and spools it; true when there was any. Under
+ * mu (so that nothing given later can be spooled before it: see export_record's overflow). */
+static bool export_take_stage(struct exporter *e)
+{
+	size_t cap, taken;
+	char *b;
+
+	pthread_mutex_lock(&e->smu);
+	b = e->stage;
+	cap = e->stage_cap;
+	e->stage = e->spare;
+	e->stage_cap = e->spare_cap;
+	e->spare = b;
+	e->spare_cap = cap;
+	e->spare_len = e->stage_len;
+	e->stage_len = 0;
+	e->fresh = 0;
+	pthread_mutex_unlock(&e->smu);
+	export_spool_staged(e, e->spare, e->spare_len);
+	taken = e->spare_len;
+	e->spare_len = 0;
+	return taken;
+}
+
+/*
+ * The publisher: libnats is only ever called from here (and its own threads), never from
+ * the capture thread, which may run under seccomp without the right to start threads. Each
+ * round spools what was handed over, then publishes.
+ */
+static void *export_thread(void *arg)
+{
+	struct exporter *e = arg;
+	struct timespec ts;
+	__u64 wait_ns;
+	bool idle, took;
+
+	for (;;) {
+		pthread_mutex_lock(&e->mu);
+		took = export_take_stage(e);
+		idle = export_pump(e) && !took;
+		spool_tick(e->sp, mono_ns());
+		pthread_mutex_unlock(&e->mu);
+
+		pthread_mutex_lock(&e->smu);
+		if (e->stop) {
+			pthread_mutex_unlock(&e->smu);
+			break;
+		}
+		/* idle (no record came this round, nothing to send): the next record wakes us
+		 * at once. Busy (records kept coming, or the window is full): a short nap
+		 * gathers a batch, cut short when EXPORT_BATCH records are in (or, with the
+		 * window full, by the oldest one's ack), instead of a wake-up a record. */
+		e->idle = idle && !e->stage_len;
+		wait_ns = e->idle ? EXPORT_IDLE_NS : EXPORT_NAP_NS;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)wait_ns;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (!e->kick)
+			pthread_cond_timedwait(&e->cv, &e->smu, &ts);
+		e->kick = false;
+		pthread_mutex_unlock(&e->smu);
+	}
+	nats_ReleaseThreadMemory();
+	return NULL;
+}
+
+/*
+ * Hands the record to the publisher, which spools it within EXPORT_NAP_NS (at once when it
+ * was idle) and before it publishes it. A stage grown past EXPORT_STAGE_MAX (the publisher
+ * is behind) is spooled here instead, so memory stays bounded.
+ */
+int export_record(struct exporter *e, enum export_kind kind, const char *text, size_t len)
+{
+	size_t need = 5 + len;
+	__u32 n32 = (__u32)len;
+	int err = 0;
+
+	pthread_mutex_lock(&e->smu);
+	if (e->stage_len + need > e->stage_cap && e->stage_len + need <= EXPORT_STAGE_MAX) {
+		size_t cap = e->stage_cap ? e->stage_cap : 64 << 10;
+		char *b;
+
+		while (cap < e->stage_len + need)
+			cap *= 2;
+		b = realloc(e->stage, cap);
+		if (b) {
+			e->stage = b;
+			e->stage_cap = cap;
+		}
+	}
+	if (e->stage_len + need > e->stage_cap) {
+		/* the publisher is behind (or no memory): spool the stage and this record
+		 * here, in order, under mu as the publisher does */
+		pthread_mutex_unlock(&e->smu);
+		pthread_mutex_lock(&e->mu);
+		pthread_mutex_lock(&e->smu);
+		export_spool_staged(e, e->stage, e->stage_len);
+		e->stage_len = 0;
+		err = export_spool_one(e, kind, text, len);
+		pthread_mutex_unlock(&e->mu);
+	} else {
+		e->stage[e->stage_len] = (char)kind;
+		memcpy(e->stage + e->stage_len + 1, &n32, sizeof(n32));
+		memcpy(e->stage + e->stage_len + 5, text, len);
+		e->stage_len += need;
+	}
+	e->fresh++;
+	if ((e->idle || e->fresh >= EXPORT_BATCH) && !e->kick) {
 		e->kick = true;
 		pthread_cond_signal(&e->cv);
 	}
-	pthread_mutex_unlock(&e->mu);
+	pthread_mutex_unlock(&e->smu);
 	return err;
 }
 
@@ -867,21 +1052,31 @@ void export_close(struct exporter *e, bool summary)
 		struct spool_stats st;
 
 		for (;;) {
+			size_t staged;
+
 			pthread_mutex_lock(&e->mu);
 			spool_get_stats(e->sp, &st);
+			pthread_mutex_lock(&e->smu);
+			staged = e->stage_len;
+			pthread_mutex_unlock(&e->smu);
 			pthread_mutex_unlock(&e->mu);
-			if (!st.pending || mono_ns() >= end)
+			if ((!st.pending && !staged) || mono_ns() >= end)
 				break;
 			usleep(2000);
 		}
 		if (st.pending)
 			pr_warn("nats: %llu records not acknowledged; they stay in the spool for "
 				"the next run\n", (unsigned long long)st.pending);
-		pthread_mutex_lock(&e->mu);
+		pthread_mutex_lock(&e->smu);
 		e->stop = true;
 		pthread_cond_signal(&e->cv);
-		pthread_mutex_unlock(&e->mu);
+		pthread_mutex_unlock(&e->smu);
 		pthread_join(e->thread, NULL);
+		/* what the publisher did not take waits in the spool for the next run */
+		pthread_mutex_lock(&e->mu);
+		export_spool_staged(e, e->stage, e->stage_len);
+		e->stage_len = 0;
+		pthread_mutex_unlock(&e->mu);
 	}
 	if (summary)
 		export_print_stats(e, stderr);
@@ -908,7 +1103,11 @@ void export_close(struct exporter *e, bool summary)
 		nats_CloseAndWait(2000);
 	}
 	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->smu);
 	pthread_mutex_destroy(&e->mu);
 	free(e->ring);
+	free(e->bbuf);
+	free(e->stage);
+	free(e->spare);
 	free(e);
 }

@@ -6,7 +6,10 @@
  *
  * Every record is appended to the spool (spool.h) first, then published from there in
  * order with libnats' asynchronous JetStream publish, at most `window` messages unacknowledged
- * at a time; a record leaves the spool when its PubAck (stream name checked) comes. A failed
+ * at a time; a record leaves the spool when its PubAck (stream name checked) comes. The
+ * capture thread only hands the record over (a copy into a buffer); the publisher thread
+ * appends what was handed over to the spool at once when it was idle, else within its 2 ms
+ * nap, always before it publishes the record, and publishes in batches of up to 64. A failed
  * or timed-out publish, or a lost connection, rewinds to the first record not acknowledged
  * and publishes again from there once the broker answers; a restarted xdp-sniff does the same
  * with what its previous run left in the spool.
@@ -21,8 +24,9 @@
  * Subjects: PREFIX.streams.HOST, PREFIX.http.HOST, PREFIX.stats.HOST. Headers: Nats-Msg-Id,
  * Xdp-Sniff-Host, Xdp-Sniff-Interface, Xdp-Sniff-Kind.
  *
- * Threads: export_* calls come from one thread (the capture loop); libnats' threads only
- * deliver acknowledgements and connection events, under the exporter's mutex.
+ * Threads: export_* calls come from one thread (the capture loop); the exporter's own
+ * publisher thread owns the spool; libnats' threads only deliver acknowledgements and
+ * connection events.
  */
 #ifndef XS_EXPORT_NATS_H
 #define XS_EXPORT_NATS_H
@@ -107,8 +111,9 @@ int export_parse_opt(struct export_opts *o, int opt, const char *arg, const char
  * missing stream without --nats-create-stream), or another -errno (the spool directory).
  */
 int export_open(struct exporter **out, const struct export_opts *o);
-/* Spools a record (one JSON text, no newline) and publishes what the window allows. Returns 0
- * or -errno (the spool could not take it; counted, and said once). */
+/* Hands a record (one JSON text, no newline) to the publisher, which spools it and publishes
+ * it when the window allows. Returns 0, or -errno when it had to be spooled here (the
+ * publisher is more than 4 MiB behind) and the spool could not take it (said once). */
 int export_record(struct exporter *e, enum export_kind kind, const char *text, size_t len);
 /* Acks in, publishes more, retries after failures, syncs the spool: call once a second. */
 void export_tick(struct exporter *e);

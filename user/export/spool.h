@@ -103,5 +103,7 @@ void spool_get_stats(const struct spool *sp, struct spool_stats *st);
 
 /* CRC-32C (Castagnoli), as iSCSI and ext4 use it: crc32c(0, "123456789", 9) == 0xe3069283. */
 __u32 spool_crc32c(__u32 crc, const void *buf, size_t len);
+/* The same without the CPU's crc32 instruction (what spool_crc32c does on CPUs without it). */
+__u32 spool_crc32c_sw(__u32 crc, const void *buf, size_t len);
 
 #endif
