@@ -72,7 +72,9 @@
  * the next line that is a whole request line ("GET /x HTTP/1.1") or status line
  * ("HTTP/1.1 200 ...") by the library's methods; that message is flagged
  * *_resumed. A parse error does the same: the message gets *_error and parsing
- * resumes at the next start line. A stream picked up midstream starts that way.
+ * resumes at the next start line. A stream picked up midstream starts that way,
+ * taking a start line also where a segment starts (a body that came before it
+ * need not end its last line).
  * Responses are matched to requests in order, so a whole message lost in a gap
  * shifts the pairs that follow until the stream ends.
  *
@@ -235,6 +237,13 @@ static int http_stream_data(struct sink *s, struct stream *st, int dir, __u64 of
 		n = n < len ? n : len;
 		memcpy(d->first + off, buf, n);
 		d->first_len += n;
+	}
+	/* picked up midstream, before the first message: a message may start where a segment
+	 * does (after the end of a body, on the line the body left unfinished), as tshark
+	 * takes it; for bytes in order a call is a segment */
+	if (st->midstream && d->mode == MODE_RESYNC && !d->msgs && !d->line_start) {
+		d->line_start = true;
+		d->line.len = 0;
 	}
 	d->off = off + len;
 	http_feed(hs, d, (const char *)buf, len, off);
