@@ -391,8 +391,8 @@ static void flow_hold_add(struct flow_table *ft, struct flow_entry *e, int dir, 
 		h->stuck = true;
 		return;
 	}
-	/* kept even when the memcap refuses it (one segment's worth): the stream is decided
-	 * before the next one */
+	/* kept even when the memcap refuses it (what one segment made contiguous): the
+	 * stream is decided before the next segment comes */
 	if (memcap_charge(ft->mc, cost))
 		h->charged += cost;
 	else
