@@ -44,8 +44,9 @@ def main():
         m = [o for o in ours if (o["source_address"], o["source_port"], o["destination_address"],
                                  o["destination_port"]) == key]
         # the seed's client is the first sender; xdp-sniff's may be the other side when the
-        # evidence says so (a SYN-ACK, a well-known port): then the directions swap
-        swapped = [o for o in ours if o.get("roles") in ("synack", "port") and
+        # evidence says so (a SYN-ACK, what a side sent first, a well-known port): then the
+        # directions swap
+        swapped = [o for o in ours if o.get("roles") in ("synack", "content", "port") and
                    (o["destination_address"], o["destination_port"], o["source_address"],
                     o["source_port"]) == key]
         if not m and not swapped:

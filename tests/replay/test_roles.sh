@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Connections picked up without their handshake (issue 21): who is the client is decided by
-# evidence, and -j says which ("roles"): a SYN-ACK's destination, else the side whose peer
-# has a well-known port (< 1024) while its own is not, else the first sender. Crafted
-# captures, cut from whole exchanges; --http on the response-first one is compared with
-# tshark's HTTP dissector (requests and statuses).
+# evidence, and -j says which ("roles"): a SYN-ACK's destination; what a side sends first
+# (an HTTP request line or status line, a TLS ClientHello or ServerHello); the side whose
+# peer's port is well known (< 1024, or named in /etc/services) while its own is not; else
+# the first sender. Crafted captures, cut from whole exchanges; --http on the response-first
+# one is compared with tshark's HTTP dissector (requests and statuses). roles_check.py then
+# checks every output (-j, -o, --http against tshark, --tls, the summary) on crafted
+# exchanges and on real ones cut from the shared captures.
 . "$(dirname "$0")/lib.sh"
 
 python3 - "$tmp" <<'PY' || { bad generate "writing the captures failed"; finish; }
@@ -57,14 +60,13 @@ print(o["roles"], o["source_port"], base64.b64decode(o["inbound"])[:3].decode())
 	[ "$got" = "$roles $port $first" ] && ok "$n: roles $roles, client port $port" ||
 		bad "$n" "got '$got', want '$roles $port $first'"
 }
-check response-first-80 port 40001 GET
-check request-first-80 port 40002 GET
-check request-first-high first_seen 40003 GET
+check response-first-80 content 40001 GET
+check request-first-80 content 40002 GET
+check request-first-high content 40003 GET
 check synack-first-high synack 40005 GET
 check ssh-banner-22 port 40006 SSH
-# without a SYN-ACK or a well-known port the first sender is still taken for the client
-# (content evidence, issue 21's second rule, is not there yet)
-check response-first-high first_seen 8080 HTT
+# the status line the server sent first names it, whatever the ports
+check response-first-high content 40004 GET
 
 # --http on the response-first capture: what tshark's HTTP dissector sees, the request with
 # its status, and the response that came before any request
@@ -88,4 +90,14 @@ for l in open(sys.argv[1]):
 else
 	skp tshark "tshark is not installed"
 fi
+
+# every output, crafted and cut captures (the cut ones skip without the shared captures)
+while IFS= read -r line; do
+	case $line in
+	"ok "*) ok "${line#ok }" ;;
+	"FAIL "*) bad "${line#FAIL }" "" ;;
+	"skip "*) skp "${line#skip }" "" ;;
+	esac
+done < <(python3 tests/replay/roles_check.py "$XS" "$tmp" "$PCAPS" 2>&1 ||
+	echo "FAIL roles_check.py: exit $?")
 finish

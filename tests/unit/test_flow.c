@@ -33,6 +33,7 @@ struct srec {
 	struct stream_gap gaps[2][8];
 	char out[2][256]; /* data bytes as they are, gap bytes as '_' */
 	size_t len[2];
+	__u64 first_ts[2]; /* the direction's last_ts at its first call: the time of its bytes */
 };
 
 static struct srec recs[MAX_REC + 1];
@@ -75,12 +76,16 @@ static void rec_append(struct srec *r, int dir, __u64 off, const __u8 *buf, __u6
 	assert_int_equal(r->closes, 0);
 	assert_int_equal(off, r->len[dir]);
 	assert_true(len > 0);
-	if (r->len[dir] + len >= sizeof(r->out[dir]))
-		len = sizeof(r->out[dir]) - 1 - r->len[dir];
-	if (buf)
-		memcpy(r->out[dir] + r->len[dir], buf, len);
-	else
-		memset(r->out[dir] + r->len[dir], '_', len);
+	/* all is counted, the first bytes kept (expect_dir is for streams that fit) */
+	if (r->len[dir] < sizeof(r->out[dir])) {
+		__u64 n = sizeof(r->out[dir]) - r->len[dir];
+
+		n = len < n ? len : n;
+		if (buf)
+			memcpy(r->out[dir] + r->len[dir], buf, n);
+		else
+			memset(r->out[dir] + r->len[dir], '_', n);
+	}
 	r->len[dir] += len;
 }
 
@@ -88,6 +93,8 @@ static int rec_data(struct sink *s, struct stream *st, int dir, __u64 off, const
 		    size_t len)
 {
 	(void)s;
+	if (!rec_of(st)->len[dir])
+		rec_of(st)->first_ts[dir] = st->half[dir].last_ts;
 	rec_append(rec_of(st), dir, off, buf, len);
 	if (probe.ft && !probe.asked && st->id == probe.id && dir == probe.dir) {
 		probe.asked = true;
@@ -274,6 +281,7 @@ static void handshake(struct conn *c, __u64 ts)
 
 static void expect_dir(const struct srec *r, int dir, const char *want)
 {
+	assert_true(strlen(want) <= sizeof(r->out[dir]));
 	if (r->len[dir] != strlen(want) || memcmp(r->out[dir], want, r->len[dir]))
 		fail_msg("dir %d: got \"%.*s\", want \"%s\"", dir, (int)r->len[dir], r->out[dir],
 			 want);
@@ -511,8 +519,11 @@ static void test_fin_then_timeout(void **state)
 		assert_int_equal(n_closed, 2);
 		assert_int_equal(close_order[1], 2);
 		assert_int_equal(recs[2].snap.state, STREAM_TIMEOUT);
-		assert_int_equal(recs[3].opens, 1);
+		/* midstream: the sinks learn of it once its roles are decided (here at its end,
+		 * the other side never spoke) */
+		assert_int_equal(recs[3].opens, 0);
 		fx_fini(&fx);
+		assert_int_equal(recs[3].opens, 1);
 		assert_true(recs[3].snap.midstream);
 		assert_int_equal(recs[3].snap.reuse, 1);
 		/* the sender of the first segment seen is the source */
@@ -625,26 +636,56 @@ static void test_synack_first(void **state)
 	}
 }
 
-/* Who opened a connection, by evidence: its SYN, the SYN-ACK it was sent, midstream the side
- * whose peer has a well-known port while its own is not, else the first sender. The data
- * follows the roles: STREAM_IN is always the client's. */
+/* Who opened a connection, by evidence: its SYN, the SYN-ACK it was sent; midstream what the
+ * sides send first (a request line or a status line, a TLS hello), else the side whose peer
+ * has a well-known port while its own is not, else the first sender. The data follows the
+ * roles: STREAM_IN is always the client's, and the sinks see the stream only that way. */
 static void test_roles(void **state)
 {
+	/* record header (handshake, 3.x, length 0x120), the message type, then some bytes */
+	static const char chello[] = "\x16\x03\x01\x01\x20\x01\x01\x1c\x03\x03";
+	static const char shello[] = "\x16\x03\x03\x01\x20\x02\x01\x1c\x03\x03";
 	static const struct {
 		const char *what;
 		__u16 cport, sport;
-		int first;	/* who sends the first segment */
-		__u8 flags;	/* of the first segment */
-		int roles;	/* expected */
+		int first;	   /* who sends the first segment */
+		__u8 flags;	   /* of the first segment */
+		const char *d1;	   /* its payload */
+		const char *d2;	   /* the payload the other side sends next */
+		int roles;	   /* expected */
 		bool client_is_c;
 	} cases[] = {
-	    {"SYN", 40000, 80, C2S, SYN, ROLES_SYN, true},
-	    {"SYN-ACK first", 40000, 80, S2C, SYN | ACK, ROLES_SYNACK, true},
-	    {"response first, port 80", 40000, 80, S2C, ACK | PSH, ROLES_PORT, true},
-	    {"request first, port 80", 40000, 80, C2S, ACK | PSH, ROLES_PORT, true},
-	    {"response first, both ports high", 40000, 8080, S2C, ACK | PSH, ROLES_FIRST_SEEN,
-	     false},
-	    {"response first, both ports low", 1000, 80, S2C, ACK | PSH, ROLES_FIRST_SEEN, false},
+	    {"SYN", 40000, 80, C2S, SYN, NULL, "HTTP/1.1 200 OK\r\n", ROLES_SYN, true},
+	    {"SYN-ACK first", 40000, 80, S2C, SYN | ACK, NULL, "GET", ROLES_SYNACK, true},
+	    {"response first, port 80", 40000, 80, S2C, ACK | PSH, "HTTP/1.1 200 OK\r\n", "GET",
+	     ROLES_CONTENT, true},
+	    {"request first, port 80", 40000, 80, C2S, ACK | PSH, "GET / HTTP/1.1\r\n", "200",
+	     ROLES_CONTENT, true},
+	    {"response first, both ports high", 40000, 8080, S2C, ACK | PSH,
+	     "HTTP/1.1 200 OK\r\n", "GET", ROLES_CONTENT, true},
+	    {"request first, client port low", 1000, 45000, C2S, ACK | PSH,
+	     "POST /x HTTP/1.0\n", "HTTP", ROLES_CONTENT, true},
+	    {"response first, both ports low", 1000, 80, S2C, ACK | PSH, "HTTP/1.0 404 No\r\n",
+	     "x", ROLES_CONTENT, true},
+	    {"response in two segments, both ports high", 40000, 8080, S2C, ACK | PSH, "HTTP/1.",
+	     "1 204 x", ROLES_CONTENT, true},
+	    {"TLS ServerHello first, both ports high", 40000, 8443, S2C, ACK | PSH, shello,
+	     "\x16\x03\x03", ROLES_CONTENT, true},
+	    {"TLS ClientHello first, server port low", 40000, 443, C2S, ACK | PSH, chello, "abc",
+	     ROLES_CONTENT, true},
+	    {"SMTP greeting first, port 25", 40000, 25, S2C, ACK | PSH, "220 mx ESMTP\r\n",
+	     "EHLO a\r\n", ROLES_PORT, true},
+	    {"SSH banners, port 22", 40000, 22, S2C, ACK | PSH, "SSH-2.0-x\r\n", "SSH-2.0-y\r\n",
+	     ROLES_PORT, true},
+	    {"not HTTP, both ports high", 40000, 45000, S2C, ACK | PSH, "hello", "there",
+	     ROLES_FIRST_SEEN, false},
+	    {"not HTTP, both ports low", 1000, 80, S2C, ACK | PSH, "\x01\x02", "\x03",
+	     ROLES_FIRST_SEEN, false},
+	    /* the first side to tell decides */
+	    {"requests both ways", 40000, 45000, S2C, ACK | PSH, "GET / HTTP/1.1\r\n",
+	     "GET /x HTTP/1.1\r\n", ROLES_CONTENT, false},
+	    {"a request's start, then a status line", 40000, 45000, S2C, ACK | PSH, "GET /",
+	     "HTTP/1.1 200 OK\r\n", ROLES_CONTENT, false},
 	};
 	size_t i, k;
 	(void)state;
@@ -655,6 +696,9 @@ static void test_roles(void **state)
 			struct conn c;
 			struct srec *r = &recs[1];
 			const struct ep *client;
+			char want[64];
+			int second = !cases[k].first, d;
+			__s64 off2 = 0;
 
 			fx_init(&fx, NULL, 0);
 			c = conn4(&fx, isns[i], cases[k].cport);
@@ -662,11 +706,13 @@ static void test_roles(void **state)
 			if (cases[k].flags & SYN)
 				tx(&c, cases[k].first, cases[k].flags, -1, 0, NULL, 0, NS);
 			else
-				tx(&c, cases[k].first, cases[k].flags, 0, 0,
-				   cases[k].first == S2C ? "HTTP/1.1 200 OK\r\n" : "GET / HTTP/1.1\r\n",
-				   0, NS);
-			tx(&c, !cases[k].first, ACK | PSH, 0, 0, cases[k].first == S2C ? "GET" : "200",
-			   0, 2 * NS);
+				tx(&c, cases[k].first, cases[k].flags, 0, 0, cases[k].d1, 0, NS);
+			/* a continuation comes from the same side */
+			if (!strcmp(cases[k].d1 ? cases[k].d1 : "", "HTTP/1.")) {
+				second = cases[k].first;
+				off2 = 7;
+			}
+			tx(&c, second, ACK | PSH, off2, 0, cases[k].d2, 0, 2 * NS);
 			fx_fini(&fx);
 			client = cases[k].client_is_c ? &c.c : &c.s;
 			if (r->snap.roles != cases[k].roles)
@@ -674,11 +720,89 @@ static void test_roles(void **state)
 					 cases[k].roles);
 			if (memcmp(r->snap.saddr, client->addr, 16) || r->snap.sport != client->port)
 				fail_msg("%s: the wrong side is the client", cases[k].what);
-			/* the client's bytes are STREAM_IN */
-			if (!(cases[k].flags & SYN))
-				expect_dir(r, cases[k].client_is_c ? STREAM_IN : STREAM_OUT,
-					   cases[k].first == S2C ? "GET" : "GET / HTTP/1.1\r\n");
+			if (r->opens != 1 || r->closes != 1)
+				fail_msg("%s: opened %d, closed %d times", cases[k].what, r->opens,
+					 r->closes);
+			/* the client's bytes are STREAM_IN, the server's STREAM_OUT */
+			for (d = 0; d < 2; d++) {
+				int side = (d == STREAM_IN) == cases[k].client_is_c ? C2S : S2C;
+
+				want[0] = '\0';
+				if (!(cases[k].flags & SYN) && cases[k].first == side)
+					strcat(want, cases[k].d1);
+				if (second == side)
+					strcat(want, cases[k].d2);
+				expect_dir(r, d, want);
+			}
 		}
+	}
+}
+
+/* A midstream stream whose content does not tell is held from the sinks only so long: until
+ * FLOW_HOLD_BYTES are held, or FLOW_HOLD_NS after the first held byte (at its next segment or
+ * by flow_table_expire); then the sinks get it, its bytes in order and each direction's bytes
+ * with the time they came, not the time of the release. */
+static void test_hold_budget(void **state)
+{
+	struct flow_opts o = {.idle_timeout_ns = 300 * NS};
+	static char chunk[1025];
+	size_t i;
+	(void)state;
+
+	memset(chunk, 'x', 1024);
+	for (i = 0; i < sizeof(isns) / sizeof(isns[0]); i++) {
+		struct fixture fx;
+		struct conn c;
+		__s64 off = 0;
+
+		/* bytes: one side sends and sends, the other never speaks, ports say nothing */
+		fx_init(&fx, &o, 0);
+		c = conn4(&fx, isns[i], 45000);
+		c.s.port = 45001;
+		while (off + 1024 < FLOW_HOLD_BYTES) {
+			tx(&c, S2C, ACK, off, 0, chunk, 0, NS);
+			off += 1024;
+		}
+		assert_int_equal(recs[1].opens, 0);
+		tx(&c, S2C, ACK, off, 0, chunk, 0, NS);
+		off += 1024;
+		assert_int_equal(recs[1].opens, 1);
+		assert_int_equal(recs[1].len[STREAM_IN], off);
+		assert_int_equal(recs[1].live->roles, ROLES_FIRST_SEEN);
+		tx(&c, S2C, ACK, off, 0, "tail", 0, NS);
+		assert_int_equal(recs[1].len[STREAM_IN], off + 4);
+		fx_fini(&fx);
+		assert_int_equal(fx_stats(&fx)->streams_held, 1);
+
+		/* time, by flow_table_expire: released with the time its bytes came */
+		fx_init(&fx, &o, 0);
+		c = conn4(&fx, isns[i], 45000);
+		c.s.port = 45001;
+		tx(&c, S2C, ACK, 0, 0, "hello", 0, 10 * NS);
+		tx(&c, S2C, ACK, 5, 0, " again", 0, 10 * NS + FLOW_HOLD_NS / 2);
+		flow_table_expire(fx.ft, 10 * NS + FLOW_HOLD_NS - 1);
+		assert_int_equal(recs[1].opens, 0);
+		flow_table_expire(fx.ft, 10 * NS + FLOW_HOLD_NS);
+		assert_int_equal(recs[1].opens, 1);
+		expect_dir(&recs[1], STREAM_IN, "hello again");
+		assert_int_equal(recs[1].first_ts[STREAM_IN], 10 * NS);
+		assert_int_equal(recs[1].live->half[STREAM_IN].last_ts,
+				 10 * NS + FLOW_HOLD_NS / 2);
+		fx_fini(&fx);
+
+		/* time, at the stream's next segment; a hole in a held direction is passed on
+		 * in its place */
+		fx_init(&fx, &o, 0);
+		c = conn4(&fx, isns[i], 45000);
+		c.s.port = 45001;
+		tx(&c, S2C, ACK, 0, 0, "ab", 0, NS);
+		tx(&c, S2C, ACK, 4, 0, "ef", 0, NS);
+		assert_int_equal(recs[1].opens, 0);
+		tx(&c, S2C, ACK, 6, 0, "g", 0, NS + FLOW_HOLD_NS);
+		assert_int_equal(recs[1].opens, 1);
+		expect_dir(&recs[1], STREAM_IN, "ab");
+		fx_fini(&fx);
+		expect_dir(&recs[1], STREAM_IN, "ab__efg");
 	}
 }
 
@@ -1101,6 +1225,7 @@ int main(void)
 	    cmocka_unit_test(test_midstream),
 	    cmocka_unit_test(test_synack_first),
     cmocka_unit_test(test_roles),
+    cmocka_unit_test(test_hold_budget),
 	    cmocka_unit_test(test_max_streams_eviction),
 	    cmocka_unit_test(test_caps),
     cmocka_unit_test(test_memcap_evicts_idle),

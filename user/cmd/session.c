@@ -438,6 +438,8 @@ void session_opts_init(struct session_opts *o, enum session_cmd cmd)
 	o->flow.max_streams = 1000000;
 	o->flow.max_ooo_bytes = 4ULL << 20;
 	o->flow.overlap = OVERLAP_LAST;
+	/* midstream roles: the host's named ports count as servers' (read before seccomp) */
+	o->flow.services_path = "/etc/services";
 	o->cap.xdp_mode = XDP_MODE_UNSPEC;
 	if (cmd == SESSION_LOAD) {
 		/* cap.dirs stays 0 until --direction: the transport decides the default */

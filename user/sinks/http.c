@@ -52,7 +52,8 @@
  * oldest was written without one, and later pairs may be off by one).
  *
  * A stream whose first message of a direction does not parse and does not even
- * start like HTTP (a method and a space; "HTTP/") gets one object instead:
+ * start like HTTP (a method and a space; "HTTP/") gets one object instead (a stream picked
+ * up midstream, in which no start line turned up either way, gets it when it ends):
  *
  *   {"stream", "client", "client_port", "server", "server_port", "community_id",
  *    "not_http": "request" | "response", "offset", "error"}
@@ -71,7 +72,9 @@
  * the next line that is a whole request line ("GET /x HTTP/1.1") or status line
  * ("HTTP/1.1 200 ...") by the library's methods; that message is flagged
  * *_resumed. A parse error does the same: the message gets *_error and parsing
- * resumes at the next start line. A stream picked up midstream starts that way.
+ * resumes at the next start line. A stream picked up midstream starts that way,
+ * taking a start line also where a segment starts (a body that came before it
+ * need not end its last line).
  * Responses are matched to requests in order, so a whole message lost in a gap
  * shifts the pairs that follow until the stream ends.
  *
@@ -235,6 +238,13 @@ static int http_stream_data(struct sink *s, struct stream *st, int dir, __u64 of
 		memcpy(d->first + off, buf, n);
 		d->first_len += n;
 	}
+	/* picked up midstream, before the first message: a message may start where a segment
+	 * does (after the end of a body, on the line the body left unfinished), as tshark
+	 * takes it; for bytes in order a call is a segment */
+	if (st->midstream && d->mode == MODE_RESYNC && !d->msgs && !d->line_start) {
+		d->line_start = true;
+		d->line.len = 0;
+	}
 	d->off = off + len;
 	http_feed(hs, d, (const char *)buf, len, off);
 	if (hs->verdict != V_NONE)
@@ -303,6 +313,36 @@ static void http_stream_free(struct http_priv *p, struct http_stream *hs)
 	free(hs);
 }
 
+/*
+ * A stream picked up midstream in which no start line turned up either way (both directions
+ * still looking for one): it gets the one not_http record a stream that is not HTTP gets, for
+ * the client's direction if that carried bytes (else the server's), with the offset and the
+ * error libhttp-parser gives on that direction's first bytes.
+ */
+static void http_midstream_not_http(struct http_stream *hs)
+{
+	struct http_dir *d = &hs->d[STREAM_IN];
+	http_parser p;
+	size_t n;
+	int err;
+
+	if (!hs->st->midstream || hs->d[0].mode != MODE_RESYNC || hs->d[1].mode != MODE_RESYNC ||
+	    hs->d[0].msgs || hs->d[1].msgs)
+		return;
+	if (!d->first_len)
+		d = &hs->d[STREAM_OUT];
+	if (!d->first_len)
+		return;
+	http_parser_init(&p, d->dir == STREAM_IN ? HTTP_REQUEST : HTTP_RESPONSE);
+	n = http_parser_execute(&p, &(const http_parser_settings){0}, (const char *)d->first,
+				d->first_len);
+	err = HTTP_PARSER_ERRNO(&p);
+	/* what there is parses so far (a prefix of a message): it never got further */
+	if (err == HPE_OK)
+		err = HPE_INVALID_EOF_STATE;
+	http_emit_not_http(hs, d->dir, n, err);
+}
+
 /* The stream ended: what was being parsed ends here, everything queued is written. */
 static int http_stream_close(struct sink *s, struct stream *st)
 {
@@ -316,6 +356,8 @@ static int http_stream_close(struct sink *s, struct stream *st)
 	hs->st = st;
 	if (s->failed)
 		http_fail(hs, s->failed);
+	if (!hs->err)
+		http_midstream_not_http(hs);
 	for (dir = 0; dir < 2 && !hs->err; dir++) {
 		struct http_dir *d = &hs->d[dir];
 

@@ -14,8 +14,10 @@
  *   state              "closed", "reset", "timeout", "evicted", or "open" at exit
  *   midstream          true when picked up without its SYN
  *   roles              what decided which side is the source (opened the connection):
- *                      "syn", "synack", "port" (midstream: the other side's port is well
- *                      known, its own not) or "first_seen" (midstream: the first sender)
+ *                      "syn", "synack", "content" (midstream: what a side sent first, a
+ *                      request or status line, a TLS hello), "port" (midstream: the other
+ *                      side's port is well known or in /etc/services, its own not) or
+ *                      "first_seen" (midstream: the first sender)
  *   reuse              streams on this 4-tuple that ended before this one
  *   start, end         first and last packet, ISO 8601 UTC with microseconds
  *                      ("2023-11-14T22:13:20.000123Z")

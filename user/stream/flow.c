@@ -17,11 +17,18 @@
  * grows by while the table takes in a segment is that segment's stream's, less what streams
  * that ended meanwhile gave back.
  *
+ * A stream picked up midstream is held (flow.h says until when): its reasm passes what it
+ * would give the sinks to the table's holding sink instead (ft->hold_set, through ft->hctx),
+ * which keeps each call on the stream's flow_hold; once the roles are decided the entry is
+ * turned round if need be (addresses, ports, halves and reasm swapped) and the sinks get the
+ * stream's open and the kept calls in their order.
+ *
  * The hash is SipHash-1-3 under a random key, so that crafted 4-tuples cannot pile up in one
  * bucket; nothing that comes out depends on the key, only the lists order output.
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -30,7 +37,9 @@
 #include "stream/flow.h"
 #include "list.h"
 #include "xdp_sniff/event.h"
+#include "stream/content.h"
 #include "stream/reasm.h"
+#include "stream/services.h"
 
 #define NS_PER_SEC	  1000000000ULL
 #define FLOW_INIT_BUCKETS 256
@@ -62,6 +71,30 @@ struct flow_node {
 	__u8 kind; /* enum node_kind */
 };
 
+/* One call a held stream's reasm made to the sinks, kept until its roles are decided. */
+struct flow_held {
+	struct flow_held *next;
+	__u64 off;
+	__u64 len;
+	__u64 ts;  /* its direction's last_ts then: the HTTP sink times bytes by it */
+	__u8 dir;
+	bool gap;  /* bytes that will never come; else len bytes of data in data[] */
+	__u8 data[];
+};
+
+/* A midstream stream whose roles wait for what its sides send. */
+struct flow_hold {
+	struct xs_link link;	     /* ft->pending once since is set, in that order */
+	struct flow_entry *e;	     /* whose it is */
+	struct flow_held *head, *tail;
+	__u64 bytes;		     /* data bytes held */
+	__u64 charged;		     /* to the memcap */
+	__u64 since;		     /* time of the first held call; 0 while none */
+	__u64 lost_off[2], lost_len[2]; /* bytes that could not be kept (no memory): a gap */
+	__u8 side[2];		     /* enum content_side of each direction, as far as known */
+	bool stuck;		     /* a call could not be kept, or not charged: decide now */
+};
+
 /* A live stream. */
 struct flow_entry {
 	struct flow_node node;
@@ -71,6 +104,7 @@ struct flow_entry {
 	struct xs_link held;  /* ft->held while mem > 0, least recently active first */
 	__u64 mem;	      /* bytes charged to the memcap on its behalf */
 	__u64 rst_ts;	      /* time of its first RST (st.state is reset from then on) */
+	struct flow_hold *hold; /* while its roles are undecided (no sink knows it yet), else NULL */
 	struct reasm r[2];
 	struct stream st;
 };
@@ -94,6 +128,11 @@ struct flow_table {
 	struct memcap *mc;
 	struct reasm_counters rc;
 	struct reasm_ctx rctx;
+	struct reasm_ctx hctx;	 /* rctx, but into hold_set: for the streams being held */
+	struct sink hold_sink;	 /* keeps a held stream's calls on its flow_hold */
+	struct sink_set hold_set;
+	struct xs_link pending;	 /* held streams with something held, by when it came */
+	struct services svc;	 /* the ports opts.services_path names */
 	struct flow_stats stats;
 	__u64 ignored; /* without rc.out_of_window */
 	__u64 after_reset; /* payload bytes taken in after a RST */
@@ -308,6 +347,210 @@ static bool fins_both(const struct flow_entry *e)
 	return e->st.half[STREAM_IN].fin && e->st.half[STREAM_OUT].fin;
 }
 
+/* Turns e round: the side that was the destination becomes the source (the client). */
+static void flow_swap(struct flow_entry *e)
+{
+	struct stream *st = &e->st;
+	struct stream_half h;
+	struct reasm r;
+	__u8 a[16];
+	__u16 port;
+
+	memcpy(a, st->saddr, 16);
+	memcpy(st->saddr, st->daddr, 16);
+	memcpy(st->daddr, a, 16);
+	port = st->sport;
+	st->sport = st->dport;
+	st->dport = port;
+	h = st->half[0];
+	st->half[0] = st->half[1];
+	st->half[1] = h;
+	r = e->r[0];
+	e->r[0] = e->r[1];
+	e->r[1] = r;
+}
+
+/* Keeps a call of held stream e's reasm: data (buf, len) or, buf NULL, a gap of len. Never
+ * fails: what cannot be kept becomes part of a gap, and the stream is decided at once. */
+static void flow_hold_add(struct flow_table *ft, struct flow_entry *e, int dir, __u64 off,
+			  const __u8 *buf, __u64 len, __u64 ts)
+{
+	struct flow_hold *h = e->hold;
+	__u64 cost = sizeof(struct flow_held) + (buf ? len : 0);
+	struct flow_held *ev;
+
+	if (h->lost_len[dir]) {
+		/* once bytes of a direction were lost, what follows them joins the gap */
+		h->lost_len[dir] = off + len - h->lost_off[dir];
+		return;
+	}
+	ev = cost <= SIZE_MAX ? malloc((size_t)cost) : NULL;
+	if (!ev) {
+		h->lost_off[dir] = off;
+		h->lost_len[dir] = len;
+		h->stuck = true;
+		return;
+	}
+	/* kept even when the memcap refuses it (what one segment made contiguous): the
+	 * stream is decided before the next segment comes */
+	if (memcap_charge(ft->mc, cost))
+		h->charged += cost;
+	else
+		h->stuck = true;
+	ev->next = NULL;
+	ev->off = off;
+	ev->len = len;
+	ev->ts = ts;
+	ev->dir = (__u8)dir;
+	ev->gap = !buf;
+	if (buf) {
+		memcpy(ev->data, buf, len);
+		h->bytes += len;
+	}
+	if (h->tail)
+		h->tail->next = ev;
+	else
+		h->head = ev;
+	h->tail = ev;
+	if (!h->since) {
+		h->since = ts ? ts : 1;
+		xs_link_add_tail(&ft->pending, &h->link);
+	}
+}
+
+static int flow_hold_data(struct sink *s, struct stream *st, int dir, __u64 off, const __u8 *buf,
+			  size_t len)
+{
+	flow_hold_add(s->priv, container_of(st, struct flow_entry, st), dir, off, buf, len,
+		      st->half[dir].last_ts);
+	return 0;
+}
+
+static int flow_hold_gap(struct sink *s, struct stream *st, int dir, __u64 off, __u64 len)
+{
+	flow_hold_add(s->priv, container_of(st, struct flow_entry, st), dir, off, NULL, len,
+		      st->half[dir].last_ts);
+	return 0;
+}
+
+/* The holding sink: only the table's own hold_set has it. */
+static const struct sink_ops flow_hold_ops = {
+    .name = "hold",
+    .stream_data = flow_hold_data,
+    .stream_gap = flow_hold_gap,
+};
+
+/* What the start of direction dir of held stream e says of its sender; final: no more bytes
+ * will be waited for. */
+static enum content_side flow_hold_side(const struct flow_entry *e, int dir, bool final)
+{
+	const struct flow_hold *h = e->hold;
+	const struct flow_held *ev;
+	__u8 buf[CONTENT_MAX];
+	size_t n = 0, k;
+
+	for (ev = h->head; ev && n < sizeof(buf); ev = ev->next) {
+		if (ev->dir != dir)
+			continue;
+		if (ev->gap) {
+			/* the start is cut short: what there is has to do */
+			final = true;
+			break;
+		}
+		k = ev->len < sizeof(buf) - n ? (size_t)ev->len : sizeof(buf) - n;
+		memcpy(buf + n, ev->data, k);
+		n += k;
+	}
+	if (h->lost_len[dir] || e->st.half[dir].fin)
+		final = true;
+	return content_side(buf, n, final);
+}
+
+/* Frees what h keeps and gives back its charge. */
+static void flow_hold_free(struct flow_table *ft, struct flow_hold *h)
+{
+	struct flow_held *ev, *next;
+
+	for (ev = h->head; ev; ev = next) {
+		next = ev->next;
+		free(ev);
+	}
+	memcap_release(ft->mc, h->charged);
+	xs_link_del(&h->link);
+	free(h);
+}
+
+/* The roles of held stream e are decided: client is the direction (as e stands) of the
+ * client. e is turned round if need be, then the sinks learn of it and get the kept calls in
+ * their order, each with its direction's last_ts as it was then. */
+static void flow_hold_release(struct flow_table *ft, struct flow_entry *e, int client,
+			      enum stream_roles roles)
+{
+	struct flow_hold *h = e->hold;
+	struct stream *st = &e->st;
+	bool swap = client == STREAM_OUT;
+	struct flow_held *ev;
+	int d;
+
+	e->hold = NULL;
+	if (swap)
+		flow_swap(e);
+	st->roles = roles;
+	/* the kept bytes leave the memcap before the sinks charge their own */
+	memcap_release(ft->mc, h->charged);
+	h->charged = 0;
+	sinks_stream_open(ft->sinks, st);
+	for (ev = h->head; ev; ev = ev->next) {
+		__u64 ts;
+
+		d = swap ? !ev->dir : ev->dir;
+		ts = st->half[d].last_ts;
+		st->half[d].last_ts = ev->ts;
+		if (ev->gap)
+			sinks_stream_gap(ft->sinks, st, d, ev->off, ev->len);
+		else
+			sinks_stream_data(ft->sinks, st, d, ev->off, ev->data, ev->len);
+		st->half[d].last_ts = ts;
+	}
+	for (d = 0; d < 2; d++)
+		if (h->lost_len[d])
+			sinks_stream_gap(ft->sinks, st, swap ? !d : d, h->lost_off[d],
+					 h->lost_len[d]);
+	flow_hold_free(ft, h);
+}
+
+/*
+ * Decides held stream e's roles if its content tells, or if it must be decided now (force,
+ * or a budget of flow.h is spent), and then releases it. synack_client: the direction (as e
+ * stands) a SYN-ACK was just sent to, which decides; -1 for none.
+ */
+static void flow_hold_check(struct flow_table *ft, struct flow_entry *e, __u64 now, bool force,
+			    int synack_client)
+{
+	struct flow_hold *h = e->hold;
+	bool in_client, out_client;
+	int d;
+
+	if (synack_client >= 0) {
+		flow_hold_release(ft, e, synack_client, ROLES_SYNACK);
+		return;
+	}
+	force = force || h->stuck || h->bytes >= FLOW_HOLD_BYTES ||
+		(h->since && now > h->since && now - h->since >= FLOW_HOLD_NS);
+	for (d = 0; d < 2; d++)
+		if (h->side[d] == CONTENT_MORE)
+			h->side[d] = flow_hold_side(e, d, force);
+	in_client = h->side[STREAM_IN] == CONTENT_CLIENT || h->side[STREAM_OUT] == CONTENT_SERVER;
+	out_client = h->side[STREAM_OUT] == CONTENT_CLIENT || h->side[STREAM_IN] == CONTENT_SERVER;
+	if (in_client != out_client)
+		flow_hold_release(ft, e, in_client ? STREAM_IN : STREAM_OUT, ROLES_CONTENT);
+	else if (in_client || force ||
+		 (h->side[STREAM_IN] == CONTENT_NONE && h->side[STREAM_OUT] == CONTENT_NONE))
+		/* contradicting, silent or out of time: the ports or the first sender, as
+		 * flow_create oriented it */
+		flow_hold_release(ft, e, STREAM_IN, e->st.roles);
+}
+
 /* Ends a stream: flushes both directions (holes become gaps), tells the sinks, leaves a
  * tombstone and frees it. for_mem: evicted because the memcap was exhausted. */
 static void flow_end_why(struct flow_table *ft, struct flow_entry *e, enum stream_state state,
@@ -319,6 +562,9 @@ static void flow_end_why(struct flow_table *ft, struct flow_entry *e, enum strea
 	int d;
 
 	ft->ending = e;
+	/* held until now: decided on what there is, before the last bytes are passed on */
+	if (e->hold)
+		flow_hold_check(ft, e, st->last_ts, true, -1);
 	for (d = 0; d < 2; d++)
 		reasm_flush(&e->r[d], &ft->rctx, st, d);
 	/* a reset stream stays reset however its linger ends */
@@ -427,15 +673,23 @@ static bool flow_idle(const struct flow_table *ft, const struct flow_entry *e, _
 /* Ports below this are well known: a server's, against a client's ephemeral one. */
 #define FLOW_WELL_KNOWN_PORTS 1024
 
+/* A server's port: well known, or named in the services file. */
+static bool flow_port_known(const struct flow_table *ft, __u16 port)
+{
+	return port < FLOW_WELL_KNOWN_PORTS || services_has(&ft->svc, port);
+}
+
 /*
  * Which side of the segment opened its connection, by the evidence the segment gives, in
  * this order: a SYN's sender, a SYN-ACK's destination; midstream, the side whose peer's port
- * is well known while its own is not; else the sender. Returns the roles; *swap says the
- * segment's destination is the opener.
+ * is well known (or a service's) while its own is not; else the sender. Returns the roles;
+ * *swap says the segment's destination is the opener. Midstream, what the sides send may
+ * still overrule the ports and the sender (flow_hold_check).
  */
-static enum stream_roles flow_orient(const struct xs_pkt *p, bool *swap)
+static enum stream_roles flow_orient(const struct flow_table *ft, const struct xs_pkt *p,
+				     bool *swap)
 {
-	bool low_s = p->sport < FLOW_WELL_KNOWN_PORTS, low_d = p->dport < FLOW_WELL_KNOWN_PORTS;
+	bool low_s = flow_port_known(ft, p->sport), low_d = flow_port_known(ft, p->dport);
 
 	*swap = false;
 	if ((p->tcp_flags & (XS_TCP_SYN | XS_TCP_ACK)) == (XS_TCP_SYN | XS_TCP_ACK)) {
@@ -479,7 +733,7 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 	st = &e->st;
 	st->id = ++ft->next_id;
 	st->family = p->family;
-	st->roles = flow_orient(p, &swap);
+	st->roles = flow_orient(ft, p, &swap);
 	if (swap) {
 		memcpy(st->saddr, p->daddr, 16);
 		memcpy(st->daddr, p->saddr, 16);
@@ -496,6 +750,16 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 	st->last_ts = seg->ts_ns;
 	st->state = STREAM_OPEN;
 	st->midstream = !(p->tcp_flags & XS_TCP_SYN);
+	/* no SYN-ACK to go by: the sinks wait for what the sides send (without the memory to
+	 * wait, they take the ports' or the first sender's word at once) */
+	if (st->roles == ROLES_PORT || st->roles == ROLES_FIRST_SEEN) {
+		e->hold = calloc(1, sizeof(*e->hold));
+		if (e->hold) {
+			xs_link_init(&e->hold->link);
+			e->hold->e = e;
+			ft->stats.streams_held++;
+		}
+	}
 
 	flow_hash_add(ft, &e->node);
 	xs_link_add_tail(&ft->lru, &e->lru);
@@ -504,7 +768,8 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 	ft->stats.streams_open++;
 	if (st->midstream)
 		ft->stats.streams_midstream++;
-	sinks_stream_open(ft->sinks, st);
+	if (!e->hold)
+		sinks_stream_open(ft->sinks, st);
 	return e;
 }
 
@@ -527,6 +792,7 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 	struct stream *st = &e->st;
 	struct stream_half *h = &st->half[dir];
 	struct reasm *r = &e->r[dir];
+	const struct reasm_ctx *ctx = e->hold ? &ft->hctx : &ft->rctx;
 	int o = !dir;
 	__u32 seq = p->seq;
 	__u8 fl = p->tcp_flags;
@@ -562,7 +828,7 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 		/* new bytes after a RST: delivered, or buffered, and not seen before */
 		__u64 held = h->data_bytes + r->ooo_bytes;
 
-		reasm_data(r, &ft->rctx, st, dir, seq, seg->payload, seg->payload_len,
+		reasm_data(r, ctx, st, dir, seq, seg->payload, seg->payload_len,
 			   seg->payload_wire_len,
 			   (seg->ev_flags & XS_EVF_SKIPPED) ? GAP_SKIPPED : GAP_CUT);
 		if (st->state == STREAM_RESET && h->data_bytes + r->ooo_bytes > held) {
@@ -590,6 +856,10 @@ static void flow_segment(struct flow_table *ft, struct flow_entry *e, const stru
 	}
 	if (fl & XS_TCP_RST)
 		h->rst = true;
+	/* last, for it may turn e round (r, h and dir then name the other direction) */
+	if (e->hold)
+		flow_hold_check(ft, e, seg->ts_ns, false,
+				(fl & (XS_TCP_SYN | XS_TCP_ACK)) == (XS_TCP_SYN | XS_TCP_ACK) ? o : -1);
 	/* FIN both ways: close once each direction is complete up to its FIN, or its FIN was
 	 * acknowledged (what is missing before it can no longer come) */
 	if (fins_both(e) && reasm_done(&e->r[0]) && reasm_done(&e->r[1]))
@@ -631,6 +901,16 @@ struct flow_table *flow_table_new(const struct flow_opts *opts, struct sink_set 
 	ft->rctx.cnt = &ft->rc;
 	ft->rctx.max_ooo_bytes = opts->max_ooo_bytes;
 	ft->rctx.keep_first = opts->overlap == OVERLAP_FIRST;
+	ft->hctx = ft->rctx;
+	ft->hctx.sinks = &ft->hold_set;
+	ft->hold_sink.ops = &flow_hold_ops;
+	ft->hold_sink.priv = ft;
+	if (sinks_add_borrowed(&ft->hold_set, &ft->hold_sink))
+		goto err_free_ft;
+	xs_link_init(&ft->pending);
+	/* a file that cannot be read names no port: those below 1024 still count */
+	if (opts->services_path)
+		services_load(&ft->svc, opts->services_path);
 	mc->reclaim = flow_reclaim;
 	mc->reclaim_ctx = ft;
 	ft->nbuckets = FLOW_INIT_BUCKETS;
@@ -740,6 +1020,18 @@ void flow_table_expire(struct flow_table *ft, __u64 now_ns)
 	struct flow_entry *e;
 
 	flow_linger_sweep(ft, now_ns);
+	/* held streams out of time: oldest first, each charged for what its sinks take */
+	while (!xs_link_empty(&ft->pending)) {
+		struct flow_hold *h = container_of(ft->pending.next, struct flow_hold, link);
+
+		if (!(now_ns > h->since && now_ns - h->since >= FLOW_HOLD_NS))
+			break;
+		e = h->e;
+		mem_window_open(ft);
+		ft->cur = e;
+		flow_hold_check(ft, e, now_ns, true, -1);
+		mem_window_close(ft);
+	}
 	/* least recently active first: stop at the first one still fresh */
 	while (ft->opts.idle_timeout_ns && !xs_link_empty(&ft->lru)) {
 		e = container_of(ft->lru.next, struct flow_entry, lru);
@@ -831,6 +1123,8 @@ void flow_table_free(struct flow_table *ft)
 	while (!xs_link_empty(&ft->order)) {
 		e = container_of(ft->order.next, struct flow_entry, order);
 		xs_link_del(&e->order);
+		if (e->hold)
+			flow_hold_free(ft, e->hold);
 		for (d = 0; d < 2; d++)
 			reasm_free(&e->r[d], &ft->rctx, &e->st.half[d]);
 		free(e);

@@ -27,11 +27,27 @@ enum overlap_policy {
  * the RST may have been injected, or lost before its endpoint, and the connection goes on. */
 #define FLOW_RST_LINGER_NS (5 * 1000000000ULL)
 
+/*
+ * A stream picked up midstream without a SYN-ACK is held back from the sinks until what its
+ * sides send says which is the client (stream/content.h), so that no output ever sees it the
+ * wrong way round: its reassembled bytes wait, charged to the memcap, and the sinks are told
+ * of the stream (stream_open, then the bytes in order) once it is decided. It is decided as
+ * soon as one side's first bytes are a request or a status line or a TLS hello; when neither
+ * side's first bytes can tell (both spoke, or a direction's start ended in a gap), or
+ * FLOW_HOLD_BYTES are held, or FLOW_HOLD_NS have passed (the packets' clock) since the first
+ * held byte, or the stream ends, by the ports, else by who sent first.
+ */
+#define FLOW_HOLD_BYTES (32 * 1024)
+#define FLOW_HOLD_NS	1000000000ULL
+
 struct flow_opts {
 	__u64 idle_timeout_ns;	/* 0: never */
 	__u32 max_streams;	/* 0: no limit; past it the least recently active is evicted */
 	__u64 max_ooo_bytes;	/* out-of-order bytes buffered per stream direction */
 	enum overlap_policy overlap;
+	/* a services(5) file whose TCP ports count as servers' like those below 1024 (NULL:
+	 * none); read once by flow_table_new, a file that cannot be read names none */
+	const char *services_path;
 };
 
 struct flow_stats {
@@ -45,6 +61,7 @@ struct flow_stats {
 	__u64 streams_open;	/* open now (reset ones in their linger included) */
 	__u64 streams_ended_open; /* still open when the capture ended: their state is open */
 	__u64 streams_midstream;
+	__u64 streams_held;	/* midstream streams held back until their roles were decided */
 	__u64 bytes_delivered;	/* payload bytes passed to sinks */
 	__u64 after_reset_bytes;/* of the payload bytes taken in, those that came after a RST */
 	__u64 gap_bytes;	/* bytes recorded as missing */

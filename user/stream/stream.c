@@ -25,6 +25,8 @@ const char *stream_roles_name(enum stream_roles r)
 		return "synack";
 	case ROLES_PORT:
 		return "port";
+	case ROLES_CONTENT:
+		return "content";
 	case ROLES_FIRST_SEEN:
 		break;
 	}

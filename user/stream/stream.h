@@ -27,11 +27,14 @@ const char *stream_state_name(enum stream_state s);
 enum stream_roles {
 	ROLES_SYN = 0,		/* it sent the SYN */
 	ROLES_SYNACK,		/* it was sent the SYN-ACK (its SYN was missed) */
-	ROLES_PORT,		/* midstream: the peer's port is well known (< 1024), its own not */
+	ROLES_PORT,		/* midstream: the peer's port is well known (< 1024, or named in
+				 * /etc/services), its own not */
 	ROLES_FIRST_SEEN,	/* midstream, nothing else to go by: it sent the first segment seen */
+	ROLES_CONTENT,		/* midstream: what a side sent first (an HTTP request line or status
+				 * line, a TLS ClientHello or ServerHello) says which it is */
 };
 
-/* "syn", "synack", "port", "first_seen": the names -j gives them. */
+/* "syn", "synack", "content", "port", "first_seen": the names -j gives them. */
 const char *stream_roles_name(enum stream_roles r);
 
 /* Directions of a stream: STREAM_IN is what the side that opened the connection sent (the
