@@ -194,7 +194,7 @@ else
 	bad "stdout-pipe" "tshark -r - did not read our pcapng from the pipe"
 fi
 "$XS" replay "$f" -q -w "$tmp/named.pcapng" 2>/dev/null
-if capinfos -t "$tmp/named.pcapng" 2>/dev/null | grep -q 'pcapng'; then
+if capinfos -t "$tmp/named.pcapng" 2>/dev/null | grep -q '^File type:.* pcapng$'; then
 	ok "pcapng-by-name"
 else
 	bad "pcapng-by-name" "-w x.pcapng did not write pcapng"
