@@ -56,10 +56,11 @@
 #define NG_MAX_FRAME 262144
 /* the longest string option (a longer one is cut) */
 #define NG_MAX_STR 2048
-/* an EPB's bytes on top of its (padded) frame: 28 of header, epb_flags, the comment,
- * opt_endofopt, 4 of trailer */
-#define NG_EPB_OVERHEAD (28 + 8 + 4 + NG_COMMENT_MAX + 4 + 4)
+/* the longest comment on a packet */
 #define NG_COMMENT_MAX 128
+/* an EPB's bytes on top of its frame: 28 of header, up to 3 of padding, epb_flags, the
+ * comment, opt_endofopt, 4 of trailer */
+#define NG_EPB_OVERHEAD (28 + 3 + 8 + 4 + NG_COMMENT_MAX + 4 + 4)
 /* the largest block: an EPB of the largest frame (an IDB or the SHB is smaller) */
 #define NG_MAX_BLOCK (NG_MAX_FRAME + NG_EPB_OVERHEAD)
 
