@@ -9,7 +9,8 @@
 #   mix    1 in 100 frames to the filtered port, 100-byte payloads
 #   all100 every frame to the filtered port, 100-byte payloads
 #   all1400 every frame to the filtered port, 1400-byte payloads
-# Capturers, in turn: none, xdp-sniff -w, tcpdump -w (default buffer), xdpdump -w.
+# Capturers, in turn: none, xdp-sniff -w, xdp-sniff -w FILE.pcapng, tcpdump -w (default
+# buffer), xdpdump -w.
 # Per run: matched frames captured / sent (counted in the written pcap), generator wall
 # time, busy CPU seconds of the whole machine during the flood (/proc/stat
 # user+nice+system+irq+softirq+steal, up to the moment the capturer has caught up) minus
@@ -19,8 +20,9 @@
 #   BENCH_FLOOD_CPUS   trafgen processes, -P (default 1; see BENCHMARKS.md for why)
 #   BENCH_FLOOD_RUNS   repetitions, medians reported (default 3)
 #   BENCH_FLOOD_CASES  cases to run (default "mix all100 all1400")
-#   BENCH_FLOOD_TOOLS  capturers (default "none xdp-sniff xdp-sniff-native tcpdump xdpdump";
-#                      xdp-sniff is auto mode, which is skb on a veth, xdp-sniff-native is
+#   BENCH_FLOOD_TOOLS  capturers (default "none xdp-sniff xdp-sniff-pcapng xdp-sniff-native
+#                      tcpdump xdpdump"; xdp-sniff is auto mode, which is skb on a veth,
+#                      xdp-sniff-pcapng the same writing pcapng, xdp-sniff-native is
 #                      --xdp-mode native); also xdp-pass and xdp-pass-skb (an empty XDP
 #                      program in native and in skb mode, needs clang: what XDP on a veth
 #                      costs by itself)
@@ -34,7 +36,7 @@ N=${BENCH_FLOOD_N:-1000000}
 GCPUS=${BENCH_FLOOD_CPUS:-1}
 RUNS=${BENCH_FLOOD_RUNS:-3}
 CASES=${BENCH_FLOOD_CASES:-mix all100 all1400}
-TOOLS=${BENCH_FLOOD_TOOLS:-none xdp-sniff xdp-sniff-native tcpdump xdpdump}
+TOOLS=${BENCH_FLOOD_TOOLS:-none xdp-sniff xdp-sniff-pcapng xdp-sniff-native tcpdump xdpdump}
 PORT=8080      # the filtered port
 OTHER=8081     # the other one
 HZ=$(getconf CLK_TCK)
@@ -138,10 +140,12 @@ wait_attached() { # TOOL
 run_one() { # REP CASE TOOL
 	local rep=$1 cs=$2 tool=$3 pcap=$W/cap.pcap cmd="" b0 b1 r0 r1 d0 d1 p0 p1 g0 g1 k0 k1 gcpu nsent nmatch
 	local ncap=- lost=- pct=- wall busy pcpu
+	[ "$tool" = xdp-sniff-pcapng ] && pcap=$W/cap.pcapng
 	rm -f "$pcap" "$W/cap.err"
 	case $tool in
 	none) ;;
 	xdp-sniff) cmd="$BIN load $IF -p $PORT -w $pcap -q" ;;
+	xdp-sniff-pcapng) cmd="$BIN load $IF -p $PORT -w $pcap -q" ;;
 	xdp-sniff-native) cmd="$BIN load $IF -p $PORT -w $pcap -q --xdp-mode native" ;;
 	xdp-pass | xdp-pass-skb)
 		# iproute2 pins under /sys/fs/bpf/{tc,ip,xdp}: keep that in a mount namespace of ours
@@ -249,7 +253,7 @@ done
 	echo
 	echo "Flood: trafgen -P $GCPUS -t 0 (sendto), $N frames per run, median of $RUNS runs; $(nproc) CPUs, $(uname -r)"
 	echo "  generator: ip netns exec NS trafgen --no-sock-mem --notouch-irq --no-cpu-stats -P $GCPUS -t 0 -o VETH -i CFG -n $N"
-	echo "  xdp-sniff: $BIN load $IF -p $PORT -w FILE -q"
+	echo "  xdp-sniff: $BIN load $IF -p $PORT -w FILE -q  (xdp-sniff-pcapng: FILE.pcapng)"
 	echo "  tcpdump:   tcpdump -i $IF -w FILE 'tcp port $PORT'  (default buffer)"
 	echo "  xdpdump:   xdpdump -i $IF --load-xdp-program -w FILE  (no filter: writes every frame)"
 	echo "  captured: frames 'src host $SRC and tcp dst port $PORT' in the pcap (tcpdump -r FILE --count);"
@@ -296,6 +300,14 @@ done
 	  }
 	}' "$W/rows"
 	awk '$6 > 0 {print "  (run " $1 ", " $2 "/" $3 ": " $6 " frames dropped at the sending veth end)"}' "$W/rows"
+	# the pcapng writer against the pcap writer: the capturer's own CPU, median of the runs
+	awk -v hz="$HZ" "$AWK_MEDIAN"'
+	$3 == "xdp-sniff" || $3 == "xdp-sniff-pcapng" { add($2 SUBSEP $3, $13 / hz); cs[$2] = 1 }
+	END { for (c in cs) if (((c SUBSEP "xdp-sniff") in vals) && ((c SUBSEP "xdp-sniff-pcapng") in vals) &&
+	  med(c SUBSEP "xdp-sniff") > 0)
+	  printf "  %s: pcapng writer / pcap writer, capturer CPU (proc s, medians): %.2f / %.2f = %.3f\n", c,
+	    med(c SUBSEP "xdp-sniff-pcapng"), med(c SUBSEP "xdp-sniff"),
+	    med(c SUBSEP "xdp-sniff-pcapng") / med(c SUBSEP "xdp-sniff") }' "$W/rows"
 } | tee "$W/table"
 [ -n "${BENCH_FLOOD_OUT:-}" ] && cp "$W/table" "$BENCH_FLOOD_OUT"
 # what the capturers printed at exit in the last run, for the record

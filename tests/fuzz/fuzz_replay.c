@@ -4,8 +4,9 @@
  * file (pcap or pcapng, any byte order and time precision), opened from memory by libpcap and
  * run through replay_pcap, the very loop cmd_replay runs: link-type translation, the host
  * build of the parser and filter, the flow table, reassembly and the outputs -w, -j and --http,
- * all to /dev/null. Caps are small (16 streams, 1 MiB memcap, 64 KiB out of order per
- * direction) so that eviction and the memory cap are exercised too. Seeded with the test
+ * and -w in pcapng too (its blocks, cut comments and the ISB), all to /dev/null. Caps are
+ * small (16 streams, 1 MiB memcap, 64 KiB out of order per direction) so that eviction and the
+ * memory cap are exercised too. Seeded with the test
  * captures (tests/fuzz/run.sh copies them into build/fuzz/corpus-fuzz_replay).
  */
 #include <errno.h>
@@ -18,13 +19,18 @@
 #include "log.h"
 #include "cmd/replay.h"
 #include "cmd/session.h"
+#include "sinks/pcapng.h"
 
 static FILE *devnull;
+/* the pcapng writer beside the pcap one, given its interface as session_capture_opened would */
+static struct sink *pcapng;
 
 /* The session cmd_replay would build for `replay -q -w /dev/null -j --http`, its text outputs
  * sent to /dev/null instead of stdout. */
 static int open_session(struct session *s, struct session_opts *o)
 {
+	struct pcapng_iface ifc = { .name = "fuzz", .desc = "fuzz input", .filter = "tcp",
+				    .snaplen = o->cap.snaplen };
 	struct sink *k;
 
 	memset(s, 0, sizeof(*s));
@@ -32,6 +38,9 @@ static int open_session(struct session *s, struct session_opts *o)
 	s->mem.limit = o->memcap;
 	s->pcap = sink_pcap_new("/dev/null", o->cap.snaplen);
 	if (!s->pcap || sinks_add(&s->sinks, s->pcap))
+		return -1;
+	pcapng = sink_pcapng_new("/dev/null");
+	if (!pcapng || sink_pcapng_add_iface(pcapng, &ifc) || sinks_add(&s->sinks, pcapng))
 		return -1;
 	k = sink_json_new_file(devnull, o->max_payload, &s->mem);
 	if (!k || sinks_add(&s->sinks, k))
@@ -45,6 +54,7 @@ static int open_session(struct session *s, struct session_opts *o)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct pcapng_stats st = { .start_ns = 1, .end_ns = 2 };
 	char errbuf[PCAP_ERRBUF_SIZE];
 	struct session_opts o;
 	struct session s;
@@ -86,6 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!s.cap)
 		abort();
 	replay_pcap(&s, pc, "fuzz input", &frames);
+	st.ifrecv = frames;
+	sink_pcapng_stats(pcapng, 0, &st);
 	session_finish(&s);
 	session_print_stats(&s, devnull);
 	capture_close(s.cap);

@@ -429,3 +429,80 @@ void filter_format(const struct xs_filter *f, char *buf, size_t size)
 	}
 #undef APPEND
 }
+
+/* "(net A or net B)" with pre "src " or "dst " or "" */
+static size_t pcap_nets(const struct xs_filter *f, const char *pre, char *buf, size_t size)
+{
+	size_t n = 0;
+	__u32 i;
+
+	n += snprintf(buf + n, size > n ? size - n : 0, "(");
+	for (i = 0; i < f->n_prefixes; i++) {
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(f->prefixes[i].family == 4 ? AF_INET : AF_INET6, f->prefixes[i].addr, a,
+			  sizeof(a));
+		n += snprintf(buf + n, size > n ? size - n : 0, "%s%snet %s/%u", i ? " or " : "",
+			      pre, a, f->prefixes[i].len);
+	}
+	n += snprintf(buf + n, size > n ? size - n : 0, ")");
+	return n;
+}
+
+/* "(port 80 or portrange 8000-8080)" with pre "src " or "dst " or "" */
+static size_t pcap_ports(const struct xs_filter *f, const char *pre, char *buf, size_t size)
+{
+	const char *sep = "";
+	unsigned int p, lo;
+	size_t n = 0;
+
+	n += snprintf(buf + n, size > n ? size - n : 0, "(");
+	for (p = 0; p <= 65535; p++) {
+		if (!port_set(f, p))
+			continue;
+		lo = p;
+		while (p < 65535 && port_set(f, p + 1))
+			p++;
+		if (lo == p)
+			n += snprintf(buf + n, size > n ? size - n : 0, "%s%sport %u", sep, pre, lo);
+		else
+			n += snprintf(buf + n, size > n ? size - n : 0, "%s%sportrange %u-%u", sep,
+				      pre, lo, p);
+		sep = " or ";
+	}
+	n += snprintf(buf + n, size > n ? size - n : 0, ")");
+	return n;
+}
+
+int filter_format_pcap(const struct xs_filter *f, char *buf, size_t size)
+{
+	bool addr = f->flags & XS_FILT_ADDR, port = f->flags & XS_FILT_PORT;
+	size_t n;
+
+#define AT (size > n ? size - n : 0)
+	n = snprintf(buf, size, "tcp");
+	if (addr && port) {
+		n += snprintf(buf + n, AT, " and ((");
+		n += pcap_nets(f, "src ", buf + n, AT);
+		n += snprintf(buf + n, AT, " and ");
+		n += pcap_ports(f, "src ", buf + n, AT);
+		n += snprintf(buf + n, AT, ") or (");
+		n += pcap_nets(f, "dst ", buf + n, AT);
+		n += snprintf(buf + n, AT, " and ");
+		n += pcap_ports(f, "dst ", buf + n, AT);
+		n += snprintf(buf + n, AT, "))");
+	} else if (addr) {
+		n += snprintf(buf + n, AT, " and ");
+		n += pcap_nets(f, "", buf + n, AT);
+	} else if (port) {
+		n += snprintf(buf + n, AT, " and ");
+		n += pcap_ports(f, "", buf + n, AT);
+	}
+#undef AT
+	if (n >= size) {
+		if (size)
+			buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return 0;
+}

@@ -63,5 +63,9 @@ int filter_merge(struct xs_filter *f, const struct xs_filter *g);
 int filter_remove(struct xs_filter *f, const struct xs_filter *g);
 /* "addr 198.18.0.0/15 port 80,8000-8080", or "all tcp". Truncates to fit. */
 void filter_format(const struct xs_filter *f, char *buf, size_t size);
+/* The same filter in tcpdump's pcap-filter language, as pcapng's if_filter carries it:
+ * "tcp and ((src net 198.18.0.0/15 and src port 80) or (dst net ... and dst port 80))".
+ * Returns 0, or -ENOSPC when it does not fit size (buf is then empty). */
+int filter_format_pcap(const struct xs_filter *f, char *buf, size_t size);
 
 #endif

@@ -145,7 +145,7 @@ static int load_attach(struct session *s, struct session_opts *o)
 	if (!s->cap)
 		return -errno ?: -EINVAL;
 	pr_info("capturing on %s: %s\n", o->cap.ifname, capture_describe(s->cap));
-	return 0;
+	return session_capture_opened(s, o->cap.ifname, NULL);
 }
 
 /* Run: read the capture until a signal stops it or it fails. Returns the exit status. */

@@ -257,6 +257,10 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 	pr_debug("replaying %s through the %s\n", path, capture_describe(s.cap));
+	if (session_capture_opened(&s, NULL, path)) {
+		status = 1;
+		goto out;
+	}
 	err = replay_pcap(&s, pc, path, &frames);
 	if (err)
 		status = 1;

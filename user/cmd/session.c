@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "stream/community_id.h"
 #include "sinks/retain.h"
 #include "sinks/rotate.h"
+#include "sinks/pcapng.h"
 #include "sinks/tls.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -217,6 +219,10 @@ const struct session_option session_options[] = {
 	{ "file-count", 'W', "COUNT",
 	  "with -C: a ring of COUNT files; with -G alone:\nstop after COUNT files (tcpdump's -W)",
 	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FUNC, .parse = parse_rotate_count },
+	{ "pcapng", 0, NULL,
+	  "-w writes pcapng: interface, direction, cut\npackets noted, drop counts (also for a FILE\n"
+	  "ending in .pcapng)",
+	  SSEC_OUTPUT, SESSION_BOTH, SOPT_FLAG, FIELD(pcapng) },
 	{ "output-dir", 'o', "DIR", "one file per stream direction, tcpflow's names", SSEC_OUTPUT,
 	  SESSION_BOTH, SOPT_STRING, FIELD(out_dir) },
 	{ "json", 'j', NULL, "one JSON line per finished stream on stdout", SSEC_OUTPUT,
@@ -889,6 +895,8 @@ static const char *output_in_retained_dir(const struct session_opts *o)
 	return NULL;
 }
 
+static bool session_wants_pcapng(const struct session_opts *o);
+
 int session_check_outputs(const struct session_opts *o, const char *cmd)
 {
 	const char *inside = output_in_retained_dir(o);
@@ -908,6 +916,12 @@ int session_check_outputs(const struct session_opts *o, const char *cmd)
 	}
 	if (rotate_check_opts(o->pcap_path, &o->rotate, &why))
 		return session_usage_error(cmd, "%s", why);
+	if (o->pcapng && !o->pcap_path)
+		return session_usage_error(cmd, "--pcapng goes with -w FILE");
+	/* the pcapng writer does not rotate (yet): refused rather than one unbounded file */
+	if (session_wants_pcapng(o) && rotate_enabled(&o->rotate))
+		return session_usage_error(cmd, "-C/-G/-W rotate pcap files, not pcapng ones yet: "
+					   "drop --pcapng (or the .pcapng name), or the rotation");
 	if (n < 2)
 		return 0;
 	fprintf(stderr,
@@ -966,6 +980,47 @@ static int session_open_metrics(struct session *s, const struct session_opts *o)
 	return 0;
 }
 
+/* -w writes pcapng: --pcapng, or a FILE named *.pcapng */
+static bool session_wants_pcapng(const struct session_opts *o)
+{
+	size_t n = o->pcap_path ? strlen(o->pcap_path) : 0;
+
+	return o->pcapng || (n > 7 && !strcmp(o->pcap_path + n - 7, ".pcapng"));
+}
+
+int session_capture_opened(struct session *s, const char *ifname, const char *source)
+{
+	const struct session_opts *o = s->opts;
+	char desc[512], filter[2048];
+	struct pcapng_iface ifc = {
+		.name = ifname,
+		.desc = desc,
+		.filter = filter,
+		.ifindex = ifname ? if_nametoindex(ifname) : 0,
+		.snaplen = o->cap.snaplen,
+		.dir_known = ifname != NULL,
+	};
+	struct timespec now;
+	int id;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->started_ns = (__u64)now.tv_sec * NS_PER_SEC + (__u64)now.tv_nsec;
+	if (!sink_is_pcapng(s->pcap) || s->pcap->failed)
+		return 0;
+	if (ifname)
+		snprintf(desc, sizeof(desc), "xdp-sniff: %s; transport: %s",
+			 capture_describe(s->cap),
+			 o->cap.transport == CAPTURE_AFXDP ? "AF_XDP sockets" : "BPF ring buffer");
+	else
+		snprintf(desc, sizeof(desc), "xdp-sniff replay of %s through the %s", source,
+			 capture_describe(s->cap));
+	/* the filter at start (`xdp-sniff filter` may change it while the capture runs) */
+	if (filter_format_pcap(&o->filter, filter, sizeof(filter)))
+		ifc.filter = NULL;
+	id = sink_pcapng_add_iface(s->pcap, &ifc);
+	return id < 0 ? id : 0;
+}
+
 int session_open(struct session *s, struct session_opts *o)
 {
 	bool any = any_output(o);
@@ -987,7 +1042,9 @@ int session_open(struct session *s, struct session_opts *o)
 		community_id_set_seed(o->community_id_seed);
 	sinks_set_file_mode(o->output_mode);
 	if (o->pcap_path) {
-		s->pcap = sink_pcap_new_rotating(o->pcap_path, o->cap.snaplen, &o->rotate);
+		s->pcap = session_wants_pcapng(o) ?
+				  sink_pcapng_new(o->pcap_path) :
+				  sink_pcap_new_rotating(o->pcap_path, o->cap.snaplen, &o->rotate);
 		err = add_sink(s, s->pcap);
 	}
 	if (!err && o->out_dir) {
@@ -1222,10 +1279,29 @@ void session_print_status_line(struct session *s, FILE *f, struct session_rate *
 	prev->matched = t.c[XS_C_MATCHED];
 }
 
+/* At the end, the counters of the exit summary as the pcapng file's ISB. */
+static void session_pcapng_stats(struct session *s)
+{
+	struct xs_counters c[XS_DIR_MAX], t;
+	struct pcapng_stats st = { .start_ns = s->started_ns };
+	struct timespec now;
+
+	if (!sink_is_pcapng(s->pcap) || s->pcap->failed || !s->cap)
+		return;
+	sum_counters(s, c, &t);
+	clock_gettime(CLOCK_REALTIME, &now);
+	st.end_ns = (__u64)now.tv_sec * NS_PER_SEC + (__u64)now.tv_nsec;
+	st.ifrecv = t.c[XS_C_SEEN];
+	st.filteraccept = t.c[XS_C_MATCHED];
+	st.ifdrop = t.c[XS_C_RING_FULL];
+	sink_pcapng_stats(s->pcap, 0, &st);
+}
+
 void session_finish(struct session *s)
 {
 	if (s->flows)
 		flow_table_finish(s->flows);
+	session_pcapng_stats(s);
 	/* what the outputs still hold is written now, so that a failure is counted (and seen
 	 * by session_outputs_failed()) rather than lost when they are closed */
 	sinks_flush(&s->sinks);

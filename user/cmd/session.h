@@ -40,6 +40,7 @@ struct session_opts {
 	struct flow_opts flow;		/* --idle-timeout, --max-streams, --max-ooo-bytes, --overlap */
 	const char *pcap_path;		/* -w */
 	struct rotate_opts rotate;	/* -C (in bytes), -G, -W: -w's rotation */
+	bool pcapng;			/* --pcapng (or -w FILE.pcapng): -w writes pcapng */
 	const char *out_dir;		/* -o */
 	bool json;			/* -j */
 	bool packets;			/* --packets: one line per packet */
@@ -72,8 +73,9 @@ struct session_opts {
 struct session {
 	struct session_opts *opts;
 	struct sink_set sinks;
-	struct sink *pcap;
+	struct sink *pcap;		/* -w's sink, pcap or pcapng */
 	struct sink *files;		/* -o, NULL without; owned by sinks */
+	__u64 started_ns;		/* wall clock when the capture was opened (pcapng's ISB) */
 	struct flow_table *flows;
 	struct memcap mem;
 	struct capture *cap;
@@ -209,6 +211,12 @@ bool session_status_line_wanted(const struct session_opts *o, int out_fd, int er
 /* -EKEYREJECTED: the NATS export was refused, -EADDRINUSE: --metrics could not listen (said
  * on stderr); the command exits 2 */
 int session_open(struct session *s, struct session_opts *o);
+/*
+ * Once s->cap is open: tells the outputs that describe the capture (pcapng's IDB) what it is:
+ * the interface (NULL for replay, whose path is source), how it is attached, the filter.
+ * 0 or -errno (said).
+ */
+int session_capture_opened(struct session *s, const char *ifname, const char *source);
 /* The capture callback. */
 int session_segment(void *ctx, const struct xs_segment *seg, int r);
 /* Room for any session_fmt_bytes() text. */
