@@ -20,8 +20,9 @@
 #define XS_EXPR_CONT 2
 #define XS_EXPR_SLOTS 3
 
-/* The longest expression text kept (for status and `filter list`), NUL included. */
-#define XS_EXPR_TEXT_MAX 2048
+/* The longest expression text kept (for status and `filter list`), NUL included: room for
+ * one that compiles to XS_EXPR_MAX_CBPF instructions. */
+#define XS_EXPR_TEXT_MAX 32768
 
 /* The most classic BPF instructions an expression may compile to: the kernel's own limit for
  * classic BPF (BPF_MAXINSNS). */

@@ -50,7 +50,8 @@ int expr_compile(const char *text, struct xs_expr **out, char *err, size_t err_s
 		pcap_close(p);
 		return -ENOMEM;
 	}
-	if (pcap_compile(p, &e->prog, text, 1, PCAP_NETMASK_UNKNOWN)) {
+	/* netmask 0, as tcpdump -r gives it: `ip broadcast` is then 255.255.255.255 only */
+	if (pcap_compile(p, &e->prog, text, 1, 0)) {
 		snprintf(err, err_size, "%s", pcap_geterr(p));
 		ret = -EINVAL;
 		goto fail;

@@ -8,7 +8,7 @@
  * non-linear frame is judged whole.
  *
  * Registers: r6 the context, r7 A, r8 X, r9 the per-CPU struct xs_expr_scratch. Stack: the
- * helper's buffer at fp-8, a map key at fp-16, M[i] at fp-128+4*i.
+ * helper's buffer at fp-8, a map key at fp-16, the loop budget at fp-24, M[i] at fp-128+4*i.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -32,7 +32,12 @@
 #define R_SCR BPF_REG_9
 #define OFF_BUF (-8)
 #define OFF_KEY (-16)
+#define OFF_LOOPS (-24)
 #define OFF_MEM(i) (-128 + 4 * (i))
+
+/* The most turns of a backward jump: the IPv6 headers protochain follows (libpcap's
+ * interpreter follows any number; a chain longer than this does not match) */
+#define EXPR_MAX_LOOPS 32
 
 /* eBPF jumps are 16-bit: past this many instructions a jump may not reach its target */
 #define EXPR_MAX_EBPF 32000
@@ -238,7 +243,10 @@ static int check_cbpf(const struct xs_cbpf *f, unsigned int n, const char **why)
 
 		if (BPF_CLASS(c) == BPF_JMP) {
 			if (BPF_OP(c) == BPF_JA) {
-				if (f[i].k >= n - i - 1) {
+				/* backward too: libpcap's protochain loops over IPv6 headers */
+				__s64 to = (__s64)i + 1 + (__s32)f[i].k;
+
+				if (to < 0 || to >= n) {
 					*why = "jump past the end";
 					return -EINVAL;
 				}
@@ -375,7 +383,16 @@ static int emit_insn(struct emitter *e, const struct xs_cbpf *p, unsigned int i,
 		__u8 op = BPF_OP(c);
 
 		if (op == BPF_JA) {
-			ja(e, T_INSN, i + 1 + p->k);
+			if ((__s32)p->k < 0) {
+				/* a loop (protochain): at most EXPR_MAX_LOOPS turns, so that the
+				 * verifier sees it end; past them the frame does not match */
+				put(e, LDX(BPF_DW, BPF_REG_1, BPF_REG_10, OFF_LOOPS));
+				put(e, ALU64_IMM(BPF_SUB, BPF_REG_1, 1));
+				put(e, STX(BPF_DW, BPF_REG_10, BPF_REG_1, OFF_LOOPS));
+				jump_to(e, ins(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, 0), T_REJECT,
+					0);
+			}
+			ja(e, T_INSN, i + 1 + (__s32)p->k);
 			return 0;
 		}
 		if (op != BPF_JEQ && op != BPF_JGT && op != BPF_JGE && op != BPF_JSET) {
@@ -419,7 +436,7 @@ static int emit_insn(struct emitter *e, const struct xs_cbpf *p, unsigned int i,
 int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struct expr_maps *m,
 		   struct bpf_insn **out, unsigned int *nout, const char **why)
 {
-	bool xdp = dir == XS_DIR_INGRESS, mem_used = false;
+	bool xdp = dir == XS_DIR_INGRESS, mem_used = false, loops = false;
 	unsigned int *start = NULL, i, reject, accept, pass;
 	struct emitter e = {};
 	int err;
@@ -435,9 +452,12 @@ int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struc
 	start = calloc(n + 1, sizeof(*start));
 	if (!start)
 		return -ENOMEM;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (BPF_CLASS(f[i].code) == BPF_LD || BPF_CLASS(f[i].code) == BPF_LDX)
 			mem_used |= BPF_MODE(f[i].code) == BPF_MEM;
+		if (f[i].code == (BPF_JMP | BPF_JA) && (__s32)f[i].k < 0)
+			loops = true;
+	}
 
 	/* prologue: the context kept, the scratch slot of this CPU and direction looked up */
 	put(&e, MOV64(R_CTX, BPF_REG_1));
@@ -453,6 +473,8 @@ int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struc
 	/* libpcap's interpreter starts M[] zeroed too; the verifier wants it written first */
 	for (i = 0; mem_used && i < BPF_MEMWORDS; i++)
 		put(&e, ST(BPF_W, BPF_REG_10, OFF_MEM(i), 0));
+	if (loops)
+		put(&e, ST(BPF_DW, BPF_REG_10, OFF_LOOPS, EXPR_MAX_LOOPS + 1));
 
 	for (i = 0; i < n && !e.err; i++) {
 		start[i] = e.n;

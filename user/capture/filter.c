@@ -238,30 +238,30 @@ static int expr_apply(const char *text, const struct filter_maps *m, __u32 next)
 	if (text[0]) {
 		err = expr_compile(text, &e, msg, sizeof(msg));
 		if (err) {
-			pr_warn("bad filter expression '%s': %s\n", text, msg);
+			pr_warn("bad filter expression '%.60s%s': %s\n", text,
+				strlen(text) > 60 ? "..." : "", msg);
 			return err;
 		}
 		insns = expr_insns(e, &n);
-		for (d = 0; d < XS_DIR_MAX; d++) {
+		for (d = 0; d < (m->expr_no_tc ? 1 : XS_DIR_MAX); d++) {
 			struct expr_maps em = { .scratch = m->expr_scratch, .counters = m->counters,
 						.progs = m->expr_progs[d] };
 
 			fds[d] = expr_load(insns, n, d, &em, msg, sizeof(msg));
 			if (fds[d] < 0) {
 				err = fds[d];
-				pr_warn("the kernel refused the %s program of filter expression '%s' (%u "
-					"classic BPF instructions; the limit is %d): %s%s\n",
-					d == XS_DIR_INGRESS ? "XDP" : "tc", text, n, XS_EXPR_MAX_CBPF,
-					strerror(-err), msg[0] ? "; " : "");
-				if (msg[0])
-					pr_warn("  %s\n", msg);
+				pr_warn("the kernel refused the %s program of filter expression '%.60s%s' "
+					"(%u classic BPF instructions; the limit is %d): %s%s%s\n",
+					d == XS_DIR_INGRESS ? "XDP" : "tc", text,
+					strlen(text) > 60 ? "..." : "", n, XS_EXPR_MAX_CBPF,
+					strerror(-err), msg[0] ? ": " : "", msg);
 				goto out;
 			}
 		}
-		for (d = 0; d < XS_DIR_MAX; d++) {
+		for (d = 0; d < (m->expr_no_tc ? 1 : XS_DIR_MAX); d++) {
 			if (bpf_map_update_elem(m->expr_progs[d], &next, &fds[d], BPF_ANY)) {
 				err = -errno;
-				pr_warn("failed to install filter expression '%s': %s\n", text,
+				pr_warn("failed to install filter expression '%.60s': %s\n", text,
 					strerror(-err));
 				goto out;
 			}

@@ -58,6 +58,7 @@ struct filter_maps {
 	int expr_scratch;
 	int counters;
 	int expr_progs[XS_DIR_MAX];	/* "expr_xdp", "expr_tc" */
+	bool expr_no_tc;		/* no tc program to reach "expr_tc" (replay) */
 };
 
 /*

@@ -20,6 +20,8 @@ static inline struct filter_maps filter_maps_of(const struct xdp_sniff *s)
 		.expr_scratch = bpf_map__fd(s->maps.expr_scratch),
 		.counters = bpf_map__fd(s->maps.counters),
 		.expr_progs = { bpf_map__fd(s->maps.expr_xdp), bpf_map__fd(s->maps.expr_tc) },
+		/* replay loads no tc program: its expression program would never run */
+		.expr_no_tc = bpf_program__fd(s->progs.tc_sniff) < 0,
 	};
 
 	return m;

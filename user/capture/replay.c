@@ -169,7 +169,8 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 
 			err = expr_compile(opts->filter->expr, &c->expr, msg, sizeof(msg));
 			if (err) {
-				pr_warn("bad filter expression '%s': %s\n", opts->filter->expr, msg);
+				pr_warn("bad filter expression '%.60s': %s\n", opts->filter->expr,
+					msg);
 				goto err;
 			}
 		}

@@ -661,10 +661,11 @@ static int read_expr_file(struct session_opts *o, const char *cmd)
 int session_check_operands(struct session_opts *o, const char *cmd, const char *what, int argc,
 			   char **argv)
 {
-	char msg[512];
+	char msg[512], *sp;
 	struct xs_expr *e;
 	size_t n = 0;
 	int i, err;
+	bool not_expr;
 
 	if (optind >= argc)
 		return session_usage_error(cmd, "name the %s", what);
@@ -692,11 +693,20 @@ int session_check_operands(struct session_opts *o, const char *cmd, const char *
 		expr_free(e);
 		return SESSION_ARGS_OK;
 	}
-	if (!o->expr_file && !pcap_filter_word(argv[optind + 1]) && err == -EINVAL)
+	/* `load eth0 eth1`: a second operand that does not begin an expression */
+	sp = strchr(o->filter.expr, ' ');
+	if (sp)
+		*sp = '\0';
+	not_expr = !pcap_filter_word(o->filter.expr);
+	if (sp)
+		*sp = ' ';
+	if (!o->expr_file && not_expr && err == -EINVAL)
 		return session_usage_error(cmd, "one %s only, options before or after it (as a filter "
-						"expression, '%s': %s)",
+						"expression, '%.60s': %s)",
 					   what, o->filter.expr, msg);
-	return session_usage_error(cmd, "bad filter expression '%s': %s", o->filter.expr, msg);
+	/* a long one is named by its start */
+	return session_usage_error(cmd, "bad filter expression '%.60s%s': %s", o->filter.expr,
+				   strlen(o->filter.expr) > 60 ? "..." : "", msg);
 }
 
 void session_note_filter(const struct session_opts *o)
