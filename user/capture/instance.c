@@ -243,6 +243,7 @@ static int open_filter_maps(const char *ifname, struct filter_maps *m)
 	m->v6[0] = pinned_fd(ifname, "filter_v6_0");
 	m->v6[1] = pinned_fd(ifname, "filter_v6_1");
 	m->has_expr = false;
+	m->expr_no_tc = false;
 	open_expr_maps(ifname, m);
 	if (m->gen < 0 || m->state < 0 || m->v4[0] < 0 || m->v4[1] < 0 || m->v6[0] < 0 ||
 	    m->v6[1] < 0) {
@@ -311,7 +312,10 @@ int instance_filter_update(const char *ifname, int (*edit)(struct xs_filter *f, 
 	err = filter_read(result, &fm);
 	if (!err)
 		err = edit(result, arg);
-	if (!err)
+	/* edit said there is nothing to change (list) */
+	if (err > 0)
+		err = 0;
+	else if (!err)
 		err = filter_apply(result, &fm);
 	close_filter_maps(&fm);
 	/* a packet that read the old generation just before the flip may still be judged by
