@@ -68,6 +68,26 @@ static int capture_expr_cont(struct capture *c, const struct filter_maps *m)
 	return 0;
 }
 
+/* What a hook cannot judge as tcpdump would, said at load time rather than filtered wrongly
+ * in silence. */
+static void capture_expr_notes(struct capture *c, const char *text)
+{
+	struct xs_expr *e;
+	char msg[256];
+
+	if (expr_compile(text, &e, msg, sizeof(msg)))
+		return;
+	/* at tc egress the kernel holds an offloaded 802.1Q tag beside the frame (skb
+	 * metadata), where a cBPF program cannot read it in place */
+	if (expr_uses_vlan(e))
+		pr_warn("note: %s egress: the VLAN tag of a frame sent through a VLAN device is "
+			"carried beside the frame at tc, where the expression reads the frame: such "
+			"frames are judged as untagged there (tcpdump -i reads the tag from "
+			"metadata); --direction in judges tags as they are in the frame\n",
+			c->ifname);
+	expr_free(e);
+}
+
 int capture_apply_filter(struct capture *c)
 {
 	struct filter_maps m = c->ops->filter_maps(c);
@@ -88,6 +108,8 @@ int capture_apply_filter(struct capture *c)
 	}
 	if (err)
 		pr_debug("no continuation slot for filter expressions: %s\n", strerror(-err));
+	if (expr[0] && !c->replay && (c->opts.dirs & CAPTURE_OUT))
+		capture_expr_notes(c, expr);
 	return filter_apply(c->opts.filter, &m);
 }
 

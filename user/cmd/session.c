@@ -147,7 +147,7 @@ const struct session_option session_options[] = {
 	{ "port", 'p', "PORT[-PORT]", "port or range (repeatable)", SSEC_FILTER, SESSION_BOTH,
 	  SOPT_FUNC, .parse = parse_port },
 	/* filter expressions (issue 16): the operands after IFACE/FILE, or -F */
-	{ "filter-file", 'F', "FILE", "read the filter expression from FILE (tcpdump's -F)",
+	{ "filter-file", 'F', "FILE", "the filter expression from FILE (tcpdump's -F)",
 	  SSEC_FILTER, SESSION_BOTH, SOPT_STRING, FIELD(expr_file) },
 
 	{ "write", 'w', "FILE", "matching packets as a pcap file ('-' for stdout)", SSEC_OUTPUT,
