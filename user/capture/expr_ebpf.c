@@ -284,6 +284,21 @@ static unsigned int load_size(__u16 code)
 	}
 }
 
+/* A packet load whose offset is 2^31 or more: past the end of any frame, it ends every run
+ * that reaches it (ancillary loads aside). */
+static bool load_always_fails(const struct xs_cbpf *p)
+{
+	__u16 c = p->code;
+
+	if (BPF_CLASS(c) != BPF_LD && BPF_CLASS(c) != BPF_LDX)
+		return false;
+	if (BPF_MODE(c) != BPF_ABS && BPF_MODE(c) != BPF_IND && BPF_MODE(c) != BPF_MSH)
+		return false;
+	if (BPF_CLASS(c) == BPF_LD && BPF_MODE(c) == BPF_ABS && p->k >= (__u32)SKF_AD_OFF)
+		return false;
+	return p->k >= 0x80000000u;
+}
+
 /* One classic instruction; -EINVAL/-EOPNOTSUPP with why for one that cannot be taken. */
 static int emit_insn(struct emitter *e, const struct xs_cbpf *p, unsigned int i, bool xdp,
 		     const char **why)
@@ -291,6 +306,13 @@ static int emit_insn(struct emitter *e, const struct xs_cbpf *p, unsigned int i,
 	__u16 c = p->code;
 	unsigned int sz;
 
+	/* nothing after it runs (reachable() stops there too) */
+	if (load_always_fails(p) && (BPF_MODE(c) == BPF_MSH || load_size(c))) {
+		if (BPF_MODE(c) == BPF_MSH ? BPF_CLASS(c) != BPF_LDX : BPF_CLASS(c) != BPF_LD)
+			goto unknown;
+		ja(e, T_REJECT, 0);
+		return 0;
+	}
 	switch (BPF_CLASS(c)) {
 	case BPF_LD:
 	case BPF_LDX: {
@@ -429,14 +451,54 @@ static int emit_insn(struct emitter *e, const struct xs_cbpf *p, unsigned int i,
 		}
 		break;
 	}
+unknown:
 	*why = "unknown instruction";
 	return -EINVAL;
+}
+
+/* Which instructions a run can reach from the first (check_cbpf() has bounded the jumps).
+ * NULL when out of memory. */
+static bool *reachable(const struct xs_cbpf *f, unsigned int n)
+{
+	unsigned int *stack = calloc(n, sizeof(*stack)), top = 0, i;
+	bool *r = calloc(n, sizeof(*r));
+
+	if (!stack || !r) {
+		free(stack);
+		free(r);
+		return NULL;
+	}
+#define VISIT(t)                                                                               \
+	do {                                                                                   \
+		if (!r[t]) {                                                                   \
+			r[t] = true;                                                           \
+			stack[top++] = (t);                                                    \
+		}                                                                              \
+	} while (0)
+	VISIT(0);
+	while (top) {
+		i = stack[--top];
+		if (BPF_CLASS(f[i].code) == BPF_RET || load_always_fails(&f[i]))
+			continue;
+		if (BPF_CLASS(f[i].code) == BPF_JMP && BPF_OP(f[i].code) == BPF_JA) {
+			VISIT(i + 1 + (__s32)f[i].k);
+		} else if (BPF_CLASS(f[i].code) == BPF_JMP) {
+			VISIT(i + 1 + f[i].jt);
+			VISIT(i + 1 + f[i].jf);
+		} else if (i + 1 < n) {
+			VISIT(i + 1);
+		}
+	}
+#undef VISIT
+	free(stack);
+	return r;
 }
 
 int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struct expr_maps *m,
 		   struct bpf_insn **out, unsigned int *nout, const char **why)
 {
 	bool xdp = dir == XS_DIR_INGRESS, mem_used = false, loops = false;
+	bool *reach = NULL, to_reject = false, to_accept = false;
 	unsigned int *start = NULL, i, reject, accept, pass;
 	struct emitter e = {};
 	int err;
@@ -455,7 +517,8 @@ int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struc
 	for (i = 0; i < n; i++) {
 		if (BPF_CLASS(f[i].code) == BPF_LD || BPF_CLASS(f[i].code) == BPF_LDX)
 			mem_used |= BPF_MODE(f[i].code) == BPF_MEM;
-		if (f[i].code == (BPF_JMP | BPF_JA) && (__s32)f[i].k < 0)
+		if (BPF_CLASS(f[i].code) == BPF_JMP && BPF_OP(f[i].code) == BPF_JA &&
+		    (__s32)f[i].k < 0)
 			loops = true;
 	}
 
@@ -476,16 +539,31 @@ int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struc
 	if (loops)
 		put(&e, ST(BPF_DW, BPF_REG_10, OFF_LOOPS, EXPR_MAX_LOOPS + 1));
 
+	/* the verifier refuses code no path reaches: only what the classic program can reach
+	 * is emitted, and of the exits only those jumped to */
+	reach = reachable(f, n);
+	if (!reach) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < n && !e.err; i++) {
 		start[i] = e.n;
+		if (!reach[i])
+			continue;
 		err = emit_insn(&e, &f[i], i, xdp, why);
 		if (err)
 			goto out;
 	}
 	start[n] = e.n;
+	for (i = 0; i < e.nfix; i++) {
+		to_reject |= e.fix[i].kind == T_REJECT;
+		to_accept |= e.fix[i].kind == T_ACCEPT;
+	}
 
 	/* no match: counted as filtered, the frame passed on */
 	reject = e.n;
+	if (!to_reject)
+		goto emit_pass;
 	put(&e, ST(BPF_W, BPF_REG_10, OFF_KEY, dir));
 	ld_map_fd(&e, BPF_REG_1, m->counters);
 	put(&e, MOV64(BPF_REG_2, BPF_REG_10));
@@ -495,11 +573,14 @@ int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struc
 	put(&e, LDX(BPF_DW, BPF_REG_1, BPF_REG_0, XS_C_FILTERED * 8));
 	put(&e, ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
 	put(&e, STX(BPF_DW, BPF_REG_0, BPF_REG_1, XS_C_FILTERED * 8));
+emit_pass:
 	pass = e.n;
 	put(&e, ALU64_IMM(BPF_MOV, BPF_REG_0, xdp ? XDP_PASS : 0 /* TC_ACT_OK */));
 	put(&e, EXIT());
 	/* a match: the verdict left for the main program, which takes the frame on */
 	accept = e.n;
+	if (!to_accept)
+		goto done;
 	put(&e, ST(BPF_W, R_SCR, offsetof(struct xs_expr_scratch, state), XS_EXPR_MATCHED));
 	put(&e, MOV64(BPF_REG_1, R_CTX));
 	ld_map_fd(&e, BPF_REG_2, m->progs);
@@ -509,7 +590,7 @@ int expr_translate(const struct xs_cbpf *f, unsigned int n, int dir, const struc
 	 * is left for the next one */
 	put(&e, ST(BPF_W, R_SCR, offsetof(struct xs_expr_scratch, state), XS_EXPR_IDLE));
 	ja(&e, T_PASS, 0);
-
+done:
 	err = e.err;
 	if (err)
 		goto out;
@@ -534,6 +615,7 @@ out:
 	free(e.buf);
 	free(e.fix);
 	free(start);
+	free(reach);
 	return err;
 }
 
