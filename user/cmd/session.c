@@ -655,6 +655,10 @@ static int read_expr_file(struct session_opts *o, const char *cmd)
 						"bytes)",
 					   o->expr_file, sizeof(o->filter.expr) - 1);
 	o->filter.expr[n] = '\0';
+	/* one line for status and `filter list`; libpcap reads either the same */
+	for (char *c = o->filter.expr; *c; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
 	return 0;
 }
 
