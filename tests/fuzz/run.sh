@@ -20,7 +20,7 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long s){return 0;}' |
 fi
 
 declare -A srcs=(
-	[fuzz_decode]="tests/fuzz/fuzz_decode.c user/capture/decode.c user/capture/filter.c user/log.c"
+	[fuzz_decode]="tests/fuzz/fuzz_decode.c user/capture/decode.c user/capture/filter.c user/capture/expr.c user/capture/expr_ebpf.c user/log.c"
 )
 [ -f tests/fuzz/fuzz_expr.c ] && srcs[fuzz_expr]="tests/fuzz/fuzz_expr.c user/capture/expr_ebpf.c user/log.c"
 [ -f tests/fuzz/fuzz_reasm.c ] && srcs[fuzz_reasm]="tests/fuzz/fuzz_reasm.c user/stream/flow.c user/stream/reasm.c user/sinks/sink.c user/log.c"
