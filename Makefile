@@ -49,7 +49,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 # and rebuild every user object on the next run
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-.PHONY: all check check-unit check-bpf check-e2e check-fuzz fuzz bench demo deps install clean tests
+.PHONY: all check check-unit check-bpf check-e2e check-filter-expr check-fuzz fuzz bench demo deps install clean tests
 
 all: $(BUILD)/xdp-sniff
 
@@ -97,6 +97,9 @@ check-bpf: tests
 
 check-e2e: tests
 	$(RUN_TESTS) e2e
+
+check-filter-expr: tests
+	$(RUN_TESTS) filter_expr
 
 check-fuzz:
 	$(RUN_TESTS) fuzz

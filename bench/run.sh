@@ -8,7 +8,8 @@ CF="-O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iuser -Ibui
 
 echo "== XDP program cost per packet (BPF_PROG_TEST_RUN, against an empty XDP program)"
 echo "   command: build/bench/prog_cost ${BENCH_REPEAT:-1000000}"
-gcc $CF -o build/bench/prog_cost bench/prog_cost.c user/capture/filter.c -lbpf || exit 1
+gcc $CF -o build/bench/prog_cost bench/prog_cost.c user/capture/filter.c user/capture/expr.c \
+	user/capture/expr_ebpf.c user/log.c -lbpf -lxdp -lpcap || exit 1
 build/bench/prog_cost "${BENCH_REPEAT:-1000000}"
 
 for b in bench/bench_*.sh; do

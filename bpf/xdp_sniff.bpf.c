@@ -12,6 +12,7 @@
 
 #include "xdp_sniff/counters.h"
 #include "xdp_sniff/event.h"
+#include "xdp_sniff/expr.h"
 #include "xdp_sniff/filter.h"
 #include "xdp_sniff/filter_maps.bpf.h"
 #include "xdp_sniff/instance.h"
@@ -198,6 +199,40 @@ static __always_inline int xs_emit(void *ctx, bool xdp, const struct xs_event *t
 	return xs_emit_class(ctx, xdp, tmpl, len, XS_MAX_CAP);
 }
 
+/* The expression programs of the two generations and the main program (XS_EXPR_CONT), one
+ * array per hook: a prog array takes programs of one type (include/xdp_sniff/expr.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, XS_EXPR_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} expr_xdp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, XS_EXPR_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} expr_tc SEC(".maps");
+
+/* What the main program and the expression program hand each other about the frame being
+ * run, per CPU and direction. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XS_DIR_MAX);
+	__type(key, __u32);
+	__type(value, struct xs_expr_scratch);
+} expr_scratch SEC(".maps");
+
+/* Each generation's expression text, for status and `filter list` (written by userspace
+ * only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XS_FILTER_GENS);
+	__type(key, __u32);
+	__type(value, struct xs_expr_text);
+} filter_expr SEC(".maps");
+
 /* Where the parser leaves what it learnt of the frame: a slot per CPU and direction (a program
  * runs to completion on its CPU; XDP and tc each have their own, so that neither overwrites
  * the other's where softirqs can preempt). A map value rather than the stack: what the code
@@ -327,7 +362,7 @@ static __always_inline int xs_step_parse(void *ctx, bool xdp, void *data, void *
  * (--no-bodies), payload past the flow's budget (--max-stream-bytes).
  */
 static __always_inline void xs_step_cut(void *ctx, bool xdp, struct xs_frame *f,
-					const struct xs_pkt *pkt, struct xs_counters *cnt)
+					const struct xs_pkt *pkt, bool tcp, struct xs_counters *cnt)
 {
 	/* a matching XDP frame is copied whole, fragments included */
 	if (xdp) {
@@ -341,6 +376,9 @@ static __always_inline void xs_step_cut(void *ctx, bool xdp, struct xs_frame *f,
 		f->cap = XS_MAX_CAP;
 	/* --snaplen, the largest record, or (replay) the capture file's own snap length */
 	f->snapped = f->cap < f->wire;
+	/* a frame that is not a TCP segment (an expression matched it) has no flow */
+	if (!tcp)
+		goto flags;
 	if (skips && pkt->ip_end > pkt->payload_off) {
 		__u32 payload = pkt->ip_end - pkt->payload_off;
 
@@ -368,6 +406,7 @@ static __always_inline void xs_step_cut(void *ctx, bool xdp, struct xs_frame *f,
 				f->cap = pkt->payload_off + keep;
 		}
 	}
+flags:
 	if (f->cap < f->wire)
 		f->flags |= XS_EVF_SNAPPED;
 	if (f->wire > f->frame_len)
@@ -380,7 +419,8 @@ static __always_inline void xs_step_cut(void *ctx, bool xdp, struct xs_frame *f,
  * the flow entry, so that the gap it makes can be explained).
  */
 static __always_inline int xs_step_emit(void *ctx, bool xdp, struct xs_frame *f,
-					const struct xs_pkt *pkt, __u32 ifindex, __u32 dir)
+					const struct xs_pkt *pkt, bool tcp, __u32 ifindex,
+					__u32 dir)
 {
 	struct xs_event tmpl = {};
 	__u32 carried = 0;
@@ -391,13 +431,13 @@ static __always_inline int xs_step_emit(void *ctx, bool xdp, struct xs_frame *f,
 	tmpl.ts_ns = replay_mode ? replay_ts_ns : bpf_ktime_get_ns();
 	tmpl.cap_len = f->cap;
 	tmpl.wire_len = f->wire;
-	tmpl.l3_off = pkt->l3_off;
-	tmpl.l4_off = pkt->l4_off;
+	tmpl.l3_off = tcp ? pkt->l3_off : 0;
+	tmpl.l4_off = tcp ? pkt->l4_off : 0;
 	tmpl.dir = dir;
 	tmpl.flags = f->flags;
 
 	/* drops of this direction wait in its flow entry until its next record carries them */
-	if (drops_pending) {
+	if (drops_pending && tcp) {
 		if (!f->fv)
 			f->fv = xs_flow(pkt, false);
 		if (f->fv && f->fv->drops) {
@@ -406,6 +446,8 @@ static __always_inline int xs_step_emit(void *ctx, bool xdp, struct xs_frame *f,
 		}
 	}
 	if (xs_emit(ctx, xdp, &tmpl, f->cap)) {
+		if (!tcp)
+			return -1;
 		if (!f->fv)
 			f->fv = xs_flow(pkt, true);
 		if (f->fv) {
@@ -441,7 +483,8 @@ static __always_inline void xs_step_count(struct xs_counters *cnt, const struct 
 }
 
 /*
- * The path both programs share once they know where the frame is: parse, classify by the
+ * The path both programs share once they know where the frame is: the expression (when one
+ * is in force: a tail call there, and back here when it matched), parse, classify by the
  * parse result, filter, cut, emit, count. data/data_end cover the linear part; frame_len is
  * the whole frame (XDP: the linear part; xs_step_parse and xs_step_cut ask for the rest).
  */
@@ -449,23 +492,59 @@ static __always_inline void xs_handle(void *ctx, bool xdp, void *data, void *dat
 				      __u32 frame_len, __u32 ifindex, __u32 dir)
 {
 	struct xs_frame f = { .frame_len = frame_len };
+	struct xs_expr_scratch *sc;
 	struct xs_counters *cnt;
+	struct xs_match_ctx m;
 	struct xs_pkt *pkt;
+	__u32 zero = 0, *gen;
+	bool expr = false, tcp = true;
 	int r;
 
 	cnt = bpf_map_lookup_elem(&counters, &dir);
-	if (!cnt)
+	sc = bpf_map_lookup_elem(&expr_scratch, &dir);
+	if (!cnt || !sc)
 		return;
-	cnt->c[XS_C_SEEN]++;
+	if (sc->state == XS_EXPR_MATCHED) {
+		/* back from the expression program, which matched the frame (counted seen on the
+		 * way in); the generation that judged it judges the rest */
+		sc->state = XS_EXPR_IDLE;
+		expr = true;
+		m.gen = sc->gen & 1;
+	} else {
+		cnt->c[XS_C_SEEN]++;
+		gen = bpf_map_lookup_elem(&filter_gen, &zero);
+		if (!gen)
+			return;
+		m.gen = *gen & 1;
+	}
+	m.st = bpf_map_lookup_elem(&filter_state, &m.gen);
+	if (!m.st)
+		return;
+	if (!expr && (m.st->flags & XS_FILT_EXPR)) {
+		sc->gen = m.gen;
+		sc->replay_wire = replay_wire_len;
+		bpf_tail_call(ctx, xdp ? (void *)&expr_xdp : (void *)&expr_tc, m.gen);
+		/* no program in the slot: nothing can be said to match */
+		cnt->c[XS_C_FILTERED]++;
+		return;
+	}
 	pkt = bpf_map_lookup_elem(&pkt_scratch, &dir);
 	if (!pkt)
 		return;
 
 	r = xs_step_parse(ctx, xdp, data, data_end, &f, pkt);
-	if (!xs_count_parse(cnt, r) || !xs_count_filter(cnt, xs_filter_pass(pkt)))
+	if (expr && r != XS_P_TCP) {
+		/* what the expression matched is delivered whatever it is, unless -a/-p (which
+		 * speak of TCP) are in force too */
+		tcp = false;
+		if (!xs_count_filter(cnt, !(m.st->flags & (XS_FILT_ADDR | XS_FILT_PORT))))
+			return;
+	} else if (!xs_count_parse(cnt, r) ||
+		   !xs_count_filter(cnt, xs_filter_match(&m, pkt, m.st->flags))) {
 		return;
-	xs_step_cut(ctx, xdp, &f, pkt, cnt);
-	r = xs_step_emit(ctx, xdp, &f, pkt, ifindex, dir);
+	}
+	xs_step_cut(ctx, xdp, &f, pkt, tcp, cnt);
+	r = xs_step_emit(ctx, xdp, &f, pkt, tcp, ifindex, dir);
 	xs_step_count(cnt, &f, r);
 }
 

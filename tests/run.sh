@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Runs the test tiers and sums them up: tests/run.sh [all|setup|unit|bpf|replay|e2e|fuzz]...
+# Runs the test tiers and sums them up:
+# tests/run.sh [all|setup|unit|bpf|replay|filter_expr|e2e|fuzz]...
 # Every tier prints what it ran, skipped (and why) or failed; the last line is the total.
 # BUILD names the build tree to test (default build; `make check SANITIZE=1` passes
 # build/asan); the scripts run the binary named by XDP_SNIFF, by default that tree's.
@@ -84,14 +85,16 @@ tiers=("$@")
 for tier in "${tiers[@]}"; do
 	case $tier in
 	all) tier_scripts tests/setup "set-up (make check/demo install what they need)"; tier_unit; tier_bpf; tier_scripts tests/replay "replay tests (captures vs tshark, tcpflow, the seed)"
+	     tier_scripts tests/filter_expr "filter expressions (vs tcpdump)"
 	     tier_scripts tests/e2e "end-to-end tests (netns + veth)"; tier_scripts tests/fuzz "fuzz (short runs)";;
 	setup) tier_scripts tests/setup "set-up" ;;
 	unit) tier_unit ;;
 	bpf) tier_bpf ;;
 	replay) tier_scripts tests/replay "replay tests" ;;
+	filter_expr) tier_scripts tests/filter_expr "filter expressions (vs tcpdump)" ;;
 	e2e) tier_scripts tests/e2e "end-to-end tests (netns + veth)" ;;
 	fuzz) tier_scripts tests/fuzz "fuzz (short runs)" ;;
-	*) echo "unknown tier $tier (all, setup, unit, bpf, replay, e2e, fuzz)" >&2; exit 2 ;;
+	*) echo "unknown tier $tier (all, setup, unit, bpf, replay, filter_expr, e2e, fuzz)" >&2; exit 2 ;;
 	esac
 done
 

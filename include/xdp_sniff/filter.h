@@ -46,6 +46,9 @@ enum xs_filter_flags {
 	/* a filter has been installed; until then nothing matches, so that the
 	 * programs can be attached before userspace has written the sets */
 	XS_FILT_ON = 1 << 2,
+	/* a filter expression is in force (include/xdp_sniff/expr.h): the generation's program
+	 * in the prog arrays judges every frame first */
+	XS_FILT_EXPR = 1 << 3,
 };
 
 /* An entry of the "filter_state" array: one generation's flags and ports, read with a

@@ -6,7 +6,8 @@
 # fail to attach, never capture.
 #  - usage errors are one line on stderr, exit 2, naming what is wrong and, for a bad value,
 #    the values that are good; getopt's own errors too;
-#  - `load IF tcp port 80` says expressions are not taken yet and points to -a/-p;
+#  - a tcpdump expression that libpcap refuses (`load IF tcp port`) is a usage error with
+#    libpcap's message (issue 16 made expressions an operand);
 #  - -a and -p together: --help says they match the same end, and a note says it at start;
 #  - -a with bits set past the prefix length, and -p 0, are refused;
 #  - --decode implies --http (documented);
@@ -45,9 +46,9 @@ usage() {
 	ok "$name"
 }
 
-# 11: a tcpdump expression
-usage expr-load "expressions|not taken yet|-a|-p" load xsnosuch0 tcp port 80
-usage expr-replay "expressions|not taken yet|-a|-p" replay "$tmp/empty.pcap" host 198.18.0.1
+# 11: a tcpdump expression libpcap refuses
+usage expr-load "bad filter expression|syntax error" load xsnosuch0 tcp port
+usage expr-replay "bad filter expression|syntax error" replay "$tmp/empty.pcap" host
 usage two-interfaces "one interface only" load xsnosuch0 xsnosuch1
 
 # 15: host bits past the prefix length; port 0

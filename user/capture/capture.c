@@ -48,10 +48,70 @@ struct bpf_object *capture_obj(struct capture *c)
 	return c->ops->object(c);
 }
 
+/*
+ * The main programs in the continuation slot of their prog array, where the expression
+ * programs tail-call back to on a match (include/xdp_sniff/expr.h): set up at every load, so
+ * that `filter IFACE expr` can add an expression later. A program not loaded has no slot.
+ */
+static int capture_expr_cont(struct capture *c, const struct filter_maps *m)
+{
+	struct bpf_program *progs[XS_DIR_MAX] = { c->skel->progs.xdp_sniff,
+						  c->skel->progs.tc_sniff };
+	__u32 slot = XS_EXPR_CONT;
+	int d, fd;
+
+	for (d = 0; d < XS_DIR_MAX; d++) {
+		fd = bpf_program__fd(progs[d]);
+		if (fd < 0)
+			continue;
+		if (bpf_map_update_elem(m->expr_progs[d], &slot, &fd, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* What a hook cannot judge as tcpdump would, said at load time rather than filtered wrongly
+ * in silence. */
+static void capture_expr_notes(struct capture *c, const char *text)
+{
+	struct xs_expr *e;
+	char msg[256];
+
+	if (expr_compile(text, &e, msg, sizeof(msg)))
+		return;
+	/* at tc egress the kernel holds an offloaded 802.1Q tag beside the frame (skb
+	 * metadata), where a cBPF program cannot read it in place */
+	if (expr_uses_vlan(e))
+		pr_warn("note: %s egress: the VLAN tag of a frame sent through a VLAN device is "
+			"carried beside the frame at tc, where the expression reads the frame: such "
+			"frames are judged as untagged there (tcpdump -i reads the tag from "
+			"metadata); --direction in judges tags as they are in the frame\n",
+			c->ifname);
+	expr_free(e);
+}
+
 int capture_apply_filter(struct capture *c)
 {
 	struct filter_maps m = c->ops->filter_maps(c);
+	const char *expr = c->opts.filter->expr;
+	int err = 0;
 
+	if (m.has_expr && c->skel)
+		err = capture_expr_cont(c, &m);
+	if (expr[0] && (!m.has_expr || err)) {
+		if (!m.has_expr)
+			pr_warn("filter expressions run with the ring transport, not with --transport "
+				"afxdp\n");
+		else
+			pr_warn("cannot chain the filter expression's program to the capture's: %s "
+				"(XDP attached through libxdp's dispatcher? try --xdp-mode skb)\n",
+				strerror(-err));
+		return err ? err : -EOPNOTSUPP;
+	}
+	if (err)
+		pr_debug("no continuation slot for filter expressions: %s\n", strerror(-err));
+	if (expr[0] && !c->replay && (c->opts.dirs & CAPTURE_OUT))
+		capture_expr_notes(c, expr);
 	return filter_apply(c->opts.filter, &m);
 }
 
@@ -266,5 +326,6 @@ void capture_close(struct capture *c)
 	xdp_program__close(c->xdp_prog);
 	if (c->ops->close)
 		c->ops->close(c);
+	expr_free(c->expr);
 	free(c);
 }

@@ -140,7 +140,8 @@ int instance_list(char names[][16], int max);
 /*
  * Changes the filter of the running instance on ifname: reads the filter in
  * force, lets edit change it, puts the result in force atomically (two
- * generations, one switch) and returns it in result. Writers are serialised
+ * generations, one switch) and returns it in result; an edit that returns a positive value
+ * changes nothing (the filter is only read). Writers are serialised
  * with a lock on the pin directory. -ENOENT without an instance.
  */
 int instance_filter_update(const char *ifname, int (*edit)(struct xs_filter *f, void *arg),

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "capture/capture.h"
+#include "capture/expr.h"
 
 struct capture;
 
@@ -95,6 +96,8 @@ struct capture {
 	/* outcomes counted on the host: every one for the host path, runt frames that
 	 * BPF_PROG_TEST_RUN refuses for the kernel path */
 	struct xs_counters host[XS_DIR_MAX];
+	/* the host path: opts.filter's expression, compiled (capture/expr.h) */
+	struct xs_expr *expr;
 	char desc[160];
 };
 

@@ -15,6 +15,7 @@ int decode_frame(const __u8 *frame, __u32 cap_len, __u32 wire_len, struct xs_seg
 	seg->cap_len = cap_len;
 	seg->wire_len = wire_len < cap_len ? cap_len : wire_len;
 	r = xs_parse((void *)frame, (void *)(frame + cap_len), seg->wire_len, p);
+	seg->not_tcp = r != XS_P_TCP;
 	if (r != XS_P_TCP)
 		return r;
 

@@ -7,6 +7,7 @@
 #ifndef XS_DECODE_H
 #define XS_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 
@@ -24,6 +25,8 @@ struct xs_segment {
 	__u8 dir;			/* enum xs_dir */
 	__u8 ev_flags;			/* enum xs_event_flags */
 	__u16 drops_before;		/* ring-full drops of this flow direction just before */
+	bool not_tcp;			/* not a TCP segment (a filter expression matched it):
+					 * frame and lengths only, pkt and payload unset */
 	struct xs_pkt pkt;		/* addresses, ports, seq, ack, flags */
 };
 

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
+#include "capture/expr.h"
 #include "capture/filter.h"
+#include "log.h"
 
 void filter_init(struct xs_filter *f)
 {
@@ -216,6 +219,69 @@ static int read_gen(const struct filter_maps *m, __u32 *gen)
 	return 0;
 }
 
+/*
+ * Generation next of the expression: its text, and its programs in the prog arrays' slot
+ * next (none for ""). The programs are loaded before anything is written, so that a refused
+ * expression leaves the maps as they were.
+ */
+static int expr_apply(const char *text, const struct filter_maps *m, __u32 next)
+{
+	struct xs_expr_text t = {};
+	int fds[XS_DIR_MAX] = { -1, -1 }, d, err = 0;
+	const struct xs_cbpf *insns;
+	struct xs_expr *e = NULL;
+	unsigned int n;
+	char msg[512];
+
+	if (!m->has_expr)
+		return text[0] ? -EOPNOTSUPP : 0;
+	if (text[0]) {
+		err = expr_compile(text, &e, msg, sizeof(msg));
+		if (err) {
+			pr_warn("bad filter expression '%.60s%s': %s\n", text,
+				strlen(text) > 60 ? "..." : "", msg);
+			return err;
+		}
+		insns = expr_insns(e, &n);
+		for (d = 0; d < (m->expr_no_tc ? 1 : XS_DIR_MAX); d++) {
+			struct expr_maps em = { .scratch = m->expr_scratch, .counters = m->counters,
+						.progs = m->expr_progs[d] };
+
+			fds[d] = expr_load(insns, n, d, &em, msg, sizeof(msg));
+			if (fds[d] < 0) {
+				err = fds[d];
+				pr_warn("the kernel refused the %s program of filter expression '%.60s%s' "
+					"(%u classic BPF instructions; the limit is %d): %s%s%s\n",
+					d == XS_DIR_INGRESS ? "XDP" : "tc", text,
+					strlen(text) > 60 ? "..." : "", n, XS_EXPR_MAX_CBPF,
+					strerror(-err), msg[0] ? ": " : "", msg);
+				goto out;
+			}
+		}
+		for (d = 0; d < (m->expr_no_tc ? 1 : XS_DIR_MAX); d++) {
+			if (bpf_map_update_elem(m->expr_progs[d], &next, &fds[d], BPF_ANY)) {
+				err = -errno;
+				pr_warn("failed to install filter expression '%.60s': %s\n", text,
+					strerror(-err));
+				goto out;
+			}
+		}
+	} else {
+		/* the slot's old program is not needed any more */
+		for (d = 0; d < XS_DIR_MAX; d++)
+			bpf_map_delete_elem(m->expr_progs[d], &next);
+	}
+	snprintf(t.text, sizeof(t.text), "%s", text);
+	if (bpf_map_update_elem(m->expr_text, &next, &t, BPF_ANY))
+		err = -errno;
+out:
+	for (d = 0; d < XS_DIR_MAX; d++)
+		if (fds[d] >= 0)
+			close(fds[d]);
+	expr_free(e);
+	return err;
+}
+
 int filter_apply(const struct xs_filter *f, const struct filter_maps *m)
 {
 	struct xs_filter_state *st;
@@ -227,6 +293,9 @@ int filter_apply(const struct xs_filter *f, const struct filter_maps *m)
 	if (err)
 		return err;
 	next = gen ^ 1;
+	err = expr_apply(f->expr, m, next);
+	if (err)
+		return err;
 	err = clear_trie(m->v4[next], sizeof(struct xs_lpm4_key));
 	if (!err)
 		err = clear_trie(m->v6[next], sizeof(struct xs_lpm6_key));
@@ -252,7 +321,7 @@ int filter_apply(const struct xs_filter *f, const struct filter_maps *m)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->flags = f->flags;
+	st->flags = f->flags | (f->expr[0] ? XS_FILT_EXPR : 0);
 	st->n_prefixes = f->n_prefixes;
 	st->ports = f->ports;
 	err = bpf_map_update_elem(m->state, &next, st, BPF_ANY) ? -errno : 0;
@@ -285,8 +354,14 @@ int filter_read(struct xs_filter *f, const struct filter_maps *m)
 		free(st);
 		return err;
 	}
-	f->flags = st->flags;
+	f->flags = st->flags & ~XS_FILT_EXPR;
 	f->ports = st->ports;
+	if ((st->flags & XS_FILT_EXPR) && m->has_expr) {
+		struct xs_expr_text t;
+
+		if (!bpf_map_lookup_elem(m->expr_text, &gen, &t))
+			snprintf(f->expr, sizeof(f->expr), "%s", t.text);
+	}
 	free(st);
 	while (f->n_prefixes < XS_FILTER_MAX_PREFIXES &&
 	       !bpf_map_get_next_key(m->v4[gen], p4, &k4)) {
@@ -399,7 +474,10 @@ void filter_format(const struct xs_filter *f, char *buf, size_t size)
 
 	buf[0] = '\0';
 	if (!(f->flags & (XS_FILT_ADDR | XS_FILT_PORT))) {
-		APPEND("all tcp");
+		if (f->expr[0])
+			APPEND("expr '%s'", f->expr);
+		else
+			APPEND("all tcp");
 		return;
 	}
 	if (f->flags & XS_FILT_ADDR) {
@@ -427,6 +505,8 @@ void filter_format(const struct xs_filter *f, char *buf, size_t size)
 			sep = ",";
 		}
 	}
+	if (f->expr[0])
+		APPEND(" expr '%s'", f->expr);
 #undef APPEND
 }
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "xdp_sniff/event.h"
+#include "xdp_sniff/expr.h"
 #include "xdp_sniff/filter.h"
 #include "xdp_sniff/parse.h"
 
@@ -26,6 +28,8 @@ struct xs_filter {
 	__u32 n_prefixes;
 	struct xs_prefix prefixes[XS_FILTER_MAX_PREFIXES];
 	struct xs_ports ports;
+	/* a tcpdump filter expression ANDed with the sets, "" for none (capture/expr.h) */
+	char expr[XS_EXPR_TEXT_MAX];
 };
 
 void filter_init(struct xs_filter *f);
@@ -47,11 +51,21 @@ struct filter_maps {
 	int state;
 	int v4[XS_FILTER_GENS];
 	int v6[XS_FILTER_GENS];
+	/* the expression's maps (include/xdp_sniff/expr.h); an object without them (the
+	 * AF_XDP transport's) leaves has_expr false and takes no expression */
+	bool has_expr;
+	int expr_text;
+	int expr_scratch;
+	int counters;
+	int expr_progs[XS_DIR_MAX];	/* "expr_xdp", "expr_tc" */
+	bool expr_no_tc;		/* no tc program to reach "expr_tc" (replay) */
 };
 
 /*
- * Puts f in force atomically: writes the generation not in force, then flips
- * filter_gen. Callers serialise (one writer at a time). Returns 0 or -errno.
+ * Puts f in force atomically: writes the generation not in force (with an expression: its
+ * programs, loaded into the prog arrays' slots of that generation), then flips filter_gen.
+ * Callers serialise (one writer at a time). Returns 0 or -errno, having said on stderr why an
+ * expression could not be put in force; the filter in force is then unchanged.
  */
 int filter_apply(const struct xs_filter *f, const struct filter_maps *m);
 /* Reads the filter in force back from the kernel's maps. */
@@ -61,7 +75,8 @@ int filter_merge(struct xs_filter *f, const struct xs_filter *g);
 /* Removes g's prefixes (exact matches) and ports from f (for `filter del`); -ESRCH when a
  * prefix or a port of g is not in f (f is unchanged then). */
 int filter_remove(struct xs_filter *f, const struct xs_filter *g);
-/* "addr 198.18.0.0/15 port 80,8000-8080", or "all tcp". Truncates to fit. */
+/* "addr 198.18.0.0/15 port 80,8000-8080", "all tcp", with " expr 'EXPR'" after (or alone)
+ * when an expression is in force. Truncates to fit. */
 void filter_format(const struct xs_filter *f, char *buf, size_t size);
 /* The same filter in tcpdump's pcap-filter language, as pcapng's if_filter carries it:
  * "tcp and ((src net 198.18.0.0/15 and src port 80) or (dst net ... and dst port 80))".

@@ -15,6 +15,13 @@ static inline struct filter_maps filter_maps_of(const struct xdp_sniff *s)
 		.state = bpf_map__fd(s->maps.filter_state),
 		.v4 = { bpf_map__fd(s->maps.filter_v4_0), bpf_map__fd(s->maps.filter_v4_1) },
 		.v6 = { bpf_map__fd(s->maps.filter_v6_0), bpf_map__fd(s->maps.filter_v6_1) },
+		.has_expr = true,
+		.expr_text = bpf_map__fd(s->maps.filter_expr),
+		.expr_scratch = bpf_map__fd(s->maps.expr_scratch),
+		.counters = bpf_map__fd(s->maps.counters),
+		.expr_progs = { bpf_map__fd(s->maps.expr_xdp), bpf_map__fd(s->maps.expr_tc) },
+		/* replay loads no tc program: its expression program would never run */
+		.expr_no_tc = bpf_program__fd(s->progs.tc_sniff) < 0,
 	};
 
 	return m;

@@ -55,7 +55,10 @@ static void pin_path(char *buf, size_t size, const char *ifname, const char *nam
 static const char *const pinned_maps[] = {
 	"counters",    "instance",    "filter_gen",  "filter_state",
 	"filter_v4_0", "filter_v4_1", "filter_v6_0", "filter_v6_1",
+	/* the expression's (include/xdp_sniff/expr.h): `filter expr` loads into them */
+	"filter_expr", "expr_scratch", "expr_xdp",    "expr_tc",
 };
+#define PINNED_EXPR_FIRST 8
 
 int instance_pin(struct capture *c)
 {
@@ -73,6 +76,9 @@ int instance_pin(struct capture *c)
 
 		pin_path(path, sizeof(path), c->ifname, pinned_maps[i]);
 		unlink(path);
+		/* the AF_XDP transport's object has no expression maps */
+		if (!m && i >= PINNED_EXPR_FIRST)
+			continue;
 		err = m ? bpf_map__pin(m, path) : -ENOENT;
 		if (err)
 			return err;
@@ -191,6 +197,40 @@ static void close_filter_maps(struct filter_maps *m)
 		if (m->v6[i] >= 0)
 			close(m->v6[i]);
 	}
+	if (!m->has_expr)
+		return;
+	close(m->expr_text);
+	close(m->expr_scratch);
+	close(m->counters);
+	for (i = 0; i < XS_DIR_MAX; i++)
+		close(m->expr_progs[i]);
+	m->has_expr = false;
+}
+
+/* The expression's pinned maps, when the instance has them (has_expr says). */
+static void open_expr_maps(const char *ifname, struct filter_maps *m)
+{
+	int fds[5], i;
+
+	fds[0] = pinned_fd(ifname, "filter_expr");
+	fds[1] = pinned_fd(ifname, "expr_scratch");
+	fds[2] = pinned_fd(ifname, "counters");
+	fds[3] = pinned_fd(ifname, "expr_xdp");
+	fds[4] = pinned_fd(ifname, "expr_tc");
+	for (i = 0; i < 5; i++) {
+		if (fds[i] < 0) {
+			for (i = 0; i < 5; i++)
+				if (fds[i] >= 0)
+					close(fds[i]);
+			return;
+		}
+	}
+	m->expr_text = fds[0];
+	m->expr_scratch = fds[1];
+	m->counters = fds[2];
+	m->expr_progs[0] = fds[3];
+	m->expr_progs[1] = fds[4];
+	m->has_expr = true;
 }
 
 /* Opens the pinned filter maps of ifname; -ENOENT when one is missing. */
@@ -202,6 +242,9 @@ static int open_filter_maps(const char *ifname, struct filter_maps *m)
 	m->v4[1] = pinned_fd(ifname, "filter_v4_1");
 	m->v6[0] = pinned_fd(ifname, "filter_v6_0");
 	m->v6[1] = pinned_fd(ifname, "filter_v6_1");
+	m->has_expr = false;
+	m->expr_no_tc = false;
+	open_expr_maps(ifname, m);
 	if (m->gen < 0 || m->state < 0 || m->v4[0] < 0 || m->v4[1] < 0 || m->v6[0] < 0 ||
 	    m->v6[1] < 0) {
 		close_filter_maps(m);
@@ -269,7 +312,10 @@ int instance_filter_update(const char *ifname, int (*edit)(struct xs_filter *f, 
 	err = filter_read(result, &fm);
 	if (!err)
 		err = edit(result, arg);
-	if (!err)
+	/* edit said there is nothing to change (list) */
+	if (err > 0)
+		err = 0;
+	else if (!err)
 		err = filter_apply(result, &fm);
 	close_filter_maps(&fm);
 	/* a packet that read the old generation just before the flip may still be judged by

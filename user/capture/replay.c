@@ -153,6 +153,16 @@ struct capture *capture_replay_open(const struct capture_opts *opts, bool use_ke
 	c->replay = true;
 	c->ops = use_kernel ? &capture_ring : &capture_host;
 	if (!use_kernel) {
+		if (opts->filter->expr[0]) {
+			char msg[256];
+
+			err = expr_compile(opts->filter->expr, &c->expr, msg, sizeof(msg));
+			if (err) {
+				pr_warn("bad filter expression '%.60s': %s\n", opts->filter->expr,
+					msg);
+				goto err;
+			}
+		}
 		capture_set_desc(c);
 		return c;
 	}
@@ -185,32 +195,47 @@ err:
 	return NULL;
 }
 
-/* The host twin of xs_handle() in bpf/xdp_sniff.bpf.c: same parser, same filter, same
- * counters, same record. */
+/* The host twin of xs_handle() in bpf/xdp_sniff.bpf.c: same expression (libpcap's
+ * interpreter), same parser, same filter, same counters, same record. */
 static int host_frame(struct capture *c, const __u8 *frame, __u32 frame_len, __u32 wire)
 {
 	struct xs_counters *cnt = &c->host[XS_DIR_INGRESS];
 	struct xs_segment seg;
+	bool tcp = true;
 	__u32 cap;
 	int r;
 
 	cnt->c[XS_C_SEEN]++;
+	if (c->expr && !expr_match(c->expr, frame, frame_len, wire)) {
+		cnt->c[XS_C_FILTERED]++;
+		return 0;
+	}
 	memset(&seg, 0, sizeof(seg));
 	r = decode_frame(frame, frame_len, wire, &seg);
-	if (!xs_count_parse(cnt, r) || !xs_count_filter(cnt, filter_match(c->opts.filter, &seg.pkt)))
+	if (c->expr && r != XS_P_TCP) {
+		/* what the expression matched is delivered whatever it is, unless -a/-p are in
+		 * force too */
+		tcp = false;
+		if (!xs_count_filter(cnt, !(c->opts.filter->flags & (XS_FILT_ADDR | XS_FILT_PORT))))
+			return 0;
+	} else if (!xs_count_parse(cnt, r) ||
+		   !xs_count_filter(cnt, filter_match(c->opts.filter, &seg.pkt))) {
 		return 0;
+	}
 	cap = frame_len;
 	if (c->opts.snaplen && cap > c->opts.snaplen)
 		cap = c->opts.snaplen;
 	if (cap > XS_MAX_CAP)
 		cap = XS_MAX_CAP;
-	seg.ev_flags = (cap < wire ? XS_EVF_SNAPPED : 0) | (wire > frame_len ? XS_EVF_IP_TRUNC : 0);
-	if (cap != frame_len && decode_frame(frame, cap, wire, &seg)) {
-		/* the snap length cut into the headers: the kernel delivers the record, the user
-		 * side cannot decode it either */
-		c->bad_records++;
-		cnt->c[XS_C_DELIVERED]++;
-		return 0;
+	if (cap != frame_len) {
+		r = decode_frame(frame, cap, wire, &seg);
+		if (tcp && r) {
+			/* the snap length cut into the headers: the kernel delivers the record,
+			 * the user side cannot decode it either */
+			c->bad_records++;
+			cnt->c[XS_C_DELIVERED]++;
+			return 0;
+		}
 	}
 	seg.ev_flags = (cap < wire ? XS_EVF_SNAPPED : 0) | (wire > frame_len ? XS_EVF_IP_TRUNC : 0);
 	seg.ts_ns = c->replay_ts;
@@ -219,7 +244,7 @@ static int host_frame(struct capture *c, const __u8 *frame, __u32 frame_len, __u
 	cnt->c[XS_C_BYTES] += cap;
 	if (cap < wire)
 		cnt->c[XS_C_SNAPPED]++;
-	return c->cb(c->ctx, &seg, 0);
+	return c->cb(c->ctx, &seg, tcp ? 0 : (r ? r : XS_P_NOT_TCP));
 }
 
 int capture_replay_frame(struct capture *c, const __u8 *frame, __u32 cap_len, __u32 wire_len,

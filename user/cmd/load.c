@@ -69,7 +69,7 @@ static int load_parse(struct session_opts *o, int argc, char **argv)
 	r = session_parse_args(o, &load_info, argc, argv);
 	if (r)
 		return r;
-	r = session_check_operands("load", "interface", argc, argv);
+	r = session_check_operands(o, "load", "interface", argc, argv);
 	if (r)
 		return r;
 	o->cap.ifname = argv[optind];

@@ -208,7 +208,7 @@ int cmd_replay(int argc, char **argv)
 	r = session_parse_args(&o, &replay_info, argc, argv);
 	if (r)
 		return r == SESSION_ARGS_DONE ? 0 : 2;
-	if (session_check_operands("replay", "capture file", argc, argv))
+	if (session_check_operands(&o, "replay", "capture file", argc, argv))
 		return 2;
 	path = argv[optind];
 	session_note_filter(&o);

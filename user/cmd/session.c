@@ -19,6 +19,7 @@
 #include "cmd/replay.h"
 #include "cmd/session.h"
 #include "metrics/metrics.h"
+#include "capture/expr.h"
 #include "stream/community_id.h"
 #include "sinks/retain.h"
 #include "sinks/rotate.h"
@@ -207,6 +208,9 @@ const struct session_option session_options[] = {
 	  SESSION_BOTH, SOPT_FUNC, .parse = parse_addr },
 	{ "port", 'p', "PORT[-PORT]", "port or range (repeatable)", SSEC_FILTER, SESSION_BOTH,
 	  SOPT_FUNC, .parse = parse_port },
+	/* filter expressions (issue 16): the operands after IFACE/FILE, or -F */
+	{ "filter-file", 'F', "FILE", "the filter expression from FILE (tcpdump's -F)",
+	  SSEC_FILTER, SESSION_BOTH, SOPT_STRING, FIELD(expr_file) },
 
 	{ "write", 'w', "FILE", "matching packets as a pcap file ('-' for stdout)", SSEC_OUTPUT,
 	  SESSION_BOTH, SOPT_STRING, FIELD(pcap_path) },
@@ -386,7 +390,8 @@ static const char *const section_titles[SSEC_MAX] = {
 	[SSEC_FILTER] = "Filter (runs in the kernel; a packet matches when (saddr in A and sport in P) "
 			"or\n(daddr in A and dport in P): the address and the port of the same end, so\n"
 			"-a CLIENT -p 80 matches nothing; with only addresses or only ports, either\n"
-			"side; tcpdump expressions are not taken yet):",
+			"side; a tcpdump filter expression after the operand, or -F FILE, is\n"
+			"ANDed with them and delivers every packet it matches, TCP or not):",
 	[SSEC_OUTPUT] = "Output (any combination; default: one line per packet and per finished "
 			"stream):",
 	[SSEC_STREAMS] = "Streams:",
@@ -734,23 +739,80 @@ static bool pcap_filter_word(const char *word)
 	return false;
 }
 
-int session_check_operands(const char *cmd, const char *what, int argc, char **argv)
+/* -F FILE: the expression read whole, lines joined as tcpdump joins them (newlines are white
+ * space to libpcap; '#' has no meaning to it). */
+static int read_expr_file(struct session_opts *o, const char *cmd)
 {
-	char expr[128] = "";
-	int i, n = 0;
+	size_t n;
+	FILE *f;
 
-	if (optind == argc - 1)
-		return SESSION_ARGS_OK;
+	f = fopen(o->expr_file, "r");
+	if (!f)
+		return session_usage_error(cmd, "cannot read the filter expression from %s: %s",
+					   o->expr_file, strerror(errno));
+	n = fread(o->filter.expr, 1, sizeof(o->filter.expr), f);
+	fclose(f);
+	if (n >= sizeof(o->filter.expr))
+		return session_usage_error(cmd, "filter expression in %s too long (the limit is %zu "
+						"bytes)",
+					   o->expr_file, sizeof(o->filter.expr) - 1);
+	o->filter.expr[n] = '\0';
+	/* one line for status and `filter list`; libpcap reads either the same */
+	for (char *c = o->filter.expr; *c; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	return 0;
+}
+
+int session_check_operands(struct session_opts *o, const char *cmd, const char *what, int argc,
+			   char **argv)
+{
+	char msg[512], *sp;
+	struct xs_expr *e;
+	size_t n = 0;
+	int i, err;
+	bool not_expr;
+
 	if (optind >= argc)
 		return session_usage_error(cmd, "name the %s", what);
-	if (!pcap_filter_word(argv[optind + 1]))
-		return session_usage_error(cmd, "one %s only, options before or after it", what);
-	/* `load eth0 tcp port 80`: a tcpdump habit */
-	for (i = optind + 1; i < argc && n < (int)sizeof(expr); i++)
-		n += snprintf(expr + n, sizeof(expr) - n, "%s%s", n ? " " : "", argv[i]);
-	return session_usage_error(cmd, "filter expressions ('%s') are not taken yet: use "
-					"-a ADDR[/LEN] and -p PORT[-PORT]",
-				   expr);
+	if (o->expr_file && optind < argc - 1)
+		return session_usage_error(cmd, "a filter expression with -F and on the command "
+						"line: give one");
+	if (o->expr_file && read_expr_file(o, cmd))
+		return SESSION_ARGS_USAGE;
+	/* the operands after the first are the expression, joined with spaces as tcpdump does */
+	for (i = optind + 1; i < argc; i++) {
+		int w = snprintf(o->filter.expr + n, sizeof(o->filter.expr) - n, "%s%s",
+				 n ? " " : "", argv[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(o->filter.expr) - n)
+			return session_usage_error(cmd, "filter expression too long (the limit is %zu "
+							"bytes)",
+						   sizeof(o->filter.expr) - 1);
+		n += w;
+	}
+	if (!o->filter.expr[0])
+		return SESSION_ARGS_OK;
+	/* checked now, so that a bad one is a usage error before anything is opened */
+	err = expr_compile(o->filter.expr, &e, msg, sizeof(msg));
+	if (!err) {
+		expr_free(e);
+		return SESSION_ARGS_OK;
+	}
+	/* `load eth0 eth1`: a second operand that does not begin an expression */
+	sp = strchr(o->filter.expr, ' ');
+	if (sp)
+		*sp = '\0';
+	not_expr = !pcap_filter_word(o->filter.expr);
+	if (sp)
+		*sp = ' ';
+	if (!o->expr_file && not_expr && err == -EINVAL)
+		return session_usage_error(cmd, "one %s only, options before or after it (as a filter "
+						"expression, '%.60s': %s)",
+					   what, o->filter.expr, msg);
+	/* a long one is named by its start */
+	return session_usage_error(cmd, "bad filter expression '%.60s%s': %s", o->filter.expr,
+				   strlen(o->filter.expr) > 60 ? "..." : "", msg);
 }
 
 void session_note_filter(const struct session_opts *o)
@@ -1102,6 +1164,12 @@ int session_segment(void *ctx, const struct xs_segment *seg, int r)
 	struct session *s = ctx;
 	int err;
 
+	/* a frame that is not a TCP segment reaches here when a filter expression matched it:
+	 * the packet outputs take it as tcpdump would, the streams cannot */
+	if (r > 0 && s->opts->filter.expr[0]) {
+		sinks_packet(&s->sinks, seg);
+		return 0;
+	}
 	if (r)
 		return 0;
 	s->segments++;

@@ -32,7 +32,8 @@ enum session_cmd {
  * is a row of session_options[] (session.c) naming its field here.
  */
 struct session_opts {
-	struct xs_filter filter;	/* -a, -p */
+	struct xs_filter filter;	/* -a, -p, the expression (operands or -F) */
+	const char *expr_file;		/* -F */
 	struct capture_opts cap;	/* --snaplen, --ring-size, --xdp-mode, --direction (0: not
 					 * given), --max-stream-bytes, --no-bodies (cap.skips),
 					 * --transport, --consume-all, --force; cap.ifname: load's
@@ -116,11 +117,13 @@ struct session_cmd_info {
 int session_parse_args(struct session_opts *o, const struct session_cmd_info *ci, int argc,
 		       char **argv);
 /*
- * After session_parse_args: exactly one operand (what: "interface", "capture file") must be
- * left at argv[optind]. Returns SESSION_ARGS_OK or SESSION_ARGS_USAGE (said; operands that
- * look like a tcpdump expression are told that expressions are not taken yet).
+ * After session_parse_args: one operand (what: "interface", "capture file") at argv[optind];
+ * the operands after it are a filter expression, joined with spaces into o->filter.expr (or
+ * -F's file is read there), and compiled once to check it. Returns SESSION_ARGS_OK or
+ * SESSION_ARGS_USAGE (said, with libpcap's message for a bad expression).
  */
-int session_check_operands(const char *cmd, const char *what, int argc, char **argv);
+int session_check_operands(struct session_opts *o, const char *cmd, const char *what, int argc,
+			   char **argv);
 /* At start, with both -a and -p: a one-line note that they match the same end (-q: none). */
 void session_note_filter(const struct session_opts *o);
 /* The --help text of ci: usage, then every option the command takes, by section. */

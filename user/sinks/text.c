@@ -15,6 +15,15 @@
  *   - "seq A" without payload, "seq A:B" (B = A + length) with payload;
  *   - "ack N" only when ACK is set; length is the payload length on the wire.
  *
+ * A frame that is not a TCP segment (a filter expression matched it) gets a shorter line:
+ *
+ *   12:34:56.789012 in  IP 198.18.0.1 > 198.18.0.2: proto 17, length 76
+ *   12:34:56.789012 in  ethertype 0x0806, length 42
+ *
+ *   - IP/IP6 with the addresses and the protocol (IPv6: the next header after the fixed
+ *     header) when the frame has an IP header, else its ethertype; length is the frame's on
+ *     the wire.
+ *
  * With streams, one line per finished stream:
  *
  *   stream 3 198.18.0.1:40380 > 198.18.0.2:80 closed c2s=78B/3pkt s2c=1460B/2pkt gaps=0
@@ -72,6 +81,39 @@ static void text_flags(char *buf, __u8 flags)
 	buf[n] = '\0';
 }
 
+/* The line of a frame that is not a TCP segment: its IP addresses and protocol, or its
+ * ethertype (after any 802.1Q/802.1ad tags). */
+static void text_other(FILE *f, const struct xs_segment *seg)
+{
+	const __u8 *b = seg->frame;
+	__u32 off = 12, n = seg->cap_len;
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	__u16 type;
+
+	if (n < 14) {
+		fprintf(f, "truncated frame, length %u\n", seg->wire_len);
+		return;
+	}
+	type = b[off] << 8 | b[off + 1];
+	while ((type == 0x8100 || type == 0x88a8 || type == 0x9100) && off + 6 <= n) {
+		off += 4;
+		type = b[off] << 8 | b[off + 1];
+	}
+	off += 2;
+	if (type == 0x0800 && off + 20 <= n && (b[off] >> 4) == 4) {
+		text_addr(src, sizeof(src), 4, b + off + 12);
+		text_addr(dst, sizeof(dst), 4, b + off + 16);
+		fprintf(f, "IP %s > %s: proto %u, length %u\n", src, dst, b[off + 9], seg->wire_len);
+	} else if (type == 0x86dd && off + 40 <= n) {
+		text_addr(src, sizeof(src), 6, b + off + 8);
+		text_addr(dst, sizeof(dst), 6, b + off + 24);
+		fprintf(f, "IP6 %s > %s: next header %u, length %u\n", src, dst, b[off + 6],
+			seg->wire_len);
+	} else {
+		fprintf(f, "ethertype 0x%04x, length %u\n", type, seg->wire_len);
+	}
+}
+
 static int text_packet(struct sink *s, const struct xs_segment *seg)
 {
 	struct text_priv *p = s->priv;
@@ -83,6 +125,13 @@ static int text_packet(struct sink *s, const struct xs_segment *seg)
 
 	if (!gmtime_r(&sec, &tm))
 		memset(&tm, 0, sizeof(tm));
+	if (seg->not_tcp) {
+		errno = 0;
+		fprintf(p->f, "%02d:%02d:%02d.%06u %s ", tm.tm_hour, tm.tm_min, tm.tm_sec, usec,
+			seg->dir == XS_DIR_EGRESS ? "out" : "in ");
+		text_other(p->f, seg);
+		return text_flush(p->f);
+	}
 	text_addr(src, sizeof(src), pkt->family, pkt->saddr);
 	text_addr(dst, sizeof(dst), pkt->family, pkt->daddr);
 	text_flags(flags, pkt->tcp_flags);
