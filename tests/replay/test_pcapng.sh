@@ -76,7 +76,9 @@ if r["isbs"]:
     s = r["isbs"][0]
     want("isb_ifrecv", s.get("ifrecv"), fig(r"^(\d+) packets seen by"))
     want("isb_filteraccept", s.get("filteraccept"), fig(r"^(\d+) packets matched the filter"))
-    want("isb_ifdrop", s.get("ifdrop"), fig(r"^(\d+) packets dropped because the ring"))
+    # the host build has no ring (its summary has no ring line): nothing dropped
+    ringfull = fig(r"^(\d+) packets dropped because the ring")
+    want("isb_ifdrop", s.get("ifdrop"), 0 if ringfull is None else ringfull)
     if not 0 < s.get("starttime", 0) <= s.get("endtime", 0) == s["ts"]:
         bad.append(f"isb times {s.get('starttime')} {s.get('endtime')} {s['ts']}")
 want("EPBs against delivered", len(r["epbs"]), fig(r" (\d+) delivered,"))
