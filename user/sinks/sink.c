@@ -256,8 +256,8 @@ void sinks_destroy(struct sink_set *set)
  * that it can be written. what names it in messages. Returns the fd, or -errno; the path as
  * opened goes to *out_path when out_path is not NULL. */
 /* open(2) of an output file with flags on top of write-only, no symlink, close-on-exec;
- * handed to the -Z user. quiet_exist: -EEXIST is returned without a word. */
-static int open_output(const char *what, const char *path, int flags, bool quiet_exist)
+ * handed to the -Z user. */
+static int open_output(const char *what, const char *path, int flags)
 {
 	struct stat sb;
 	int fd, err;
@@ -266,8 +266,6 @@ static int open_output(const char *what, const char *path, int flags, bool quiet
 	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | flags, sinks_file_mode());
 	if (fd < 0) {
 		err = -errno;
-		if (err == -EEXIST && quiet_exist)
-			return err;
 		pr_warn("cannot create %s %s: %s%s\n", what, path, strerror(-err),
 			err == -ELOOP ? " (it is a symlink; refusing to follow it)" : "");
 		return err;
@@ -294,26 +292,7 @@ static struct sinks_log {
 } sinks_logs[SINKS_MAX_LOGS];
 int sinks_open_file(const char *what, const char *path)
 {
-	return open_output(what, path, O_CREAT | O_TRUNC, false);
-}
-
-int sinks_open_new_file(const char *what, const char *path)
-{
-	struct stat sb;
-	int fd;
-
-	fd = open_output(what, path, O_CREAT | O_EXCL, true);
-	if (fd != -EEXIST)
-		return fd;
-	/* an empty file holds nothing to keep (a run killed between open and header) */
-	fd = open_output(what, path, O_NONBLOCK, false); /* a FIFO must not block us */
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || sb.st_size) {
-		close(fd);
-		return -EEXIST;
-	}
-	return fd;
+	return open_output(what, path, O_CREAT | O_TRUNC);
 }
 
 FILE *sinks_open_log(const char *what, const char *path)

@@ -94,9 +94,6 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path);
  * sinks_file_mode(), never through a symbolic link, owned by the -Z user when there is one.
  * Returns the fd (the caller's) or -errno, said in one line. */
 int sinks_open_file(const char *what, const char *path);
-/* The same, but a file with data in it is never truncated: -EEXIST (not said) when path
- * holds some, so that the caller picks another name (-w rotation). */
-int sinks_open_new_file(const char *what, const char *path);
 /* A log of JSON lines (--json-log, --http-log, --tls-log; what names it in messages): stdout
  * for NULL or "-", else path made or truncated with sinks_file_mode(), never through a
  * symbolic link, and remembered for sinks_reopen_logs(). A FILE that is not stdout is the
