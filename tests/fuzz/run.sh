@@ -23,7 +23,7 @@ declare -A srcs=(
 	[fuzz_decode]="tests/fuzz/fuzz_decode.c user/capture/decode.c user/capture/filter.c user/capture/expr.c user/capture/expr_ebpf.c user/log.c"
 )
 [ -f tests/fuzz/fuzz_expr.c ] && srcs[fuzz_expr]="tests/fuzz/fuzz_expr.c user/capture/expr_ebpf.c user/log.c"
-[ -f tests/fuzz/fuzz_reasm.c ] && srcs[fuzz_reasm]="tests/fuzz/fuzz_reasm.c user/stream/flow.c user/stream/reasm.c user/sinks/sink.c user/log.c"
+[ -f tests/fuzz/fuzz_reasm.c ] && srcs[fuzz_reasm]="tests/fuzz/fuzz_reasm.c user/stream/flow.c user/stream/reasm.c user/stream/content.c user/stream/services.c user/sinks/sink.c user/log.c"
 [ -f tests/fuzz/fuzz_http.c ] && srcs[fuzz_http]="tests/fuzz/fuzz_http.c user/sinks/http*.c user/stream/community_id.c user/sinks/sink.c user/log.c"
 [ -f tests/fuzz/fuzz_tls.c ] && srcs[fuzz_tls]="tests/fuzz/fuzz_tls.c user/sinks/tls.c user/sinks/tls_parse.c user/stream/community_id.c user/sinks/sink.c user/log.c"
 [ -f tests/fuzz/fuzz_replay.c ] && srcs[fuzz_replay]="tests/fuzz/fuzz_replay.c $(ls user/*.c user/*/*.c | grep -v -e main.c | tr '\n' ' ')"

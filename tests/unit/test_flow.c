@@ -764,9 +764,11 @@ static void test_hold_budget(void **state)
 			off += 1024;
 		}
 		assert_int_equal(recs[1].opens, 0);
+		assert_int_equal(flow_table_stats(fx.ft)->streams_undecided, 1);
 		tx(&c, S2C, ACK, off, 0, chunk, 0, NS);
 		off += 1024;
 		assert_int_equal(recs[1].opens, 1);
+		assert_int_equal(flow_table_stats(fx.ft)->streams_undecided, 0);
 		assert_int_equal(recs[1].len[STREAM_IN], off);
 		assert_int_equal(recs[1].live->roles, ROLES_FIRST_SEEN);
 		tx(&c, S2C, ACK, off, 0, "tail", 0, NS);

@@ -493,6 +493,7 @@ static void flow_hold_release(struct flow_table *ft, struct flow_entry *e, int c
 	int d;
 
 	e->hold = NULL;
+	ft->stats.streams_undecided--;
 	if (swap)
 		flow_swap(e);
 	st->roles = roles;
@@ -758,6 +759,7 @@ static struct flow_entry *flow_create(struct flow_table *ft, const struct xs_seg
 			xs_link_init(&e->hold->link);
 			e->hold->e = e;
 			ft->stats.streams_held++;
+			ft->stats.streams_undecided++;
 		}
 	}
 
@@ -1123,8 +1125,10 @@ void flow_table_free(struct flow_table *ft)
 	while (!xs_link_empty(&ft->order)) {
 		e = container_of(ft->order.next, struct flow_entry, order);
 		xs_link_del(&e->order);
-		if (e->hold)
+		if (e->hold) {
 			flow_hold_free(ft, e->hold);
+			ft->stats.streams_undecided--;
+		}
 		for (d = 0; d < 2; d++)
 			reasm_free(&e->r[d], &ft->rctx, &e->st.half[d]);
 		free(e);

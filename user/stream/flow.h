@@ -62,6 +62,7 @@ struct flow_stats {
 	__u64 streams_ended_open; /* still open when the capture ended: their state is open */
 	__u64 streams_midstream;
 	__u64 streams_held;	/* midstream streams held back until their roles were decided */
+	__u64 streams_undecided; /* held now: open, and no sink knows them yet */
 	__u64 bytes_delivered;	/* payload bytes passed to sinks */
 	__u64 after_reset_bytes;/* of the payload bytes taken in, those that came after a RST */
 	__u64 gap_bytes;	/* bytes recorded as missing */
