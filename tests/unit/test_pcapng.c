@@ -329,6 +329,18 @@ static void test_filter_pcap_text(void **state)
 	/* too long for the room: nothing rather than half an expression */
 	assert_int_equal(filter_format_pcap(&flt, text, 20), -ENOSPC);
 	assert_string_equal(text, "");
+	/* with an expression: ANDed with the sets; alone, the expression (every protocol) */
+	snprintf(flt.expr, sizeof(flt.expr), "udp port 53");
+	assert_int_equal(filter_format_pcap(&flt, text, sizeof(text)), 0);
+	assert_non_null(strstr(text, ") and (udp port 53)"));
+	assert_int_equal(strncmp(text, "(tcp and (((src net", 19), 0);
+	filter_init(&flt);
+	snprintf(flt.expr, sizeof(flt.expr), "udp port 53");
+	assert_int_equal(filter_format_pcap(&flt, text, sizeof(text)), 0);
+	assert_string_equal(text, "udp port 53");
+	filter_init(&flt);
+	assert_int_equal(filter_add_addr(&flt, "198.18.0.0/15"), 0);
+	assert_int_equal(filter_add_port(&flt, "80,8000-8080"), 0);
 
 	for (i = 0; i < sizeof(filter_cases) / sizeof(filter_cases[0]); i++) {
 		const struct filter_case *c = &filter_cases[i];

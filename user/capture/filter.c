@@ -578,6 +578,17 @@ int filter_format_pcap(const struct xs_filter *f, char *buf, size_t size)
 		n += snprintf(buf + n, AT, " and ");
 		n += pcap_ports(f, "", buf + n, AT);
 	}
+	/* an expression takes every protocol; the sets, when there are some, stay TCP's */
+	if (f->expr[0] && !addr && !port)
+		n = snprintf(buf, size, "%s", f->expr);
+	else if (f->expr[0] && n < size) {
+		char *sets = strndup(buf, n);
+
+		if (!sets)
+			return -ENOMEM;
+		n = snprintf(buf, size, "(%s) and (%s)", sets, f->expr);
+		free(sets);
+	}
 #undef AT
 	if (n >= size) {
 		if (size)
