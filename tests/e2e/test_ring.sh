@@ -41,6 +41,17 @@ stalled()
 	fetch_all "$XS_SRV4" "$WWW" "$E2E_TMP/got2-$name" 8080/f_$BIG || return 1
 	# past the pause, the reader has all
 	sleep "$STALL"
+	# with --stats-interval: until a counters line has come after the traffic (the outputs'
+	# thread prints them between records, and was held up by the stall)
+	if [ -n "${WAIT_STATS:-}" ]; then
+		local n0 i
+		n0=$(grep -c '^{' "$E2E_TMP/$name.err")
+		for i in $(seq 100); do
+			[ "$(grep -c '^{' "$E2E_TMP/$name.err")" -gt "$n0" ] && break
+			sleep 0.1
+		done
+		echo "# $name: $(grep -c '^{' "$E2E_TMP/$name.err") counters lines ($n0 when the traffic ended, waited $i)" >&2
+	fi
 	xs_stop INT || { WHY="load did not stop"; return 1; }
 	[ "$XS_RC" -eq 0 ] || { WHY="exit status $XS_RC: $(tail -n 3 "$E2E_TMP/$name.err")"; return 1; }
 }
@@ -82,7 +93,7 @@ t_queue_full_attributed()
 {
 	local line total in out
 
-	stalled small --queue-size 2M -j --stats-interval 1 || return 1
+	WAIT_STATS=1 stalled small --queue-size 2M -j --stats-interval 1 || return 1
 	line=$(grep 'queue between' "$E2E_TMP/small.err")
 	read -r total in out < <(echo "$line" | sed 's/.*; \([0-9]*\) dropped because it was full (\([0-9]*\) in, \([0-9]*\) out).*/\1 \2 \3/')
 	[ -n "$total" ] && [ "$total" -gt 0 ] || { WHY="no queue drops with a 2M queue: $line"; return 1; }
