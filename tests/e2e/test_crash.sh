@@ -5,7 +5,7 @@
 # transfers leaves files every reader takes whole.
 #
 # Each round: tcpdump -U -w captures the veth end as a reference, xdp-sniff load captures
-# the same end with -w FILE, -j (stdout to a file) and -o DIR together, curl downloads files
+# the same end with -w FILE, --json-log FILE and -o DIR together, curl downloads files
 # of 8 MiB and 64 KiB from the namespace over and over, and after a random 0.3-2.5 s
 # xdp-sniff gets SIGKILL. Then: tcpdump -r reads the pcap to its end with exit status 0,
 # every JSON line ends with a newline and parses, and the packets of the pcap are the first
@@ -13,14 +13,14 @@
 # whose reference lost packets (tcpdump's "dropped by kernel") checks the pcap is readable
 # and the JSON, and is counted as skipped for the comparison.
 #
-# Usage: tests/e2e/test_crash.sh   (as root; CRASH_ROUNDS=N, default 12; XDP_SNIFF=path
+# Usage: tests/e2e/test_crash.sh   (as root; CRASH_ROUNDS=N, default 20; XDP_SNIFF=path
 #        overrides the binary, E2E_KEEP=1 keeps the temp directory)
 
 . "$(dirname "$0")/lib.sh"
 
 e2e_require tcpdump curl python3 ss tc
 
-ROUNDS=${CRASH_ROUNDS:-12}
+ROUNDS=${CRASH_ROUNDS:-20}
 WWW=$E2E_TMP/www
 
 setup()
@@ -112,7 +112,7 @@ t_crash()
 	e2e_track "$tp"
 	wait_for 10 grep -q 'listening on' "$ref.err" ||
 		{ WHY="tcpdump did not start: $(head -c 200 "$ref.err")"; return 1; }
-	xs_start "c$r" "$XS_IF" -p 8080 -w "$f" -j -o "$E2E_TMP/c$r.flows" || return 1
+	xs_start "c$r" "$XS_IF" -p 8080 -w "$f" --json-log "$E2E_TMP/c$r.jsonl" -o "$E2E_TMP/c$r.flows" || return 1
 	fetch_loop f_8388608 10M &
 	pids+=($!)
 	fetch_loop f_65536 2M &
@@ -137,21 +137,21 @@ t_crash()
 	done
 	kill -INT "$tp"
 	wait "$tp" 2>/dev/null
-	wait_for 10 closed_everywhere "$f" && wait_for 10 closed_everywhere "$E2E_TMP/c$r.out" ||
+	wait_for 10 closed_everywhere "$f" && wait_for 10 closed_everywhere "$E2E_TMP/c$r.jsonl" ||
 		{ WHY="the outputs of the killed capture are still open 10 s later"; return 1; }
 	tcpdump -nr "$f" >/dev/null 2>"$f.err" ||
 		{ WHY="killed after ${delay} ms: tcpdump -r exits $?: $(grep -v '^reading' "$f.err" | head -c 200)"; return 1; }
 	drops=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$ref.err")
 	# a reference that lost packets cannot be compared with: the rest is checked
 	[ "${drops:-0}" -eq 0 ] || ref=-
-	out=$(check_outputs "$f" "$ref" "$E2E_TMP/c$r.out" 2>&1) ||
+	out=$(check_outputs "$f" "$ref" "$E2E_TMP/c$r.jsonl" 2>&1) ||
 		{ WHY="killed after ${delay} ms: $out"; return 1; }
 	if [ "$ref" = - ]; then
 		WHY="pcap and JSON whole, but tcpdump (the reference) dropped $drops packets: not compared"
 		return 77
 	fi
 	e2e_log "round $r, killed after ${delay} ms: $out"
-	rm -f "$E2E_TMP/c$r.ref.pcap" "$f" "$E2E_TMP/c$r.out"
+	rm -f "$E2E_TMP/c$r.ref.pcap" "$f" "$E2E_TMP/c$r.jsonl" "$E2E_TMP/c$r.out"
 	rm -rf "$E2E_TMP/c$r.flows"
 }
 
