@@ -263,7 +263,8 @@ static int open_output(const char *what, const char *path, int flags)
 	int fd, err;
 
 	/* never follow a symlink planted where the output goes */
-	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | flags, sinks_file_mode());
+	fd = open(path, ((flags & O_ACCMODE) ? 0 : O_WRONLY) | O_NOFOLLOW | O_CLOEXEC | flags,
+		  sinks_file_mode());
 	if (fd < 0) {
 		err = -errno;
 		pr_warn("cannot create %s %s: %s%s\n", what, path, strerror(-err),
@@ -295,6 +296,50 @@ int sinks_open_file(const char *what, const char *path)
 	return open_output(what, path, O_CREAT | O_TRUNC);
 }
 
+/*
+ * A log a run before this one wrote (a restart after a crash, a second run with the same
+ * path) is continued, not truncated: its lines stay. What follows its last newline, a line
+ * that a kill of a writer other than ours (the OOM killer of a whole cgroup, a copy cut
+ * short) left unfinished, is cut off first, so that the file holds whole lines only. Said
+ * in one line when it happens. Leaves the offset at the end. 0 or -errno.
+ */
+static int log_continue(const char *what, const char *path, int fd)
+{
+	char buf[4096];
+	struct stat sb;
+	off_t end, at;
+	ssize_t n;
+	int i;
+
+	/* a pipe, a terminal, /dev/null: nothing to continue */
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
+		return 0;
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0)
+		return -errno;
+	for (at = end; at > 0; at -= n) {
+		n = at < (off_t)sizeof(buf) ? (ssize_t)at : (ssize_t)sizeof(buf);
+		if (pread(fd, buf, (size_t)n, at - n) != n)
+			return -EIO;
+		for (i = (int)n - 1; i >= 0 && buf[i] != '\n'; i--)
+			;
+		if (i >= 0) {
+			at = at - n + i + 1;
+			break;
+		}
+	}
+	if (at < 0)
+		at = 0;
+	if (at == end)
+		return 0;
+	if (ftruncate(fd, at) || lseek(fd, at, SEEK_SET) < 0)
+		return -errno;
+	pr_warn("%s %s ended inside a line: its last %lld bytes were cut off (whole lines "
+		"only); the new records follow\n",
+		what, path, (long long)(end - at));
+	return 0;
+}
+
 FILE *sinks_open_log(const char *what, const char *path)
 {
 	struct sinks_log *l = NULL;
@@ -316,9 +361,17 @@ FILE *sinks_open_log(const char *what, const char *path)
 		errno = ENOMEM;
 		return NULL;
 	}
-	fd = sinks_open_file(what, path);
+	/* read too: log_continue() looks for the last newline */
+	fd = open_output(what, path, O_RDWR | O_CREAT);
 	if (fd < 0) {
 		err = -fd;
+		goto err_free;
+	}
+	err = log_continue(what, path, fd);
+	if (err) {
+		pr_warn("cannot continue %s %s: %s\n", what, path, strerror(-err));
+		close(fd);
+		err = -err;
 		goto err_free;
 	}
 	f = fdopen(fd, "w");

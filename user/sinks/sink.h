@@ -95,8 +95,9 @@ int sinks_open_dir(const char *what, const char *dir, char **out_path);
  * Returns the fd (the caller's) or -errno, said in one line. */
 int sinks_open_file(const char *what, const char *path);
 /* A log of JSON lines (--json-log, --http-log, --tls-log; what names it in messages): stdout
- * for NULL or "-", else path made or truncated with sinks_file_mode(), never through a
- * symbolic link, and remembered for sinks_reopen_logs(). A FILE that is not stdout is the
+ * for NULL or "-", else path made with sinks_file_mode() or continued (appended to, after
+ * cutting off an unfinished last line: a restart never loses what a crashed run logged),
+ * never through a symbolic link, and remembered for sinks_reopen_logs(). A FILE that is not stdout is the
  * caller's, to end with sinks_close_log(). NULL with errno set, said in one line. Lines go
  * to it through sinks_write_line() only: its stdio buffer is empty between lines. */
 FILE *sinks_open_log(const char *what, const char *path);
