@@ -74,6 +74,9 @@ t_promtool()
 		{ WHY="output bytes written below the 64 KiB the -o files hold"; return 1; }
 	[ "$(sample "$m" xdp_sniff_process_resident_memory_bytes "interface=\"$XS_IF\"")" -gt 1000000 ] ||
 		{ WHY="RSS implausibly small"; return 1; }
+	# a --stats-interval line to compare with (the first comes a second into the capture,
+	# later on a loaded machine)
+	wait_for 10 grep -q '^{' "$E2E_TMP/m1.err" || { WHY="no --stats-interval line in 10 s"; return 1; }
 	xs_stop INT || return 1
 	[ "$XS_RC" -eq 0 ] || { WHY="exit status $XS_RC"; return 1; }
 	# one source: every figure of the JSON line is a metric, and the other way round
