@@ -397,3 +397,13 @@ fetch_all()
 			{ WHY="curl got a different $n from $url:$port"; return 1; }
 	done
 }
+
+# Downloads NAME from the test's http server on port 8080 until killed, at RATE bytes a second.
+fetch_loop()
+{
+	local name=$1 rate=$2
+
+	while :; do
+		"${CURL[@]}" --limit-rate "$rate" -o /dev/null "http://$XS_SRV4:8080/$name" 2>/dev/null
+	done
+}

@@ -33,16 +33,6 @@ setup()
 	e2e_http_server 8080 "$WWW" || { echo "# http.server on 8080 did not start" >&2; return 1; }
 }
 
-# Downloads NAME from the server until killed, at RATE bytes a second.
-fetch_loop()
-{
-	local name=$1 rate=$2
-
-	while :; do
-		"${CURL[@]}" --limit-rate "$rate" -o /dev/null "http://$XS_SRV4:8080/$name" 2>/dev/null
-	done
-}
-
 # ref_start FILE: tcpdump -i on the capturing end, unrotated, into FILE. Sets REF_PID.
 ref_start()
 {
